@@ -1,0 +1,114 @@
+"""The command line: each command parses, calls one library function, prints.
+
+Errors are one line, Vietnamese first and English after, with the exit code of
+the library's exception (1 for errors, 2 for unreadable input or bad usage).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import XltoolsError
+
+
+class CliError(click.ClickException):
+    def __init__(self, err: XltoolsError) -> None:
+        super().__init__(str(err))
+        self.exit_code = err.exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"Lỗi: {self.message}", err=True)
+
+
+class Group(click.Group):
+    """Turns every XltoolsError of a command into a one-line message and exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except XltoolsError as err:
+            raise CliError(err) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xltools")
+def main() -> None:
+    """Bộ công cụ Excel cho mô hình “Xã không có tội phạm, tệ nạn ma túy”.
+
+    Excel toolkit of the commune drug-prevention model: the commune workbook,
+    village forms, import, validation, aggregation, submission and rollup.
+    """
+    if hasattr(sys.stdout, "reconfigure"):
+        try:
+            sys.stdout.reconfigure(encoding="utf-8")
+            sys.stderr.reconfigure(encoding="utf-8")
+        except (ValueError, OSError):
+            pass
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--settings", "settings_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Tệp TOML các cài đặt (xem samples/commune.toml). / Settings file (TOML).")
+@click.option("--villages", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Tệp CSV danh sách thôn. / Villages CSV.")
+@click.option("--board", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Tệp CSV Ban điều hành. / Commune board CSV.")
+@click.option("--teams", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Tệp CSV Tổ điều hành các thôn. / Village teams CSV.")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
+              help="Một cài đặt, ví dụ --set commune_name='Hồng Thủy'. / One setting.")
+@click.option("--overwrite", is_flag=True, help="Ghi đè tệp đã có (bản cũ được sao lưu). / Replace an existing file.")
+def new(path, settings_file, villages, board, teams, pairs, overwrite):
+    """Tạo sổ theo dõi mới của xã. / Create a new commune workbook."""
+    from .commune import default_file_name, load_settings_file, new as new_workbook
+    from .io.csvfiles import read_csv_table
+    from .errors import InputError
+
+    settings = load_settings_file(settings_file) if settings_file else {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError("unknown_setting", key=pair, keys="KEY=VALUE")
+        settings[key.strip()] = value.strip()
+    tables = {}
+    for key, csv_path in (("villages", villages), ("board", board), ("teams", teams)):
+        if csv_path:
+            tables[key] = read_csv_table(csv_path, key)
+    path = path or Path(default_file_name(settings))
+    written = new_workbook(path, settings, tables, overwrite=overwrite)
+    click.echo(f"Đã tạo sổ theo dõi: {written}")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True,
+              help="Định dạng in ra. / Output format.")
+def schema(fmt):
+    """In định nghĩa các sheet, cột, danh mục, chỉ tiêu. / Print the definitions."""
+    from .schema import schema_dict, schema_markdown
+
+    if fmt == "json":
+        click.echo(json.dumps(schema_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(schema_markdown(), nl=False)
+
+
+@main.command()
+@click.argument("folder", required=False, default="xltools-demo", type=click.Path(file_okay=False, path_type=Path))
+def demo(folder):
+    """Chạy thử toàn bộ quy trình trên dữ liệu mẫu. / Run the monthly loop on sample data."""
+    from .demo import run_demo
+
+    result = run_demo(folder, echo=click.echo)
+    click.echo("")
+    click.echo(f"Các tệp đã tạo trong {result.folder}:")
+    for label, file in result.files.items():
+        click.echo(f"  {label}: {file}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

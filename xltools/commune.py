@@ -1,0 +1,103 @@
+"""The commune workbook as a whole: create it (``new``) and the built-in sample.
+
+The library functions behind ``xltools new`` and the start of ``xltools demo``.
+"""
+from __future__ import annotations
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from .definitions import Definitions, get_definitions
+from .errors import InputError, WriteError
+from .io.csvfiles import read_csv_table
+from .io.writer import write_workbook
+from .periods import Period
+from .resources import resource_dir
+from .sample import make_reports, make_situation
+from .settings import resolve
+from .text import slug
+
+SAMPLE_FILES = {
+    "villages": "thon.csv",
+    "board": "ban_dieu_hanh.csv",
+    "teams": "to_dieu_hanh.csv",
+    "milestones": "tien_do.csv",
+    "budget": "kinh_phi.csv",
+}
+
+
+def load_settings_file(path: str | Path) -> dict[str, Any]:
+    """Settings from a TOML file of ``key = value`` lines (see samples/commune.toml)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError("not_found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError("unreadable", file=path.name, reason=str(exc)) from None
+
+
+def default_file_name(settings: Mapping[str, Any], defs: Definitions | None = None, xlsm: bool = False) -> str:
+    defs = defs or get_definitions()
+    name = defs.file_name.format(commune_slug=slug(str(settings.get("commune_name") or "Xa")))
+    return name[: -len(".xlsx")] + ".xlsm" if xlsm and name.endswith(".xlsx") else name
+
+
+def new(
+    path: str | Path,
+    settings: Mapping[str, Any] | None = None,
+    tables: Mapping[str, pd.DataFrame | list[dict[str, Any]] | None] | None = None,
+    *,
+    overwrite: bool = False,
+    defs: Definitions | None = None,
+    **build_options: Any,
+) -> Path:
+    """Write a new commune workbook at ``path``.
+
+    ``settings`` fill the Cấu hình sheet (defaults for the rest); ``tables`` give
+    rows by sheet key (villages, board, teams, reports …). Milestones and budget
+    lines of the plan are preloaded unless given. Refuses an existing file unless
+    ``overwrite``, and then keeps a backup of it.
+    """
+    defs = defs or get_definitions()
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise WriteError("file_exists", file=str(path))
+    resolved = resolve(defs, settings or {})
+    data: dict[str, Any] = dict(tables or {})
+    data.setdefault("milestones", [dict(m) for m in defs.milestones])
+    data.setdefault("budget", [dict(b) for b in defs.budget_lines])
+    return write_workbook(path, data, resolved, defs, **build_options)
+
+
+def load_tables(folder: str | Path, defs: Definitions | None = None, files: Mapping[str, str] = SAMPLE_FILES) -> dict[str, pd.DataFrame]:
+    """The CSV tables of a folder laid out like samples/ (missing files are skipped)."""
+    folder = Path(folder)
+    return {key: read_csv_table(folder / name, key, defs) for key, name in files.items() if (folder / name).exists()}
+
+
+def sample_commune(
+    periods: list[str] | None = None, *, defs: Definitions | None = None, seed: int = 138
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Settings and tables of the built-in sample commune with a year of reports."""
+    defs = defs or get_definitions()
+    folder = resource_dir("samples")
+    settings = load_settings_file(folder / "commune.toml")
+    tables = load_tables(folder, defs)
+    periods = periods or [str(Period.parse(str(settings.get("current_period", "2023-12"))[:4]))]
+    teams = tables["teams"]
+    leaders = teams[teams["role"] == "Tổ trưởng"]
+    reporters = dict(zip(leaders["village_code"], leaders["name"]))
+    tables["reports"] = make_reports(
+        tables["villages"], periods, seed=seed, reporters=reporters,
+        deadline_day=int(settings.get("form_deadline_day", 18)), defs=defs,
+    )
+    tables["situation"] = make_situation(periods, seed=seed)
+    return settings, tables

@@ -1,0 +1,39 @@
+"""The exception hierarchy. Messages come from the catalogue and say how to fix things."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import messages
+
+
+class XltoolsError(Exception):
+    """Base of every error the toolkit raises on purpose. ``exit_code`` is the CLI's."""
+
+    exit_code = 1
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.params = params
+        self.vi = messages.text(key, "vi", **params)
+        self.en = messages.text(key, "en", **params)
+        super().__init__(f"{self.vi} ({self.en})")
+
+
+class WorkbookError(XltoolsError):
+    """A file cannot be read as what it should be (not xlsx, encrypted, not ours)."""
+
+    exit_code = 2
+
+
+class DefinitionsError(XltoolsError):
+    """A file in workbook/ is invalid."""
+
+    exit_code = 2
+
+
+class InputError(XltoolsError):
+    """A value the user gave (option, CSV, setting, period) is invalid."""
+
+
+class WriteError(XltoolsError):
+    """A file cannot be written (exists, locked, disk error); nothing was changed."""

@@ -1,0 +1,179 @@
+"""Turn raw cell values into typed DataFrames as the definitions say.
+
+The reader (any engine) hands over plain rows; this module converts each column
+to its type once, centrally, and records every value it cannot read as a
+``CellProblem`` (validation turns those into issues naming the exact cell).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from .definitions import Column, Definitions, Sheet
+from .periods import Period, month_of
+from .text import ERROR_VALUES, ValueProblem, clean, is_blank, parse_count, parse_number
+
+ROW = "_row"  # the Excel row number kept beside every record
+
+_BOOL_TRUE = {"có", "co", "x", "yes", "true", "1", "đúng"}
+_BOOL_FALSE = {"không", "khong", "no", "false", "0", "sai"}
+_DATE_TEXT = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_MONTH_TEXT = re.compile(r"^(\d{1,2})[/.-](\d{4})$")
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """A value the reader could not convert; ``reason`` is a message-catalogue key."""
+
+    sheet: str
+    row: int
+    column: str  # Excel column letter
+    header: str
+    key: str
+    type: str
+    value: Any
+    reason: str
+
+
+def column_letter(index: int) -> str:
+    """0 -> 'A', 25 -> 'Z', 26 -> 'AA'."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _to_datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 <= value < 2958466:
+        return _EXCEL_EPOCH + dt.timedelta(days=float(value))
+    if isinstance(value, str):
+        text = clean(value) or ""
+        m = _DATE_TEXT.match(text)
+        try:
+            if m:
+                return dt.datetime(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            m = _ISO_DATE.match(text)
+            if m:
+                parts = [int(p) if p else 0 for p in m.groups()]
+                return dt.datetime(*parts)
+        except ValueError:
+            pass
+    raise ValueProblem("reason_not_date", value)
+
+
+def coerce(value: Any, column: Column, list_values: Sequence[str] = ()) -> Any:
+    """One cell value as ``column`` types it; None for blank. Raises ValueProblem."""
+    if is_blank(value):
+        return None
+    kind = column.type
+    if isinstance(value, str) and (clean(value) or "").upper() in ERROR_VALUES:
+        raise ValueProblem("reason_error_value", clean(value))
+    if kind in ("int", "money"):
+        return parse_count(value)
+    if kind == "number":
+        return parse_number(value)
+    if kind == "date":
+        return _to_datetime(value).date()
+    if kind == "datetime":
+        return _to_datetime(value).replace(microsecond=0)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = (clean(str(value)) or "").casefold()
+        if text in _BOOL_TRUE:
+            return True
+        if text in _BOOL_FALSE:
+            return False
+        raise ValueProblem("reason_not_bool", value)
+    if kind == "period":
+        if isinstance(value, (dt.date, dt.datetime)):
+            return month_of(value)
+        text = clean(str(value)) or ""
+        m = _MONTH_TEXT.match(text)
+        if m:
+            text = f"{m.group(2)}-{int(m.group(1)):02d}"
+        try:
+            period = Period.parse(text)
+        except Exception:
+            raise ValueProblem("reason_not_period", value) from None
+        if period.kind != "month":
+            raise ValueProblem("reason_not_period", value)
+        return str(period)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if kind == "phone":
+        text = re.sub(r"[\s.\-()]", "", clean(str(value)) or "")
+        if isinstance(value, int) and len(text) == 9:
+            text = "0" + text  # a phone typed as a number lost its leading zero
+        return text or None
+    text = clean(str(value)) if not isinstance(value, (dt.date, dt.datetime)) else value.strftime("%d/%m/%Y")
+    if kind == "list" or (kind == "bool" and list_values):
+        folded = {v.casefold(): v for v in list_values}
+        return folded.get(text.casefold(), text) if text else None
+    return text
+
+
+_DTYPES = {"int": "Int64", "money": "Int64", "number": "Float64", "bool": "boolean"}
+
+
+def empty_frame(sheet: Sheet) -> pd.DataFrame:
+    cols = sheet.readable_columns
+    frame = pd.DataFrame({c.key: pd.Series([], dtype=_DTYPES.get(c.type, object)) for c in cols})
+    frame[ROW] = pd.Series([], dtype="int64")
+    return frame
+
+
+def build_frame(
+    defs: Definitions,
+    sheet: Sheet,
+    rows: Iterable[dict[str, Any]],
+    row_numbers: Sequence[int] | None = None,
+    letters: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, list[CellProblem]]:
+    """Typed frame of ``rows`` (dicts keyed by column key) and the problems found.
+
+    ``row_numbers`` are the Excel rows the records came from; ``letters`` the
+    column letters, so that problems name cells. Unreadable values become None.
+    """
+    rows = list(rows)
+    numbers = list(row_numbers) if row_numbers is not None else list(range(2, 2 + len(rows)))
+    letters = letters or {}
+    problems: list[CellProblem] = []
+    data: dict[str, list[Any]] = {}
+    for col in sheet.readable_columns:
+        values = defs.lists[col.list].values if col.list else ()
+        out: list[Any] = []
+        for record, excel_row in zip(rows, numbers):
+            raw = record.get(col.key)
+            try:
+                out.append(coerce(raw, col, values))
+            except ValueProblem as exc:
+                out.append(None)
+                problems.append(
+                    CellProblem(sheet.name, excel_row, letters.get(col.key, ""), col.header, col.key, col.type, raw, exc.reason)
+                )
+        data[col.key] = out
+    frame = pd.DataFrame({k: pd.Series(v, dtype=_DTYPES.get(sheet.column(k).type, object)) for k, v in data.items()})
+    frame[ROW] = pd.Series(numbers, dtype="int64")
+    return frame, problems
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain Python dicts (None for missing), without the row-number column."""
+    out = []
+    cols = [c for c in frame.columns if c != ROW]
+    for values in frame[cols].astype(object).itertuples(index=False, name=None):
+        out.append({c: (None if is_blank(v) or v is pd.NA else v) for c, v in zip(cols, values)})
+    return out

@@ -1,0 +1,1 @@
+"""File I/O: reading (python-calamine), building (XlsxWriter) and editing (openpyxl) workbooks."""
