@@ -11,7 +11,7 @@ class XltoolsError(Exception):
 
     exit_code = 1
 
-    def __init__(self, key: str, **params: Any) -> None:
+    def __init__(self, key: str, /, **params: Any) -> None:
         self.key = key
         self.params = params
         self.vi = messages.text(key, "vi", **params)

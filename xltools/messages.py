@@ -22,7 +22,7 @@ class _Default(dict):  # leaves unknown placeholders visible instead of failing
         return "{" + key + "}"
 
 
-def text(key: str, lang: str = "vi", **params: Any) -> str:
+def text(key: str, lang: str = "vi", /, **params: Any) -> str:
     """One message of the catalogue in ``lang`` with its placeholders filled."""
     entry = catalogue().get(key)
     if entry is None:
@@ -30,6 +30,6 @@ def text(key: str, lang: str = "vi", **params: Any) -> str:
     return entry.get(lang, entry.get("vi", key)).format_map(_Default(params))
 
 
-def both(key: str, **params: Any) -> str:
+def both(key: str, /, **params: Any) -> str:
     """'Vietnamese (English)': the one-line form used for errors."""
     return f"{text(key, 'vi', **params)} ({text(key, 'en', **params)})"

@@ -1,0 +1,73 @@
+"""The command line of the foundation: new, schema, demo, help texts, errors."""
+from __future__ import annotations
+
+import json
+
+import click
+from click.testing import CliRunner
+
+from xltools.cli import main
+from xltools.io.reader import read_workbook
+from xltools.resources import resource_dir
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_every_command_has_help_text():
+    for name, command in main.commands.items():
+        assert command.help and command.help.strip(), name
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.name}"
+
+
+def test_new_from_settings_and_csv_files(tmp_path):
+    samples = resource_dir("samples")
+    target = tmp_path / "Sổ xã.xlsx"  # Vietnamese file names work
+    result = run("new", target, "--settings", samples / "commune.toml", "--villages", samples / "thon.csv",
+                 "--board", samples / "ban_dieu_hanh.csv", "--teams", samples / "to_dieu_hanh.csv",
+                 "--set", "bcd_head=Hồ Văn Thử")
+    assert result.exit_code == 0, result.output
+    book = read_workbook(target)
+    assert len(book.tables["villages"]) == 10 and len(book.tables["teams"]) > 9
+    assert book.settings["bcd_head"] == "Hồ Văn Thử" and book.settings["commune_code"] == "20041"
+
+
+def test_new_refuses_an_existing_file_with_one_line(tmp_path):
+    target = tmp_path / "x.xlsx"
+    assert run("new", target, "--set", "commune_code=12345").exit_code == 0
+    result = run("new", target)
+    assert result.exit_code == 1
+    assert result.output.startswith("Lỗi: Tệp ") and "--overwrite" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert run("new", target, "--overwrite").exit_code == 0
+
+
+def test_new_rejects_a_bad_setting(tmp_path):
+    result = run("new", tmp_path / "x.xlsx", "--set", "commune_code=12")
+    assert result.exit_code == 1 and "commune_code" in result.output
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_schema_markdown_and_json(defs):
+    md = run("schema").output
+    for sheet in defs.sheets:
+        assert sheet.name in md
+    for ind in defs.indicators:
+        assert f"`{ind.key}`" in md
+    data = json.loads(run("schema", "--format", "json").output)
+    assert data["version"] == defs.version
+    assert [i["key"] for i in data["indicators"]] == [i.key for i in defs.indicators]
+    assert data["lists"]["board_roles"] == list(defs.lists["board_roles"].values)
+
+
+def test_demo_builds_the_sample_workbook(tmp_path):
+    result = run("demo", tmp_path / "demo")
+    assert result.exit_code == 0, result.output
+    workbooks = list((tmp_path / "demo").glob("SoTheoDoi_*.xlsx"))
+    assert workbooks and str(workbooks[0]) in result.output
+    book = read_workbook(workbooks[0], strict=False)
+    reports = book.tables["reports"]
+    assert set(reports["period"].str[:4]) == {"2023"} and reports["period"].nunique() == 12
