@@ -136,6 +136,8 @@ def _write_table(wb, fm: _Formats, defs: Definitions, sheet: Sheet, data, villag
         if opts:
             ws.data_validation(1, i, limit, i, opts)
     ws.freeze_panes(1, 0)
+    _print_setup(ws)
+    ws.repeat_rows(0)
     if sheet.key == "villages":
         village_letter.append(xl_col_to_name(sheet.keys.index("code")))
     if sheet.protected:
@@ -151,7 +153,7 @@ def _write_dashboard(wb, fm: _Formats, defs: Definitions, sheet: Sheet, settings
     ws.set_column("E:G", 22)
     ws.write("B2", defs.title, fm.title)
     values = {
-        "commune": f"{settings.get('issuing_body') or ''} xã {settings.get('commune_name') or ''}".strip(),
+        "commune": f"{settings.get('commune_name') or ''} ({settings.get('commune_code') or ''})",
         "current_period": settings.get("current_period") or "",
         "template_version": defs.version,
     }
@@ -161,13 +163,23 @@ def _write_dashboard(wb, fm: _Formats, defs: Definitions, sheet: Sheet, settings
         ws.write(f.cell, values.get(f.key, ""), fm.value)
     ws.merge_range("B12:G15", messages.text("dashboard_help"), fm.note)
     ws.hide_gridlines(2)
+    _print_setup(ws)
     if sheet.protected:
         ws.protect("")
     return ws
 
 
+def _print_setup(ws) -> None:
+    """A4 landscape, one page wide: how officers print lists."""
+    ws.set_paper(9)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.6, right=0.4, top=0.6, bottom=0.6)
+
+
 def _write_output(wb, fm: _Formats, sheet: Sheet) -> None:
     ws = wb.add_worksheet(sheet.name)
+    _print_setup(ws)
     ws.write("A1", sheet.name.upper(), fm.title)
     ws.write("A2", messages.text("output_empty"), fm.note)
     ws.set_column("A:A", 14)
