@@ -63,7 +63,9 @@ def main() -> None:
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
               help="Một cài đặt, ví dụ --set commune_name='Hồng Thủy'. / One setting.")
 @click.option("--overwrite", is_flag=True, help="Ghi đè tệp đã có (bản cũ được sao lưu). / Replace an existing file.")
-def new(path, settings_file, villages, board, teams, pairs, overwrite):
+@click.option("--xlsm", is_flag=True,
+              help="Tạo sổ có nút bấm (.xlsm, chạy trên Excel Windows). / Build the macro workbook with buttons.")
+def new(path, settings_file, villages, board, teams, pairs, overwrite, xlsm):
     """Tạo sổ theo dõi mới của xã. / Create a new commune workbook."""
     from .commune import default_file_name, load_settings_file, new as new_workbook
     from .io.csvfiles import read_csv_table
@@ -79,7 +81,9 @@ def new(path, settings_file, villages, board, teams, pairs, overwrite):
     for key, csv_path in (("villages", villages), ("board", board), ("teams", teams)):
         if csv_path:
             tables[key] = read_csv_table(csv_path, key)
-    path = path or Path(default_file_name(settings))
+    path = path or Path(default_file_name(settings, xlsm=xlsm))
+    if xlsm:
+        from .xlsm import new_xlsm as new_workbook
     written = new_workbook(path, settings, tables, overwrite=overwrite)
     click.echo(f"Đã tạo sổ theo dõi: {written}")
 

@@ -1,0 +1,325 @@
+"""Build the macro workbook (``SoTheoDoi_<xã>.xlsm``) headless, on any OS.
+
+The workbook is the ordinary commune workbook of ``io.writer.build_workbook``
+plus three things:
+
+- the VBA project: taken at build time from the installed xlwings' standalone
+  quickstart workbook (BSD-3; its ``xlwings`` module is the source-only RunPython
+  client that Excel compiles on first open, with ``XLWINGS_VERSION`` equal to the
+  installed package), its sample ``Module1`` removed and our modules of
+  ``macros/*.bas`` added with pyOpenVBA;
+- one form-control button per verb on the dashboard (``workbook/buttons.toml``),
+  each running a Sub of ``macros/XlTools.bas``;
+- an ``xlwings.conf`` sheet (hidden) with the interpreter and PYTHONPATH that
+  ``RunPython`` reads: filled from the running Python when built on Windows, left
+  empty otherwise (then xlwings runs ``python`` from PATH).
+
+xlwings is never imported here: the quickstart file is found through
+``importlib.util.find_spec`` and the version through ``importlib.metadata``.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import messages
+from .commune import new
+from .definitions import Definitions, get_definitions
+from .errors import InputError, WorkbookError
+from .resources import resource_dir
+
+QUICKSTART = "quickstart_standalone.xlsm"
+SAMPLE_MODULE = "Module1"  # the quickstart's SampleCall: not ours, removed
+XLWINGS_MODULE = "xlwings"
+VBA_PART = "xl/vbaProject.bin"
+MACRO_CONTENT_TYPE = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+_VERSION_RE = re.compile(r'XLWINGS_VERSION\s+As\s+String\s*=\s*"([^"]+)"', re.IGNORECASE)
+_SUB_RE = re.compile(r"^\s*(?:Public\s+|Private\s+)?Sub\s+(\w+)\s*\(", re.IGNORECASE | re.MULTILINE)
+_RUNPYTHON_RE = re.compile(r'RunPython\s+"([^"]*)"', re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Button:
+    """One dashboard button: caption, VBA Sub, handler verb and where it sits."""
+
+    caption: str
+    sub: str
+    verb: str
+    cell: str
+    width: int = 200
+    height: int = 34
+
+
+def buttons_config(defs: Definitions | None = None) -> dict[str, Any]:
+    """The parsed ``workbook/buttons.toml``."""
+    return (defs or get_definitions()).extra("buttons")
+
+
+def buttons(defs: Definitions | None = None) -> list[Button]:
+    """The dashboard buttons of ``workbook/buttons.toml``, in order."""
+    config = buttons_config(defs)
+    size = config.get("size", {})
+    return [
+        Button(
+            caption=b["caption"], sub=b["sub"], verb=b["verb"], cell=b["cell"],
+            width=int(b.get("width", size.get("width", 200))), height=int(b.get("height", size.get("height", 34))),
+        )
+        for b in config.get("button", [])
+    ]
+
+
+def conf_sheet_name(defs: Definitions | None = None) -> str:
+    return str(buttons_config(defs).get("conf_sheet", "xlwings.conf"))
+
+
+# -- the VBA sources ---------------------------------------------------------------
+def macro_files() -> list[Path]:
+    """``macros/*.bas`` (the modules added to the VBA project)."""
+    return sorted(resource_dir("macros").glob("*.bas"))
+
+
+def module_name(source: str, fallback: str) -> str:
+    found = re.search(r'Attribute\s+VB_Name\s*=\s*"([^"]+)"', source)
+    return found.group(1) if found else fallback
+
+
+def macro_sources() -> dict[str, str]:
+    """Module name -> source (CRLF line ends, as VBA stores them) of ``macros/*.bas``."""
+    out = {}
+    for path in macro_files():
+        text = path.read_bytes().decode("utf-8")
+        text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+        out[module_name(text, path.stem)] = text
+    return out
+
+
+def subs(source: str) -> list[str]:
+    """Names of the Subs declared in a VBA module's source."""
+    return _SUB_RE.findall(source)
+
+
+def run_python_calls(source: str) -> dict[str, str]:
+    """Sub name -> the Python command its ``RunPython`` runs (one per Sub)."""
+    out: dict[str, str] = {}
+    for block in re.split(r"(?im)^\s*End\s+Sub\s*$", source):
+        names = subs(block)
+        found = _RUNPYTHON_RE.search(block)
+        if names and found:
+            out[names[-1]] = found.group(1)
+    return out
+
+
+def vba_xlwings_version(source: str) -> str | None:
+    """The ``XLWINGS_VERSION`` constant of xlwings' VBA module source."""
+    found = _VERSION_RE.search(source)
+    return found.group(1) if found else None
+
+
+# -- xlwings, found without importing it -------------------------------------------
+def xlwings_version() -> str | None:
+    """The installed xlwings' version (importlib.metadata), None if not installed."""
+    try:
+        return importlib.metadata.version("xlwings")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def xlwings_folder() -> Path | None:
+    spec = importlib.util.find_spec("xlwings")  # a top-level package: not imported
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def quickstart_workbook() -> Path:
+    """The installed xlwings' standalone quickstart workbook (source of the VBA project)."""
+    folder = xlwings_folder()
+    path = folder / QUICKSTART if folder else None
+    if path is None or not path.is_file():
+        raise WorkbookError("xlsm_no_quickstart", file=QUICKSTART)
+    return path
+
+
+def _pyopenvba():
+    try:
+        import pyopenvba
+    except ImportError:
+        raise WorkbookError("xlsm_no_pyopenvba") from None
+    return pyopenvba
+
+
+def read_modules(path: str | Path) -> dict[str, str]:
+    """Module name -> source of the VBA project of an .xlsm (pyOpenVBA)."""
+    pyopenvba = _pyopenvba()
+    with pyopenvba.ExcelFile(str(path)) as wb:
+        return dict(wb.vba_modules())
+
+
+def build_vba_project(target: str | Path, sources: Mapping[str, str] | None = None) -> Path:
+    """Write ``vbaProject.bin``: the quickstart's project with our modules instead of its sample.
+
+    ``sources`` (module name -> source) default to ``macros/*.bas``.
+    """
+    pyopenvba = _pyopenvba()
+    sources = dict(macro_sources() if sources is None else sources)
+    target = Path(target)
+    with tempfile.TemporaryDirectory(prefix="xltools-vba-") as tmp:
+        work = Path(tmp) / "project.xlsm"
+        shutil.copyfile(quickstart_workbook(), work)
+        edited = Path(tmp) / "edited.xlsm"
+        with pyopenvba.ExcelFile(str(work)) as wb:
+            project = wb.vba_project()
+            names = {n.casefold() for n in project.module_names()}
+            if SAMPLE_MODULE.casefold() in names:
+                project.delete_module(SAMPLE_MODULE)
+            for name, source in sources.items():
+                if name.casefold() in names - {SAMPLE_MODULE.casefold()}:
+                    wb.set_module(name, source)
+                else:
+                    project.add_module(name, source)
+            wb.save(str(edited))
+        with pyopenvba.ExcelFile(str(edited)) as wb:
+            problems = wb.validate()
+            missing = [n for n in sources if n not in wb.module_names()]
+        if problems or missing:
+            raise WorkbookError("xlsm_bad_project", reason="; ".join(problems + [f"missing {n}" for n in missing]))
+        with zipfile.ZipFile(edited) as zf:
+            target.write_bytes(zf.read(VBA_PART))
+    return target
+
+
+# -- the xlwings.conf sheet and the buttons ----------------------------------------
+def conf_values(platform: str | None = None) -> dict[str, str]:
+    """The xlwings settings written to the ``xlwings.conf`` sheet.
+
+    Built on Windows, the interpreter is the running Python and PYTHONPATH the
+    folder of a source checkout (empty for an installed package). Built elsewhere
+    both stay empty: RunPython then runs ``python`` from PATH.
+    """
+    platform = platform or sys.platform
+    interpreter = ""
+    pythonpath = ""
+    if platform.startswith("win"):
+        exe = Path(sys.executable)
+        interpreter = str(exe.with_name("python.exe")) if exe.name.lower() == "pythonw.exe" else str(exe)
+        package_root = Path(__file__).resolve().parent.parent
+        if "site-packages" not in package_root.parts:
+            pythonpath = str(package_root)
+    return {
+        "Interpreter_Win": interpreter,
+        "Interpreter_Mac": "",
+        "PYTHONPATH": pythonpath,
+        "Show Console": "False",
+        "Use UDF Server": "False",
+    }
+
+
+def dashboard_hook(defs: Definitions, conf: Mapping[str, str]) -> Callable[[Any, Any], None]:
+    """The ``on_dashboard`` hook of ``build_workbook``: buttons, then the xlwings.conf sheet."""
+    items = buttons(defs)
+
+    def hook(wb, ws) -> None:
+        for b in items:
+            ws.insert_button(b.cell, {"macro": b.sub, "caption": b.caption, "width": b.width, "height": b.height})
+        sheet = wb.add_worksheet(conf_sheet_name(defs))
+        note = wb.add_format({"italic": True, "font_color": "#595959"})
+        # xlwings reads keys from A1 down (no gap) and values from column B.
+        for r, (key, value) in enumerate(conf.items()):
+            sheet.write_string(r, 0, key)
+            sheet.write_string(r, 1, value)
+            sheet.write_string(r, 2, messages.text(f"excel_conf_{key.lower().replace(' ', '_')}"), note)
+        sheet.write_string(len(conf) + 1, 2, messages.text("excel_conf_note"), note)
+        sheet.set_column(0, 0, 18)
+        sheet.set_column(1, 1, 50)
+        sheet.set_column(2, 2, 80)
+        sheet.hide()
+
+    return hook
+
+
+def new_xlsm(
+    path: str | Path,
+    settings: Mapping[str, Any] | None = None,
+    tables: Mapping[str, Any] | None = None,
+    *,
+    overwrite: bool = False,
+    defs: Definitions | None = None,
+    platform: str | None = None,
+) -> Path:
+    """Write a new commune workbook with buttons (.xlsm) at ``path``.
+
+    The same workbook as ``commune.new`` plus the VBA project, the dashboard
+    buttons and the ``xlwings.conf`` sheet. Refuses a path that does not end in
+    ``.xlsm`` and, unless ``overwrite``, an existing file.
+    """
+    defs = defs or get_definitions()
+    path = Path(path)
+    if path.suffix.lower() != ".xlsm":
+        raise InputError("xlsm_suffix", file=path.name)
+    with tempfile.TemporaryDirectory(prefix="xltools-xlsm-") as tmp:
+        project = build_vba_project(Path(tmp) / "vbaProject.bin")
+        return new(
+            path, settings, tables, overwrite=overwrite, defs=defs,
+            vba_project=project, on_dashboard=dashboard_hook(defs, conf_values(platform)),
+        )
+
+
+# -- inspecting a built workbook (tests, doctor) ------------------------------------
+def content_type(path: str | Path) -> str | None:
+    """The content type of the workbook part of an OOXML package."""
+    with zipfile.ZipFile(path) as zf:
+        types = zf.read("[Content_Types].xml").decode("utf-8")
+    found = re.search(r'PartName="/xl/workbook\.xml"\s+ContentType="([^"]+)"', types)
+    return found.group(1) if found else None
+
+
+def button_macros(path: str | Path) -> dict[str, str]:
+    """Caption -> macro name of every legacy form button in the workbook's VML drawings."""
+    out: dict[str, str] = {}
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if not (name.startswith("xl/drawings/") and name.endswith(".vml")):
+                continue
+            vml = zf.read(name).decode("utf-8", errors="replace")
+            for shape in re.findall(r"<v:shape\b.*?</v:shape>", vml, flags=re.S):
+                macro = re.search(r"<x:FmlaMacro>(.*?)</x:FmlaMacro>", shape, flags=re.S)
+                if not macro:
+                    continue
+                text = re.sub(r"<[^>]+>", "", " ".join(re.findall(r"<v:textbox\b.*?</v:textbox>", shape, flags=re.S)))
+                caption = _unescape(" ".join(text.split()))
+                out[caption] = macro.group(1).split("!")[-1]
+    return out
+
+
+def _unescape(text: str) -> str:
+    for a, b in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&")):
+        text = text.replace(a, b)
+    return text
+
+
+def conf_from_file(path: str | Path, defs: Definitions | None = None) -> dict[str, str] | None:
+    """The key/value rows of a workbook's xlwings.conf sheet (None if it has none)."""
+    import python_calamine as pc
+
+    name = conf_sheet_name(defs)
+    wb = pc.CalamineWorkbook.from_path(str(path))
+    try:
+        if name not in wb.sheet_names:
+            return None
+        grid = wb.get_sheet_by_name(name).to_python()
+    finally:
+        wb.close()
+    out = {}
+    for row in grid:
+        if not row or row[0] in ("", None):
+            break  # xlwings stops at the first empty key as well
+        out[str(row[0])] = "" if len(row) < 2 or row[1] is None else str(row[1])
+    return out
