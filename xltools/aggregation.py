@@ -1,0 +1,582 @@
+"""Aggregate a commune's village reports for any period, and the same shape one level up.
+
+Core module (pandas and the standard library only). An ``Aggregate`` holds one row per
+part (a village, or a unit one level up) with *base values* only: every numeric
+indicator aggregated over the period's months (``sum`` for flows, the latest month for
+stocks) and, for each derived indicator of ``indicators.toml``, its numerator
+``<key>.num`` and denominator ``<key>.den``. Totals add the parts; ratios are always
+computed from summed numerators and denominators, never averaged. The long form of
+these rows is the ``Số liệu`` sheet of a submission, which is why a rollup of rollups
+works at any level.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import math
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from .definitions import Definitions, Derived
+from .errors import DefinitionsError
+from .frames import records
+from .periods import Period
+
+NUM, DEN = ".num", ".den"
+LEVEL_COMMUNE, LEVEL_UPPER = "commune", "upper"
+
+
+# ---------------------------------------------------------------------------- helpers
+def report_defs(defs: Definitions) -> dict[str, Any]:
+    """The content of workbook/report.toml (wording, layout, thresholds)."""
+    return defs.extra("report")
+
+
+def fill(template: str, **params: Any) -> str:
+    """A report template with its placeholders filled (unknown ones left visible)."""
+
+    class _Keep(dict):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    return template.format_map(_Keep(params))
+
+
+def percent(value: float | None, decimals: int = 1, comma: bool = True) -> str:
+    """0.853 -> '85,3%' (Vietnamese decimal comma); None -> '–'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{value * 100:.{decimals}f}%"
+    return text.replace(".", ",") if comma else text
+
+
+def group_number(value: Any) -> str:
+    """1234567 -> '1.234.567'; None -> ''."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{int(round(float(value))):,}".replace(",", ".")
+
+
+def period_end(period: Period) -> dt.date:
+    last = period.month_numbers[-1]
+    return dt.date(period.year, last, calendar.monthrange(period.year, last)[1])
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value is pd.NA:
+        return None
+    try:
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _ratio(num: Any, den: Any) -> float | None:
+    n, d = _int(num), _int(den)
+    if n is None or not d:
+        return None
+    return n / d
+
+
+# ---------------------------------------------------------------------------- hotspot
+@dataclass(frozen=True)
+class CriterionResult:
+    level: str
+    key: str
+    label: str
+    source: str
+    met: bool | None  # None: cannot be evaluated (missing data or thresholds)
+    value: str  # what was measured, for display
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    key: str
+    label: str
+    source: str
+    configured: bool  # thresholds exist in report.toml
+    needed: int
+    met_count: int
+    unknown_count: int
+    criteria: tuple[CriterionResult, ...]
+
+    @property
+    def met(self) -> bool | None:
+        if not self.configured:
+            return None
+        if self.met_count >= self.needed:
+            return True
+        if self.met_count + self.unknown_count >= self.needed:
+            return None
+        return False
+
+
+def _condition_value(rows: pd.DataFrame, cond: Mapping[str, Any], population: int) -> float | None:
+    if rows.empty:
+        return None
+    cols = [c for c in cond.get("columns", []) if c in rows.columns]
+    if not cols:
+        return None
+    if cond.get("over", "last") == "sum":
+        total = 0.0
+        for c in cols:
+            total += float(pd.to_numeric(rows[c], errors="coerce").fillna(0).sum())
+    else:
+        last = rows.iloc[-1]
+        vals = [last[c] for c in cols]
+        if any(v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) for v in vals):
+            return None
+        total = float(sum(float(v) for v in vals))
+    if cond.get("per") == "population":
+        if not population:
+            return None
+        return total / population
+    return total
+
+
+def hotspot_check(situation: pd.DataFrame | None, period: Period, population: int, defs: Definitions) -> list[LevelResult]:
+    """QĐ 28/2025 criteria checked level by level from the Tình hình ma túy rows of the period.
+
+    A level without criteria in report.toml is reported as not configured; a criterion
+    whose data are missing counts as unknown, never as met.
+    """
+    spec = report_defs(defs).get("hotspot", {})
+    levels = spec.get("level", [])
+    criteria = spec.get("criterion", [])
+    rows = pd.DataFrame()
+    if situation is not None and len(situation) and "period" in situation.columns:
+        rows = situation[situation["period"].isin(period.months())].sort_values("period")
+    results: dict[str, LevelResult] = {}
+    # levels referenced by others (loại III for loại I đ) are evaluated first
+    order = sorted(levels, key=lambda lv: 0 if any(
+        c.get("requires_level", {}).get("level") == lv["key"] for c in criteria) else 1)
+    for lv in order:
+        own = [c for c in criteria if c.get("level") == lv["key"]]
+        configured = bool(own) and bool(lv.get("min_criteria"))
+        out: list[CriterionResult] = []
+        for c in own:
+            met: bool | None
+            shown: list[str] = []
+            values = []
+            for cond in c.get("conditions", []):
+                v = _condition_value(rows, cond, population)
+                values.append(None if v is None else v >= float(cond["at_least"]))
+                if v is not None:
+                    shown.append(percent(v, 2) if cond.get("per") == "population" else group_number(v))
+            if values:
+                met = True if any(v is True for v in values) else (None if any(v is None for v in values) else False)
+            else:
+                met = True
+            flag = c.get("requires_true")
+            if flag:
+                if rows.empty or flag not in rows.columns or rows.iloc[-1][flag] is None or rows.iloc[-1][flag] is pd.NA:
+                    met = None if met is not False else False
+                elif not bool(rows.iloc[-1][flag]):
+                    met = False
+            req = c.get("requires_level")
+            if req and met is not False:
+                other = results.get(req.get("level", ""))
+                if other is None or not other.configured:
+                    met = None
+                elif other.met_count >= int(req.get("min", 1)):
+                    met = met if met is not None else None
+                elif other.met_count + other.unknown_count >= int(req.get("min", 1)):
+                    met = None
+                else:
+                    met = False
+            out.append(CriterionResult(lv["key"], c["key"], c.get("label", c["key"]), c.get("source", ""), met, ", ".join(shown)))
+        results[lv["key"]] = LevelResult(
+            key=lv["key"], label=lv.get("label", lv["key"]), source=lv.get("source", ""), configured=configured,
+            needed=int(lv.get("min_criteria") or 0), met_count=sum(r.met is True for r in out),
+            unknown_count=sum(r.met is None for r in out), criteria=tuple(out),
+        )
+    return [results[lv["key"]] for lv in levels]
+
+
+# ---------------------------------------------------------------------------- the aggregate
+@dataclass
+class Aggregate:
+    """Per-part base values for a period, with totals and ratios computed on demand."""
+
+    unit_code: str
+    unit_name: str
+    period: Period
+    level: str  # commune | upper
+    parts: pd.DataFrame  # columns: code, name, then every key of ``keys`` (Int64, NA = no data)
+    keys: list[str]
+    agg: dict[str, str]  # key -> sum | last | num | den
+    labels: dict[str, str]
+    derived: list[tuple[str, str]]  # (key, label) of the ratios, in order
+    indicators: list[str]  # the indicator keys among ``keys``
+    trend: pd.DataFrame | None = None  # month x indicator totals over the year (commune level)
+    milestones: pd.DataFrame | None = None
+    budget: pd.DataFrame | None = None
+    hotspot: list[LevelResult] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (part name, note)
+    facts: dict[str, Any] = field(default_factory=dict)  # counts for the general section
+    status: pd.DataFrame | None = None  # rollup: expected units and their submission status
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # -- totals and ratios --------------------------------------------------------
+    def total(self) -> dict[str, int | None]:
+        """Sum of the parts for every key (None when no part has a value)."""
+        out: dict[str, int | None] = {}
+        for key in self.keys:
+            col = pd.to_numeric(self.parts[key], errors="coerce") if key in self.parts else pd.Series([], dtype=float)
+            out[key] = None if col.notna().sum() == 0 else int(col.sum())
+        return out
+
+    def rates_of(self, values: Mapping[str, Any]) -> dict[str, float | None]:
+        return {key: _ratio(values.get(key + NUM), values.get(key + DEN)) for key, _ in self.derived}
+
+    def rate_table(self) -> pd.DataFrame:
+        """One row per part plus the total: code, name and every ratio (None when 0/0)."""
+        rows = []
+        for rec in records(self.parts):
+            rows.append({"code": rec["code"], "name": rec["name"], **self.rates_of(rec)})
+        rows.append({"code": "", "name": self.labels.get("_total", ""), **self.rates_of(self.total())})
+        return pd.DataFrame(rows)
+
+    # -- the long table (Số liệu) -----------------------------------------------
+    def long_rows(self) -> list[tuple[str, str, str, str, str, str, int]]:
+        """Canonical Số liệu rows: (unit, period, part code, part name, key, agg, value).
+
+        Parts first in table order, then the totals (empty part code). Keys without a
+        value for a part are left out; totals carry every key with a value.
+        """
+        out = []
+        period = str(self.period)
+        for rec in records(self.parts):
+            for key in self.keys:
+                v = _int(rec.get(key))
+                if v is not None:
+                    out.append((self.unit_code, period, str(rec["code"]), str(rec["name"] or ""), key, self.agg[key], v))
+        total = self.total()
+        for key in self.keys:
+            if total[key] is not None:
+                out.append((self.unit_code, period, "", "", key, self.agg[key], int(total[key])))
+        return out
+
+    # -- output -----------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        total = self.total()
+        parts = []
+        for rec in records(self.parts):
+            parts.append({
+                "code": rec["code"], "name": rec["name"],
+                "values": {k: _int(rec.get(k)) for k in self.indicators},
+                "rates": self.rates_of(rec),
+            })
+        return {
+            "unit_code": self.unit_code,
+            "unit_name": self.unit_name,
+            "period": str(self.period),
+            "level": self.level,
+            "parts": parts,
+            "total": {"values": {k: total[k] for k in self.indicators}, "rates": self.rates_of(total)},
+            "facts": {k: v for k, v in self.facts.items() if isinstance(v, (int, float, str, type(None)))},
+            "milestones": None if self.milestones is None else _jsonable(records(self.milestones)),
+            "budget": None if self.budget is None else _jsonable(records(self.budget)),
+            "hotspot": [
+                {"level": lv.key, "label": lv.label, "source": lv.source, "configured": lv.configured, "met": lv.met,
+                 "criteria": [{"key": c.key, "label": c.label, "met": c.met, "value": c.value} for c in lv.criteria]}
+                for lv in self.hotspot
+            ],
+        }
+
+    def table_rows(self) -> tuple[list[str], list[list[Any]]]:
+        """Header and rows of the per-part table with the total row (for text and Tổng hợp)."""
+        header = [self.labels["_part"], *[self.labels.get(k, k) for k in self.indicators],
+                  *[label for _, label in self.derived]]
+        rows: list[list[Any]] = []
+        for rec in records(self.parts):
+            rates = self.rates_of(rec)
+            rows.append([rec["name"] or rec["code"], *[_int(rec.get(k)) for k in self.indicators],
+                         *[rates[k] for k, _ in self.derived]])
+        total = self.total()
+        rates = self.rates_of(total)
+        rows.append([self.labels["_total"], *[total[k] for k in self.indicators], *[rates[k] for k, _ in self.derived]])
+        return header, rows
+
+    def to_text(self) -> str:
+        """A plain-text summary for the terminal (Vietnamese)."""
+        header, rows = self.table_rows()
+        n_ind = len(self.indicators)
+        lines = [f"{self.unit_name} – {self.period.label}"]
+        for i, name in enumerate(header[1:], start=1):
+            cells = []
+            for row in rows:
+                v = row[i]
+                cells.append(percent(v) if i > n_ind else (group_number(v) or "–"))
+            lines.append(f"  {name}: " + " | ".join(cells))
+        lines.insert(1, "  " + header[0] + ": " + " | ".join(str(r[0]) for r in rows))
+        for lv in self.hotspot:
+            if lv.configured:
+                lines.append(f"  {lv.label}: {lv.met_count}/{lv.needed} ({lv.source})")
+        return "\n".join(lines)
+
+
+def _jsonable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        out.append({k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in item.items()})
+    return out
+
+
+# ---------------------------------------------------------------------------- checksum
+def canonical_text(rows: Iterable[tuple[Any, ...]]) -> str:
+    """Rows as NFC text, tab-separated, one per line: what the checksum covers."""
+    lines = []
+    for row in rows:
+        cells = []
+        for v in row:
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            cells.append(unicodedata.normalize("NFC", "" if v is None else str(v)))
+        lines.append("\t".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def rows_checksum(rows: Iterable[tuple[Any, ...]]) -> str:
+    return hashlib.sha256(canonical_text(rows).encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------- commune level
+def base_keys(defs: Definitions) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """Keys, agg kinds and labels of the base values: indicators then ratio parts."""
+    rep = report_defs(defs).get("data", {})
+    keys: list[str] = []
+    agg: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for ind in defs.numeric_indicators:
+        keys.append(ind.key)
+        agg[ind.key] = ind.agg
+        labels[ind.key] = ind.short
+    for d in defs.derived:
+        for suffix, kind, label in ((NUM, "num", rep.get("num_suffix", " num")), (DEN, "den", rep.get("den_suffix", " den"))):
+            keys.append(d.key + suffix)
+            agg[d.key + suffix] = kind
+            labels[d.key + suffix] = d.label + label
+    return keys, agg, labels
+
+
+def _check_derived(defs: Definitions, d: Derived) -> None:
+    known = {i.key for i in defs.numeric_indicators}
+    where = str(defs.folder / "indicators.toml")
+    if d.kind == "ratio":
+        for side in ("numerator", "denominator"):
+            ref = str(d.params.get(side, ""))
+            if not (ref in known or ref.startswith("villages.")):
+                raise DefinitionsError("bad_definitions", file=where, reason=f"derived {d.key}: {side} {ref!r}")
+    elif d.kind == "months_with":
+        if d.params.get("indicator") not in known:
+            raise DefinitionsError("bad_definitions", file=where, reason=f"derived {d.key}: indicator")
+    elif d.kind not in ("completeness", "timeliness"):
+        raise DefinitionsError("bad_definitions", file=where, reason=f"derived {d.key}: unknown kind {d.kind}")
+
+
+def aggregate_tables(
+    tables: Mapping[str, pd.DataFrame],
+    settings: Mapping[str, Any],
+    period: str | Period,
+    defs: Definitions,
+) -> Aggregate:
+    """The commune aggregate of ``period`` from typed tables (as the reader returns them)."""
+    period = Period.parse(period)
+    rep = report_defs(defs)
+    text = rep.get("text", {})
+    months = period.months()
+    n_months = len(months)
+    deadline_day = int(settings.get("form_deadline_day") or 18)
+
+    villages = tables.get("villages")
+    villages = villages if villages is not None else pd.DataFrame(columns=["code", "name", "active"])
+    vil = villages[villages["code"].notna()].drop_duplicates("code", keep="first")
+    active_mask = vil["active"].astype(object).where(vil["active"].notna(), True).astype(bool) if "active" in vil else pd.Series(True, index=vil.index)
+    active_codes = list(vil.loc[active_mask, "code"])
+
+    reports = tables.get("reports")
+    if reports is None or not len(reports):
+        reports = pd.DataFrame(columns=["period", "village_code", "report_date", *[i.key for i in defs.indicators]])
+    rp = reports[reports["period"].isin(months) & reports["village_code"].notna()].copy()
+    rp = rp.sort_values("period", kind="stable").drop_duplicates(["period", "village_code"], keep="last")
+
+    # parts: active villages, plus any village that reported in the period
+    codes = list(active_codes)
+    known_codes = list(vil["code"])
+    for code in rp["village_code"].unique():
+        if code not in codes:
+            codes.append(code)
+    codes.sort(key=lambda c: (known_codes.index(c) if c in known_codes else len(known_codes), str(c)))
+    names = dict(zip(vil["code"], vil["name"]))
+    parts = pd.DataFrame({"code": codes, "name": [names.get(c) or c for c in codes]})
+
+    keys, agg, labels = base_keys(defs)
+    grouped = rp.groupby("village_code", sort=False)
+    for ind in defs.numeric_indicators:
+        col = pd.to_numeric(rp[ind.key], errors="coerce") if ind.key in rp else pd.Series(dtype=float)
+        frame = pd.DataFrame({"village_code": rp["village_code"], "v": col})
+        if ind.agg == "last":
+            values = frame.groupby("village_code", sort=False)["v"].last()
+        else:
+            values = frame.groupby("village_code", sort=False)["v"].sum(min_count=1)
+        parts[ind.key] = pd.array([_int(values.get(c)) for c in codes], dtype="Int64")
+
+    reported = grouped.size() if len(rp) else pd.Series(dtype=int)
+    if "report_date" in rp and len(rp):
+        deadlines = rp["period"].map(lambda m: dt.date(int(m[:4]), int(m[5:7]), min(deadline_day, calendar.monthrange(int(m[:4]), int(m[5:7]))[1])))
+        on_time = pd.Series([d is not None and d is not pd.NA and d <= dl for d, dl in zip(rp["report_date"], deadlines)], index=rp.index)
+        timely = on_time.groupby(rp["village_code"]).sum()
+    else:
+        timely = pd.Series(dtype=int)
+    n_reported = [int(reported.get(c, 0)) for c in codes]
+    households = dict(zip(vil["code"], vil["households"])) if "households" in vil else {}
+
+    for d in defs.derived:
+        _check_derived(defs, d)
+        nums: list[int | None] = []
+        dens: list[int | None] = []
+        for c, n_rep in zip(codes, n_reported):
+            active = c in active_codes
+            if d.kind == "completeness":
+                nums.append(n_rep if active else None)
+                dens.append(n_months if active else None)
+            elif d.kind == "timeliness":
+                nums.append(int(timely.get(c, 0)) if active else None)
+                dens.append(n_months if active else None)
+            elif d.kind == "months_with":
+                ind_key = d.params["indicator"]
+                at_least = float(d.params.get("at_least", 1))
+                sub = pd.to_numeric(rp.loc[rp["village_code"] == c, ind_key], errors="coerce")
+                nums.append(int((sub >= at_least).sum()) if n_rep else None)
+                dens.append(n_rep if n_rep else None)
+            else:  # ratio
+                pair = []
+                for side in ("numerator", "denominator"):
+                    ref = str(d.params[side])
+                    if ref.startswith("villages."):
+                        column = ref.split(".", 1)[1]
+                        source = dict(zip(vil["code"], vil[column])) if column in vil else {}
+                        pair.append(_int(source.get(c)))
+                    else:
+                        pair.append(_int(parts.loc[parts["code"] == c, ref].iloc[0]))
+                if n_rep and pair[0] is not None and pair[1] is not None:
+                    nums.append(pair[0])
+                    dens.append(pair[1])
+                else:
+                    nums.append(None)
+                    dens.append(None)
+        parts[d.key + NUM] = pd.array(nums, dtype="Int64")
+        parts[d.key + DEN] = pd.array(dens, dtype="Int64")
+
+    labels["_part"] = text.get("column_village", "")
+    labels["_total"] = text.get("total", "")
+    result = Aggregate(
+        unit_code=str(settings.get("commune_code") or ""),
+        unit_name=str(settings.get("commune_name") or ""),
+        period=period,
+        level=LEVEL_COMMUNE,
+        parts=parts,
+        keys=keys,
+        agg=agg,
+        labels=labels,
+        derived=[(d.key, d.label) for d in defs.derived],
+        indicators=[i.key for i in defs.numeric_indicators],
+    )
+    result.trend = _trend(reports, period, defs)
+    result.milestones = milestone_progress(tables.get("milestones"), period_end(period), defs)
+    result.budget = budget_by_source(tables.get("budget"), defs)
+    population = sum(_int(p) or 0 for p, c in zip(vil.get("population", []), vil["code"]) if c in active_codes)
+    result.hotspot = hotspot_check(tables.get("situation"), period, population, defs)
+    note_key = next((i.key for i in defs.indicators if not i.numeric), None)
+    if note_key and note_key in rp:
+        for code, note in zip(rp["village_code"], rp[note_key]):
+            if isinstance(note, str) and note.strip():
+                result.notes.append((names.get(code) or code, note.strip()))
+    situation = tables.get("situation")
+    sit_rows = situation[situation["period"].isin(months)].sort_values("period") if situation is not None and len(situation) else None
+    facts: dict[str, Any] = {
+        "active": len(active_codes),
+        "expected": len(active_codes) * n_months,
+        "reported": sum(n for c, n in zip(codes, n_reported) if c in active_codes),
+        "timely": int(sum(int(timely.get(c, 0)) for c in active_codes)),
+        "population": population,
+        "months": n_months,
+    }
+    if sit_rows is not None and len(sit_rows):
+        last = sit_rows.iloc[-1]
+        for col in ("addicts", "users", "post_rehab"):
+            if col in sit_rows:
+                facts[col] = _int(last[col])
+        if "arrested" in sit_rows:
+            facts["arrested"] = int(pd.to_numeric(sit_rows["arrested"], errors="coerce").fillna(0).sum())
+    result.facts = facts
+    return result
+
+
+def _trend(reports: pd.DataFrame, period: Period, defs: Definitions) -> pd.DataFrame:
+    """Totals over villages per month, January to the period's last month."""
+    months = [f"{period.year:04d}-{m:02d}" for m in range(1, period.month_numbers[-1] + 1)]
+    rp = reports[reports["period"].isin(months)] if len(reports) else reports
+    rp = rp.drop_duplicates(["period", "village_code"], keep="last") if len(rp) else rp
+    out = pd.DataFrame({"month": months})
+    for ind in defs.numeric_indicators:
+        if ind.key in rp and len(rp):
+            sums = pd.to_numeric(rp[ind.key], errors="coerce").groupby(rp["period"]).sum(min_count=1)
+            out[ind.key] = pd.array([_int(sums.get(m)) for m in months], dtype="Int64")
+        else:
+            out[ind.key] = pd.array([None] * len(months), dtype="Int64")
+    return out
+
+
+def milestone_progress(milestones: pd.DataFrame | None, as_of: dt.date, defs: Definitions) -> pd.DataFrame | None:
+    """Each step with its status on ``as_of`` (done, overdue, ongoing, no deadline)."""
+    if milestones is None or not len(milestones):
+        return None
+    status = report_defs(defs).get("milestone_status", {})
+    rows = []
+    for rec in records(milestones):
+        done, deadline = rec.get("done_on"), rec.get("deadline")
+        if done is not None and done <= as_of:
+            key = "done"
+        elif deadline is None:
+            key = "no_deadline"
+        elif deadline < as_of:
+            key = "overdue"
+        else:
+            key = "ongoing"
+        rows.append({"step_no": rec.get("step_no"), "step": rec.get("step"), "deadline": deadline,
+                     "done_on": done if key == "done" else None, "status_key": key, "status": status.get(key, key)})
+    return pd.DataFrame(rows)
+
+
+def budget_by_source(budget: pd.DataFrame | None, defs: Definitions) -> pd.DataFrame | None:
+    """Estimate, approved and spent per funding source, in the order of the source list."""
+    if budget is None or not len(budget):
+        return None
+    col = defs.sheet("budget").column("source")
+    order = list(defs.lists[col.list].values) if col.list else []
+    frame = budget.copy()
+    frame["source"] = frame["source"].fillna("")
+    grouped = frame.groupby("source", sort=False)[["estimate", "approved", "spent"]].sum(min_count=1)
+    sources = [s for s in order if s in grouped.index] + [s for s in grouped.index if s not in order]
+    out = pd.DataFrame({"source": sources})
+    for c in ("estimate", "approved", "spent"):
+        out[c] = pd.array([_int(grouped.loc[s, c]) for s in sources], dtype="Int64")
+    return out
+
+
+def aggregate_book(book: Any, period: str | Period | None = None) -> Aggregate:
+    """``aggregate_tables`` over a CommuneBook; ``period`` defaults to its current period."""
+    chosen = period or book.settings.get("current_period")
+    if not chosen:
+        from .errors import InputError
+
+        raise InputError("bad_period", value="")
+    return aggregate_tables(book.tables, book.settings, chosen, book.defs)
