@@ -1,0 +1,482 @@
+"""The rule engine: issues as data, rules registered by id, configuration from rules.toml.
+
+A rule is a small function over the typed tables of a ``CommuneBook``. It never
+raises for bad data: it flags rows with vectorised pandas masks and the engine
+turns each flagged row into a frozen ``Issue`` whose message comes from the
+rule's Vietnamese template in ``workbook/rules.toml``. Severity and parameters
+live there too, so a province changes them without Python. A rule whose entry
+is missing or wrong yields an issue about itself (``rule-misconfigured``), and a
+rule that fails yields ``rule-failed``; the other rules still run.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import pandas as pd
+
+from ..book import CommuneBook
+from ..definitions import Definitions, Sheet
+from ..frames import ROW
+from ..periods import Period
+
+SEVERITIES = ("error", "warning", "info")
+FIELDS = ("rule", "severity", "sheet", "row", "column", "cell", "header", "value", "message")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found: which rule, how serious, where (sheet, Excel row, column letter)."""
+
+    rule: str
+    severity: str  # "error" | "warning" | "info"
+    sheet: str
+    row: int | None
+    column: str
+    cell: str
+    header: str
+    value: Any
+    message: str
+
+    def record(self) -> dict[str, Any]:
+        """The JSON form (dates as ISO text)."""
+        value = self.value
+        if isinstance(value, (dt.date, dt.datetime)):
+            value = value.isoformat()
+        return {
+            "rule": self.rule, "severity": self.severity, "sheet": self.sheet, "row": self.row,
+            "column": self.column, "cell": self.cell, "header": self.header, "value": value,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Report:
+    """Every issue of a validation run, with counts."""
+
+    issues: list[Issue] = field(default_factory=list)
+    period: str | None = None
+
+    def _count(self, severity: str) -> int:
+        return sum(1 for i in self.issues if i.severity == severity)
+
+    @property
+    def errors(self) -> int:
+        return self._count("error")
+
+    @property
+    def warnings(self) -> int:
+        return self._count("warning")
+
+    @property
+    def infos(self) -> int:
+        return self._count("info")
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings and infos allowed)."""
+        return self.errors == 0
+
+    def records(self) -> list[dict[str, Any]]:
+        """The issues as plain dicts with the stable field names of ``FIELDS``."""
+        return [i.record() for i in self.issues]
+
+    def frame(self) -> pd.DataFrame:
+        """The issues as a table (one row per issue, columns ``FIELDS``)."""
+        return pd.DataFrame(self.records(), columns=list(FIELDS))
+
+    def by_rule(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in self.issues:
+            out[i.rule] = out.get(i.rule, 0) + 1
+        return out
+
+    def __len__(self) -> int:
+        return len(self.issues)
+
+
+class RuleConfigError(Exception):
+    """Raised by a rule whose parameters do not make sense (unknown indicator, bad regex)."""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    family: str
+    func: Callable[["Context", "RuleRun"], None] | None
+    params: Mapping[str, type]  # declared parameter types (float accepts int)
+    doc: str = ""
+
+
+RULES: dict[str, RuleSpec] = {}
+ENGINE_RULES = ("rule-misconfigured", "rule-failed")
+_ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+
+
+def rule(rule_id: str, family: str, **params: type) -> Callable:
+    """Register a rule function under a stable kebab-case id."""
+    if not _ID.match(rule_id):
+        raise ValueError(f"rule id {rule_id!r} is not kebab-case")
+
+    def register(func: Callable[["Context", "RuleRun"], None]) -> Callable:
+        if rule_id in RULES:
+            raise ValueError(f"rule {rule_id!r} registered twice")
+        RULES[rule_id] = RuleSpec(rule_id, family, func, params, (func.__doc__ or "").strip())
+        return func
+
+    return register
+
+
+for _engine_id in ENGINE_RULES:
+    RULES[_engine_id] = RuleSpec(_engine_id, "engine", None, {})
+
+
+# ---------------------------------------------------------------------- formatting
+def fmt_value(value: Any) -> str:
+    """A value as the officer reads it: 1.234, 12,5, 18/03/2023, '' for empty."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "Có" if value else "Không"
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", ".")
+    if isinstance(value, float):
+        if value.is_integer():
+            return f"{int(value):,}".replace(",", ".")
+        return f"{value:,.2f}".replace(",", "\0").replace(".", ",").replace("\0", ".").rstrip("0").rstrip(",")
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+def plain(value: Any) -> Any:
+    """A pandas/numpy scalar as a plain Python value (None for missing)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, (str, dt.date)):
+        return value.item()
+    return value
+
+
+class _Template(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    shown = _Template({k: (v if isinstance(v, str) else fmt_value(v)) for k, v in values.items()})
+    try:
+        return template.format_map(shown)
+    except (ValueError, IndexError, AttributeError):  # a broken template still shows something
+        return template
+
+
+# ---------------------------------------------------------------------- context
+class Context:
+    """What every rule sees: the book, the definitions, the period checked and today."""
+
+    def __init__(self, book: CommuneBook, config: Mapping[str, Any], period: Period | None, today: dt.date) -> None:
+        self.book = book
+        self.defs: Definitions = book.defs
+        self.config = config
+        self.period = period
+        self.today = today
+        self.common: dict[str, Any] = dict(config.get("common", {}))
+        self._cache: dict[str, Any] = {}
+
+    # tables -----------------------------------------------------------------
+    def sheet(self, key: str) -> Sheet:
+        return self.defs.sheet(key)
+
+    def table(self, key: str) -> pd.DataFrame:
+        frame = self.book.tables.get(key)
+        if frame is None:
+            from ..frames import empty_frame
+
+            frame = empty_frame(self.sheet(key))
+        return frame
+
+    def has_column(self, sheet_key: str, column_key: str) -> bool:
+        """The column was found in the workbook (a missing one reads as all empty)."""
+        return column_key in self.book.letters.get(sheet_key, {})
+
+    def has_sheet(self, sheet_key: str) -> bool:
+        return sheet_key in self.book.letters
+
+    def letter(self, sheet_key: str, column_key: str) -> str:
+        return self.book.letters.get(sheet_key, {}).get(column_key, "")
+
+    # villages -----------------------------------------------------------------
+    @property
+    def villages(self) -> pd.DataFrame:
+        if "villages" not in self._cache:
+            v = self.table("villages")
+            v = v[v["code"].notna()]
+            self._cache["villages"] = v.drop_duplicates("code")
+        return self._cache["villages"]
+
+    @property
+    def active_villages(self) -> pd.DataFrame:
+        v = self.villages
+        return v[v["active"].fillna(True).astype(bool)]
+
+    @property
+    def village_names(self) -> dict[str, str]:
+        if "names" not in self._cache:
+            v = self.villages
+            self._cache["names"] = dict(zip(v["code"], v["name"].fillna("")))
+        return self._cache["names"]
+
+    # reports and periods -------------------------------------------------------
+    def months(self) -> list[str] | None:
+        return self.period.months() if self.period else None
+
+    def report_scope(self, frame: pd.DataFrame) -> pd.Series:
+        """Rows of the reports table that the chosen period covers (all without a period).
+
+        A row whose period is empty or unreadable stays in: it needs attention anyway.
+        """
+        months = self.months()
+        if months is None or "period" not in frame:
+            return pd.Series(True, index=frame.index)
+        return frame["period"].isin(months) | frame["period"].isna()
+
+    @property
+    def cut_day(self) -> int:
+        value = self.common.get("cut_day", 15)
+        return value if isinstance(value, int) and 1 <= value <= 28 else 15
+
+    @property
+    def deadline_day(self) -> int:
+        value = self.book.settings.get("form_deadline_day")
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            value = 18
+        return min(max(value, 1), 31)
+
+    def deadline(self, month: str) -> dt.date:
+        """The last day a village report of ``month`` is on time (see rules.toml)."""
+        p = Period.parse(month)
+        year, mon = p.year, p.n
+        if self.deadline_day < self.cut_day:  # a day before the window closes: next month
+            year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+        last = (dt.date(year + (mon == 12), mon % 12 + 1, 1) - dt.timedelta(days=1)).day
+        return dt.date(year, mon, min(self.deadline_day, last))
+
+
+# ---------------------------------------------------------------------- one rule's run
+class RuleRun:
+    """The issues of one rule: helpers that turn flagged rows into issues."""
+
+    def __init__(self, ctx: Context, spec: RuleSpec, severity: str, template: str, params: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.spec = spec
+        self.severity = severity
+        self.template = template
+        self.params = params
+        self.issues: list[Issue] = []
+
+    def issue(
+        self, sheet_key: str | None, row: int | None, column_key: str | None, value: Any = None,
+        *, sheet_name: str | None = None, header: str | None = None, **extra: Any,
+    ) -> None:
+        """One issue at a cell (``row`` None: about the whole table or column)."""
+        ctx = self.ctx
+        sheet = ctx.sheet(sheet_key) if sheet_key else None
+        name = sheet_name if sheet_name is not None else (sheet.name if sheet else "")
+        letter = ctx.letter(sheet_key, column_key) if sheet_key and column_key else ""
+        if header is None:
+            header = ""
+            if sheet is not None and column_key:
+                try:
+                    header = sheet.column(column_key).header
+                except KeyError:
+                    header = ""
+        cell = f"{letter}{row}" if letter and row else ""
+        value = plain(value)
+        values = {**self.params, "sheet": name, "row": "" if row is None else str(row), "cell": cell or name,
+                  "header": header, "value": value, **extra}
+        self.issues.append(
+            Issue(self.spec.id, self.severity, name, row, letter, cell, header, value, fill(self.template, values))
+        )
+
+    def rows(self, sheet_key: str, frame: pd.DataFrame, mask: pd.Series | None, column_key: str,
+             value: pd.Series | None = None, **extra: Any) -> None:
+        """An issue for each row of ``frame`` where ``mask`` holds, at ``column_key``.
+
+        ``extra`` values may be Series aligned with ``frame`` (a value per row) or
+        scalars. Rows that name a village get {village} and {village_name}; report
+        rows get {period}.
+        """
+        hit = frame if mask is None else frame[mask.fillna(False).astype(bool)]
+        if hit.empty:
+            return
+        if value is not None:
+            values = list(value.reindex(hit.index))
+        elif column_key in hit:
+            values = list(hit[column_key])
+        else:
+            values = [None] * len(hit)
+        columns: dict[str, list[Any]] = {}
+        for key, item in extra.items():
+            columns[key] = list(item.reindex(hit.index)) if isinstance(item, pd.Series) else [item] * len(hit)
+        village_col = "code" if sheet_key == "villages" else ("village_code" if "village_code" in hit else None)
+        if village_col:
+            codes = list(hit[village_col])
+            names = self.ctx.village_names
+            columns.setdefault("village", codes)
+            columns.setdefault("village_name", [names.get(c, "") for c in codes])
+        if "period" in hit and sheet_key in ("reports", "history", "situation"):
+            columns.setdefault("period", list(hit["period"]))
+        sheet = self.ctx.sheet(sheet_key)
+        letter = self.ctx.letter(sheet_key, column_key)
+        try:
+            header = sheet.column(column_key).header
+        except KeyError:
+            header = ""
+        base = {**self.params, "sheet": sheet.name, "header": header}
+        keys = list(columns)
+        rid, sev, template = self.spec.id, self.severity, self.template
+        for i, (row, val) in enumerate(zip(hit[ROW].tolist(), values)):
+            row = int(row)
+            val = plain(val)
+            cell = f"{letter}{row}" if letter else ""
+            msg = fill(template, {**base, "row": str(row), "cell": cell or sheet.name, "value": val,
+                                  **{k: plain(columns[k][i]) for k in keys}})
+            self.issues.append(Issue(rid, sev, sheet.name, row, letter, cell, header, val, msg))
+
+    # parameter helpers -----------------------------------------------------------
+    def indicator(self, name: str) -> str:
+        """A parameter that names a numeric indicator column (else the rule is misconfigured)."""
+        key = self.params.get(name)
+        if not isinstance(key, str) or key not in {i.key for i in self.ctx.defs.numeric_indicators}:
+            raise RuleConfigError(f"tham số {name} = {key!r} không phải chỉ tiêu số trong indicators.toml")
+        return key
+
+    def list_values(self, name: str, list_key: str) -> list[str]:
+        """A parameter whose values must belong to the list ``list_key`` of lists.toml."""
+        raw = self.params.get(name)
+        values = [raw] if isinstance(raw, str) else list(raw or [])
+        allowed = set(self.ctx.defs.lists[list_key].values)
+        bad = [v for v in values if v not in allowed]
+        if bad or not values:
+            raise RuleConfigError(f"tham số {name} = {raw!r} không thuộc danh sách {list_key} của lists.toml")
+        return values
+
+
+# ---------------------------------------------------------------------- configuration
+def rules_config(defs: Definitions) -> dict[str, Any]:
+    """The parsed workbook/rules.toml of the definitions in use."""
+    return defs.extra("rules")
+
+
+def _check_config(spec: RuleSpec, entry: Any) -> str | None:
+    """Why a rule's entry is unusable (None when it is fine)."""
+    if not isinstance(entry, dict):
+        return "không có mục [rule.%s]" % spec.id
+    if entry.get("severity") not in SEVERITIES:
+        return f"mức độ {entry.get('severity')!r} không phải error, warning hoặc info"
+    for key in ("message", "description", "fix"):
+        if not isinstance(entry.get(key), str) or not entry[key].strip():
+            return f"thiếu {key}"
+    params = entry.get("params", {})
+    if not isinstance(params, dict):
+        return "params phải là một bảng"
+    for name, kind in spec.params.items():
+        if name not in params:
+            return f"thiếu tham số {name}"
+        value = params[name]
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok:
+            return f"tham số {name} = {value!r} phải có kiểu {kind.__name__}"
+    return None
+
+
+def _engine_issue(config: Mapping[str, Any], rule_id: str, target: str, reason: str) -> Issue:
+    entry = config.get("rule", {}).get(rule_id, {})
+    severity = entry.get("severity", "error")
+    severity = severity if severity in SEVERITIES else "error"
+    template = entry.get("message") or "{rule_id}: {reason}"
+    return Issue(rule_id, severity, "", None, "", "", "", target, fill(template, {"rule_id": target, "reason": reason}))
+
+
+def _load_families() -> None:
+    from . import budget, cells, milestones, outliers, plan, references, structure  # noqa: F401  (registration)
+
+
+def run_rules(
+    book: CommuneBook, period: Period | None, today: dt.date, only: Iterable[str] | None = None
+) -> list[Issue]:
+    """Run every registered rule (or ``only`` those ids) and collect their issues."""
+    _load_families()
+    config = rules_config(book.defs)
+    entries = config.get("rule", {})
+    ctx = Context(book, config, period, today)
+    issues: list[Issue] = []
+    wanted = set(only) if only is not None else None
+    for rule_id, spec in RULES.items():
+        if spec.func is None or (wanted is not None and rule_id not in wanted):
+            continue
+        entry = entries.get(rule_id)
+        reason = _check_config(spec, entry)
+        if reason:
+            issues.append(_engine_issue(config, "rule-misconfigured", rule_id, reason))
+            continue
+        if entry.get("enabled", True) is False:
+            continue
+        run = RuleRun(ctx, spec, entry["severity"], entry["message"], dict(entry.get("params", {})))
+        try:
+            spec.func(ctx, run)
+        except RuleConfigError as exc:
+            issues.append(_engine_issue(config, "rule-misconfigured", rule_id, str(exc)))
+            continue
+        except Exception as exc:  # a rule must never stop validation: report it instead
+            issues.append(_engine_issue(config, "rule-failed", rule_id, f"{type(exc).__name__}: {exc}"))
+            continue
+        issues.extend(run.issues)
+    unknown = sorted(set(entries) - set(RULES))
+    for rule_id in unknown:
+        issues.append(_engine_issue(config, "rule-misconfigured", rule_id, "không có quy tắc nào mang mã này trong công cụ"))
+    return issues
+
+
+def sort_issues(defs: Definitions, issues: list[Issue]) -> list[Issue]:
+    """Engine and structure first, then by sheet order, row, column."""
+    order = {s.name: i for i, s in enumerate(defs.sheets)}
+    sev = {s: i for i, s in enumerate(SEVERITIES)}
+
+    def key(i: Issue) -> tuple:
+        return (
+            0 if i.rule in ENGINE_RULES else 1,
+            order.get(i.sheet, -1 if not i.sheet else len(order)),
+            i.row if i.row is not None else -1,
+            len(i.column), i.column, sev.get(i.severity, 9), i.rule,
+        )
+
+    return sorted(issues, key=key)
+
+
+def validate_book(book: CommuneBook, period: str | Period | None = None, *, today: dt.date | None = None) -> Report:
+    """Check a commune book read with ``read_workbook(..., strict=False)``; never raises for bad data.
+
+    ``period`` (any period text: YYYY-MM, YYYY-Qn, …) narrows the rules about
+    monthly reports to its months (rows, missing and late reports, outliers);
+    without it every report row is checked and missing reports are looked for
+    from the first reported month to the current period. ``today`` decides what
+    is overdue (default: the real date).
+    """
+    chosen = Period.parse(period) if period is not None and not isinstance(period, Period) else period
+    issues = run_rules(book, chosen, today or dt.date.today())
+    return Report(sort_issues(book.defs, issues), period=str(chosen) if chosen else None)

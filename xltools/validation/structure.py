@@ -1,0 +1,46 @@
+"""Structure family: missing sheets and columns (found by the reader), template version."""
+from __future__ import annotations
+
+from .core import Context, Issue, RuleRun, rule
+
+
+@rule("structure-missing-sheet", "structure")
+def missing_sheet(ctx: Context, run: RuleRun) -> None:
+    """A data sheet of the definitions is not in the workbook."""
+    for p in ctx.book.structure:
+        if p.key == "missing_sheet":
+            run.issue(None, None, None, None, sheet_name=p.sheet, header="")
+
+
+@rule("structure-missing-column", "structure")
+def missing_column(ctx: Context, run: RuleRun) -> None:
+    """A required column (or the whole header row) of a table is missing."""
+    for p in ctx.book.structure:
+        if p.key in ("missing_column", "missing_header_row"):
+            run.issue(None, None, None, None, sheet_name=p.sheet, header=p.column or "")
+
+
+@rule("structure-version", "structure")
+def version(ctx: Context, run: RuleRun) -> None:
+    """The workbook's template version differs from the definitions' version."""
+    found = ctx.book.raw_settings.get("template_version")
+    if found is None or not ctx.has_sheet("settings"):
+        return
+    found = str(found).strip()
+    expected = ctx.defs.version
+    if found == expected:
+        return
+    row = ctx.book.settings_rows.get("template_version")
+    run.issue("settings", row, "value", found, found=found, expected=expected)
+    if found.split(".")[0] != expected.split(".")[0]:  # another major version: unusable, always an error
+        last = run.issues[-1]
+        run.issues[-1] = Issue(last.rule, "error", last.sheet, last.row, last.column, last.cell,
+                               last.header, last.value, last.message)
+
+
+def major_mismatch(found: object, expected: str) -> bool:
+    """True when the template's major version is not the toolkit's (the file is not readable as ours)."""
+    if found is None:
+        return False
+    return str(found).strip().split(".")[0] != expected.split(".")[0]
+
