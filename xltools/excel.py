@@ -1,0 +1,683 @@
+"""The Excel front end: the handlers behind the dashboard buttons (xlwings).
+
+The only module that imports xlwings. Each handler takes the calling book
+(``xw.Book.caller()`` when a button runs it; any ``xw.Book`` from Python or a
+test), reads every table of the book in one call per sheet, builds the same
+``CommuneBook`` the file reader builds, calls the library function of the verb of
+the same name, writes the result back (the Kiểm tra or Tổng hợp sheet, cell
+highlights, dashboard status cells, a Nhật ký row) and shows a short Vietnamese
+message box. An error never becomes a Python traceback dialog: it becomes a
+message box.
+
+    Button (VBA Sub)           handler            library function
+    KiemTra                    validate()         validation.validate_book
+    TaoPhieu                   make_forms()       verbs.forms.make_forms
+    NhapBaoCao                 import_reports()   verbs.importing.import_reports
+    TongHop                    aggregate()        aggregation.aggregate_book
+    XuatBaoCao                 export()           verbs.export.export
+
+Validation and aggregation run on the frames read from the open book, without a
+file. The verbs that work on files (forms, import, export) get a snapshot of the
+open book written to a temporary .xlsx (so a workbook open in Excel, whose
+unsaved edits count, is never written behind Excel's back); what import changed
+in that snapshot is written back into the open book, table by table.
+Folders (inbox, outbox, forms) come from the settings, resolved next to the
+workbook; Vietnamese folder and file names work.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import importlib
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+import xlwings as xw
+
+from . import messages
+from .book import CommuneBook, StructureProblem
+from .definitions import Definitions, Sheet, get_definitions
+from .errors import InputError, WorkbookError, XltoolsError
+from .frames import ROW, column_letter, empty_frame, records
+from .io.reader import read_grid_table, read_workbook
+from .io.writer import _cell, write_workbook
+from .periods import Period
+from .settings import resolve
+from .text import clean, header_key, is_blank
+from .xlsm import buttons
+
+MAX_COLOR_CELLS = 10_000  # xlwings' Range.set_colors limit per call
+
+
+# ---------------------------------------------------------------------------- the handlers
+def validate(book: xw.Book | None = None) -> str:
+    """Kiểm tra dữ liệu: validate the open book, list issues on Kiểm tra, highlight their cells."""
+    return _run("validate", book, _validate)
+
+
+def make_forms(book: xw.Book | None = None, *, folder: str | Path | None = None) -> str:
+    """Tạo phiếu báo cáo thôn: one form per active village for the current period."""
+    return _run("make_forms", book, _make_forms, folder)
+
+
+def import_reports(book: xw.Book | None = None, *, folder: str | Path | None = None) -> str:
+    """Nhập báo cáo thôn: import the filled forms of the inbox folder into the open book."""
+    return _run("import_reports", book, _import_reports, folder)
+
+
+def aggregate(book: xw.Book | None = None) -> str:
+    """Tổng hợp: aggregate the current period and write the Tổng hợp sheet."""
+    return _run("aggregate", book, _aggregate)
+
+
+def export(book: xw.Book | None = None, *, folder: str | Path | None = None) -> str:
+    """Xuất báo cáo gửi cấp trên: write the submission (.xlsx) to the outbox folder."""
+    return _run("export", book, _export, folder)
+
+
+# ---------------------------------------------------------------------------- running one
+def _run(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) -> str:
+    """Run ``work`` on the session; every failure ends in a Vietnamese message box."""
+    title = messages.text("excel_title")
+    try:
+        book = book if book is not None else xw.Book.caller()
+    except Exception as exc:  # started outside Excel: nothing to show a box in
+        raise WorkbookError("excel_no_caller", reason=str(exc)) from None
+    session = None
+    try:
+        session = Session(book)
+        text = work(session, *args)
+        mode = "info"
+    except XltoolsError as err:
+        text, mode = messages.text("excel_failed", action=_caption(verb), error=err.vi), "critical"
+    except Exception as exc:  # noqa: BLE001 - a button must never show a traceback
+        text = messages.text("excel_unexpected", action=_caption(verb), error=f"{type(exc).__name__}: {exc}")
+        mode = "critical"
+    if mode == "critical" and session is not None:
+        with contextlib.suppress(Exception):
+            session.finish(verb, messages.text("excel_result_failed"), text, status=None)
+    with contextlib.suppress(Exception):
+        book.app.alert(text, title, mode=mode)
+    return text
+
+
+def _caption(verb: str) -> str:
+    for b in buttons():
+        if b.verb == verb:
+            return b.caption
+    return verb
+
+
+class Session:
+    """The calling book, its sheets matched to the definitions, read once."""
+
+    def __init__(self, book: xw.Book, defs: Definitions | None = None) -> None:
+        self.book = book
+        self.defs = defs or get_definitions()
+        self.sheets = {header_key(s.name): s for s in book.sheets}
+        self._grids: dict[str, list[list[Any]]] = {}
+        self._commune: CommuneBook | None = None
+
+    # -- reading -------------------------------------------------------------------
+    def sheet(self, key: str, required: bool = True):
+        name = self.defs.sheet(key).name
+        found = self.sheets.get(header_key(name))
+        if found is None and required:
+            raise WorkbookError("missing_sheet", file=self.book.name, sheet=name, major=self.defs.major)
+        return found
+
+    def grid(self, key: str) -> list[list[Any]]:
+        """The sheet's values from A1 to the end of its used range, in one call."""
+        if key not in self._grids:
+            self._grids[key] = read_grid(self.sheet(key))
+        return self._grids[key]
+
+    def commune(self) -> CommuneBook:
+        """The open book as the CommuneBook the file reader would build (never strict)."""
+        if self._commune is None:
+            self._commune = commune_from_grids(
+                {s.key: self.grid(s.key) for s in self.defs.table_sheets if self.sheet(s.key, required=False)},
+                self.defs, self.book.name, path=self.path,
+            )
+        return self._commune
+
+    @property
+    def path(self) -> Path:
+        return Path(self.book.fullname)
+
+    @property
+    def folder(self) -> Path:
+        """The folder of the workbook (relative settings folders are resolved there)."""
+        full = str(self.book.fullname)
+        if "://" in full:
+            raise WorkbookError("excel_cloud_path", file=self.book.name)
+        path = Path(full)
+        return path.parent if path.is_absolute() else Path.cwd()
+
+    def period(self) -> Period:
+        value = self.commune().settings.get("current_period")
+        if not value:
+            raise InputError("excel_no_period", label=self.defs.setting("current_period").label)
+        return Period.parse(str(value))
+
+    def setting_folder(self, key: str, given: str | Path | None = None) -> Path:
+        if given is not None:
+            return Path(given)
+        value = clean(str(self.commune().settings.get(key) or ""))
+        if not value:
+            raise InputError("excel_no_folder", label=self.defs.setting(key).label)
+        path = Path(value)
+        return path if path.is_absolute() else self.folder / path
+
+    # -- a snapshot file for the verbs that work on files ---------------------------
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Path]:
+        """The open book written to a temporary .xlsx (the file-based verbs' input)."""
+        cb = self.commune()
+        with tempfile.TemporaryDirectory(prefix="xltools-excel-") as tmp:
+            path = Path(tmp) / (Path(self.book.name).stem + ".xlsx")
+            tables = {k: v for k, v in cb.tables.items() if k != "settings"}
+            write_workbook(path, tables, resolve(self.defs, _known(self.defs, cb.raw_settings), strict=False), self.defs)
+            yield path
+
+    # -- writing -------------------------------------------------------------------
+    def write_grid(self, key: str, rows: list[list[Any]], top: int = 1) -> None:
+        """Replace a free-form sheet (Kiểm tra, Tổng hợp) with ``rows`` in one call."""
+        ws = self.sheet(key)
+        width = max((len(r) for r in rows), default=0)
+        with unprotected(ws):
+            ws.clear_contents()
+            if rows and width:
+                block = [list(r) + [None] * (width - len(r)) for r in rows]
+                ws.range((top, 1)).value = [[_excel_value(v) for v in r] for r in block]
+
+    def replace_table(self, key: str, frame: pd.DataFrame) -> None:
+        """Replace the data rows of a table with ``frame``'s rows (one write, table resized)."""
+        sheet = self.defs.sheet(key)
+        ws = self.sheet(key)
+        cb = self.commune()
+        letters = cb.letters.get(key) or {c.key: column_letter(i) for i, c in enumerate(sheet.columns)}
+        header = cb.header_rows.get(key) or 1
+        positions = {k: _column_index(letter) for k, letter in letters.items()}
+        first, last = min(positions.values()), max(positions.values())
+        old_rows = self.table_body_rows(key, header)
+        grid = self.grid(key)
+        out = []
+        for i, item in enumerate(records(frame)):
+            current = grid[header + i] if header + i < len(grid) else []
+            row = [current[c] if c < len(current) else None for c in range(first, last + 1)]
+            for k, c in positions.items():
+                col = sheet.column(k)
+                if col.type == "formula":
+                    continue
+                row[c - first] = _excel_value(_cell(item.get(k)))
+            out.append(row)
+        with unprotected(ws):
+            if out:
+                ws.range((header + 1, first + 1)).value = out
+            if old_rows > len(out):
+                ws.range((header + 1 + len(out), first + 1), (header + old_rows, last + 1)).clear_contents()
+            self._resize_table(ws, sheet, header, first, last, max(len(out), 1))
+
+    def append_rows(self, key: str, rows: list[dict[str, Any]]) -> None:
+        """Add rows after the table's last non-blank row (one write), growing the table."""
+        if not rows:
+            return
+        sheet = self.defs.sheet(key)
+        ws = self.sheet(key)
+        cb = self.commune()
+        letters = cb.letters.get(key) or {c.key: column_letter(i) for i, c in enumerate(sheet.columns)}
+        header = cb.header_rows.get(key) or 1
+        positions = {k: _column_index(letter) for k, letter in letters.items()}
+        first, last = min(positions.values()), max(positions.values())
+        frame = cb.tables.get(key)
+        last_filled = int(frame[ROW].max()) if frame is not None and len(frame) else header
+        block = []
+        for item in rows:
+            row: list[Any] = [None] * (last - first + 1)
+            for k, c in positions.items():
+                row[c - first] = _excel_value(_cell(item.get(k)))
+            block.append(row)
+        with unprotected(ws):
+            ws.range((last_filled + 1, first + 1)).value = block
+            self._resize_table(ws, sheet, header, first, last, max(last_filled + len(block) - header, 1), grow_only=True)
+
+    def table_body_rows(self, key: str, header: int) -> int:
+        grid = self.grid(key)
+        ws = self.sheet(key)
+        table = _table(ws, self.defs.sheet(key))
+        if table is not None:
+            rng = table.range
+            return max(rng.last_cell.row - header, 0)
+        return max(len(grid) - header, 0)
+
+    def _resize_table(self, ws, sheet: Sheet, header: int, first: int, last: int, body: int, grow_only: bool = False) -> None:
+        table = _table(ws, sheet)
+        if table is None:
+            return
+        end = header + body
+        if grow_only and table.range.last_cell.row >= end:
+            return
+        table.resize(ws.range((header, first + 1), (end, last + 1)))
+
+    def set_fields(self, values: dict[str, Any]) -> None:
+        """Write dashboard status cells (fields of the dashboard sheet, by key)."""
+        sheet = self.defs.sheet("dashboard")
+        ws = self.sheet("dashboard")
+        with unprotected(ws):
+            for f in sheet.fields:
+                if f.key in values:
+                    ws.range(f.cell).value = _excel_value(values[f.key])
+
+    def finish(self, verb: str, result: str, detail: str, status: dict[str, Any] | None = None) -> None:
+        """Dashboard status cells and one Nhật ký row for the action just done."""
+        now = dt.datetime.now().replace(microsecond=0)
+        caption = _caption(verb)
+        fields = {"last_action": messages.text("excel_last_action", action=caption, time=now.strftime("%H:%M %d/%m/%Y"), result=result)}
+        fields.update(status or {})
+        self.set_fields(fields)
+        self.append_rows("log", [{
+            "time": now, "action": caption, "file": self.book.name, "sha256": None,
+            "result": result, "detail": detail[:1000], "user": _user(),
+        }])
+
+
+# ---------------------------------------------------------------------------- the verbs
+def _validate(session: Session) -> str:
+    from .validation import validate_book
+
+    cb = session.commune()
+    period = cb.settings.get("current_period") or None
+    report = validate_book(cb, period)
+    config = session.defs.extra("rules").get("checks_sheet", {})
+    old = _listed_cells(session.grid("checks"), config)
+    now = dt.datetime.now().replace(microsecond=0)
+    session.write_grid("checks", checks_rows(report, session.defs, now))
+    highlight(session, old, report.issues, config)
+    counts = dict(errors=report.errors, warnings=report.warnings, infos=report.infos)
+    text = messages.text("excel_validated", **counts)
+    status = {
+        "validation": messages.text("excel_status_validation", **counts),
+        **_reported_status(session),
+    }
+    session.finish("validate", messages.text("excel_result_ok") if report.ok else messages.text("excel_result_errors"), text, status)
+    return text + ("" if report.ok else " " + messages.text("excel_see_checks", sheet=session.defs.sheet("checks").name))
+
+
+def _aggregate(session: Session) -> str:
+    from .aggregation import aggregate_book
+
+    cb = session.commune()
+    period = session.period()
+    result = aggregate_book(cb, period)
+    now = dt.datetime.now().replace(microsecond=0)
+    session.write_grid("summary", summary_rows(result, session.defs, now))
+    text = messages.text("excel_aggregated", period=period.label, sheet=session.defs.sheet("summary").name)
+    session.finish("aggregate", messages.text("excel_result_ok"), text, {"current_period": str(period), **_reported_status(session)})
+    return text
+
+
+def _make_forms(session: Session, folder: str | Path | None) -> str:
+    verbs = importlib.import_module("xltools.verbs.forms")
+    period = session.period()
+    forms_cfg = session.defs.extra("forms")
+    out_dir = Path(folder) if folder else session.folder / str(forms_cfg.get("out_dir", "{period}")).format(period=period)
+    with session.snapshot() as path:
+        made = verbs.make_forms(path, str(period), out_dir)
+    count = _count(made)
+    text = messages.text("excel_forms_made", count=count, period=period.label, folder=str(out_dir))
+    session.finish("make_forms", messages.text("excel_result_ok"), text)
+    return text
+
+
+def _import_reports(session: Session, folder: str | Path | None) -> str:
+    verbs = importlib.import_module("xltools.verbs.importing")
+    inbox = session.setting_folder("inbox_dir", folder)
+    if not inbox.is_dir():
+        raise InputError("excel_folder_missing", folder=str(inbox))
+    with session.snapshot() as path:
+        result = verbs.import_reports(path, [inbox])
+        after = read_workbook(path, session.defs, strict=False, sheets=["reports", "history", "log"])
+    # The snapshot's log already holds import's own rows: write back the three tables.
+    for key in ("reports", "history"):
+        session.replace_table(key, after.tables[key])
+    before_log = len(session.commune().tables.get("log", empty_frame(session.defs.sheet("log"))))
+    new_log = records(after.tables["log"])[before_log:]
+    text = _summary_text(result) or messages.text("excel_imported", folder=str(inbox))
+    session.append_rows("log", new_log)
+    session._commune = None  # the tables changed
+    session._grids.clear()
+    session.finish("import_reports", messages.text("excel_result_ok"), text, _reported_status(session))
+    return text
+
+
+def _export(session: Session, folder: str | Path | None) -> str:
+    verbs = importlib.import_module("xltools.verbs.export")
+    period = session.period()
+    outbox = session.setting_folder("outbox_dir", folder)
+    outbox.mkdir(parents=True, exist_ok=True)
+    with session.snapshot() as path:
+        written = verbs.export(path, str(period), outbox)
+    target = _first_path(written)
+    text = messages.text("excel_exported", period=period.label, file=str(target) if target else str(outbox))
+    session.finish("export", messages.text("excel_result_ok"), text)
+    return text
+
+
+# ---------------------------------------------------------------------------- output sheets
+def checks_rows(report: Any, defs: Definitions, now: dt.datetime) -> list[list[Any]]:
+    """The Kiểm tra sheet as rows (rules.toml [checks_sheet]): title, counts, header, issues."""
+    rules = defs.extra("rules")
+    config = rules.get("checks_sheet", {})
+    labels = rules.get("severity", {})
+    columns = config.get("columns", [])
+    fixes = {k: v.get("fix", "") for k, v in rules.get("rule", {}).items() if isinstance(v, dict)}
+    sheet_names = {s.name for s in defs.sheets}
+    rows: list[list[Any]] = [
+        [config.get("title", "")],
+        [messages_fill(config.get("checked", ""), time=now.strftime("%H:%M %d/%m/%Y"),
+                       errors=report.errors, warnings=report.warnings, infos=report.infos)],
+        [],
+        [c.get("header", c["key"]) for c in columns],
+    ]
+    if not report.issues:
+        rows.append([config.get("none", "")])
+    for issue in report.issues:
+        line = []
+        for c in columns:
+            key = c["key"]
+            if key == "severity":
+                line.append(labels.get(issue.severity, issue.severity))
+            elif key == "cell":
+                cell = _issue_cell(issue)
+                line.append(_link(issue.sheet, cell) if cell and issue.sheet in sheet_names else cell)
+            elif key == "fix":
+                line.append(fixes.get(issue.rule, ""))
+            elif key == "value":
+                line.append(_plain(issue.value))
+            else:
+                line.append(getattr(issue, key, ""))
+        rows.append(line)
+    return rows
+
+
+def summary_rows(result: Any, defs: Definitions, now: dt.datetime) -> list[list[Any]]:
+    """The Tổng hợp sheet as rows (report.toml [summary]): title, time, the per-village table."""
+    config = defs.extra("report").get("summary", {})
+    header, table = result.table_rows()
+    n_ind = len(result.indicators)
+    rows: list[list[Any]] = [
+        [messages_fill(config.get("title", ""), period_label=result.period.label.upper(), period=str(result.period))],
+        [messages_fill(config.get("generated", ""), time=now.strftime("%H:%M %d/%m/%Y"))],
+        [],
+        list(header),
+    ]
+    for line in table:
+        rows.append([line[0], *line[1: 1 + n_ind], *[None if v is None else round(float(v), 4) for v in line[1 + n_ind:]]])
+    return rows
+
+
+def messages_fill(template: str, **params: Any) -> str:
+    return template.format_map(_Default(params)) if template else ""
+
+
+class _Default(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+# ---------------------------------------------------------------------------- highlights
+def _listed_cells(grid: list[list[Any]], config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(sheet, cell) of every issue listed on the current Kiểm tra sheet: the old highlights."""
+    columns = [c["key"] for c in config.get("columns", [])]
+    headers = [header_key(c.get("header", c["key"])) for c in config.get("columns", [])]
+    if "sheet" not in columns or "cell" not in columns:
+        return []
+    for r, row in enumerate(grid):
+        keys = [header_key(v) for v in row]
+        if all(h in keys for h in (headers[columns.index("sheet")], headers[columns.index("cell")])):
+            si = keys.index(headers[columns.index("sheet")])
+            ci = keys.index(headers[columns.index("cell")])
+            out = []
+            for line in grid[r + 1:]:
+                sheet = line[si] if si < len(line) else None
+                cell = line[ci] if ci < len(line) else None
+                if not is_blank(sheet) and not is_blank(cell):
+                    out.append((str(sheet), _unlink(str(cell))))
+            return out
+    return []
+
+
+def highlight(session: Session, old: list[tuple[str, str]], issues: list[Any], config: dict[str, Any]) -> None:
+    """Clear the fills of the cells highlighted last time, fill the cells named now.
+
+    One ``set_colors`` call per sheet (per band of at most 10,000 cells): cells not
+    touched keep their fill (``...``).
+    """
+    fills = {sev: config.get(f"{sev}_fill", "") for sev in ("error", "warning", "info")}
+    rank = {"error": 0, "warning": 1, "info": 2}
+    wanted: dict[str, dict[tuple[int, int], str | None]] = {}
+    for sheet, cell in old:
+        pos = _split_cell(cell)
+        if pos:
+            wanted.setdefault(header_key(sheet), {})[pos] = None
+    chosen: dict[tuple[str, tuple[int, int]], str] = {}
+    for issue in issues:
+        fill = fills.get(issue.severity)
+        pos = _split_cell(_issue_cell(issue))
+        if not fill or not pos:
+            continue
+        key = (header_key(issue.sheet), pos)
+        if key in chosen and rank[chosen[key]] <= rank.get(issue.severity, 9):
+            continue
+        chosen[key] = issue.severity
+        wanted.setdefault(key[0], {})[pos] = "#" + fill.lstrip("#")
+    for sheet_key, cells in wanted.items():
+        ws = session.sheets.get(sheet_key)
+        if ws is None or not cells:
+            continue
+        with unprotected(ws):
+            for (top, left, bottom, right), matrix in _color_bands(cells):
+                ws.range((top, left), (bottom, right)).set_colors(matrix)
+
+
+def _color_bands(cells: dict[tuple[int, int], str | None]):
+    """Bounding blocks of the cells (row bands of at most MAX_COLOR_CELLS) with their colour matrices."""
+    rows = sorted({r for r, _ in cells})
+    left = min(c for _, c in cells)
+    right = max(c for _, c in cells)
+    width = right - left + 1
+    per_band = max(1, MAX_COLOR_CELLS // width)
+    start = 0
+    while start < len(rows):
+        top = rows[start]
+        bottom = top
+        end = start
+        while end < len(rows) and rows[end] - top < per_band:
+            bottom = rows[end]
+            end += 1
+        matrix = [[cells.get((r, c), ...) for c in range(left, right + 1)] for r in range(top, bottom + 1)]
+        yield (top, left, bottom, right), matrix
+        start = end
+
+
+# ---------------------------------------------------------------------------- helpers
+def read_grid(ws) -> list[list[Any]]:
+    """Values from A1 to the last cell of the used range: one read."""
+    last = ws.used_range.last_cell
+    values = ws.range((1, 1), (last.row, last.column)).options(ndim=2).value
+    return [list(r) for r in values]
+
+
+def commune_from_grids(grids: dict[str, list[list[Any]]], defs: Definitions, label: str, path: Path | None = None) -> CommuneBook:
+    """A CommuneBook from sheet grids (first cell = A1), as ``io.reader.read_workbook`` builds it."""
+    book = CommuneBook(Path(path or label), defs, {}, {}, {}, {}, {}, {})
+    for sheet in defs.table_sheets:
+        grid = grids.get(sheet.key)
+        if grid is None:
+            err = WorkbookError("missing_sheet", file=label, sheet=sheet.name, major=defs.major)
+            book.structure.append(StructureProblem(sheet.name, None, err.key, err.vi))
+            book.tables[sheet.key] = empty_frame(sheet)
+            continue
+        frame, letters, header, problems, structure = read_grid_table(defs, sheet, grid, label, False)
+        book.tables[sheet.key] = frame
+        book.letters[sheet.key] = letters
+        book.header_rows[sheet.key] = header
+        book.problems.extend(problems)
+        book.structure.extend(structure)
+    settings = book.tables.get("settings")
+    if settings is not None and len(settings):
+        for key, value, row in zip(settings["key"], settings["value"], settings[ROW]):
+            if key:
+                book.raw_settings[str(key)] = clean(value) if isinstance(value, str) else value
+                book.settings_rows[str(key)] = int(row)
+    book.settings = resolve(defs, _known(defs, book.raw_settings), strict=False)
+    return book
+
+
+def _known(defs: Definitions, values: dict[str, Any]) -> dict[str, Any]:
+    keys = {s.key for s in defs.settings}
+    return {k: v for k, v in values.items() if k in keys}
+
+
+@contextlib.contextmanager
+def unprotected(ws) -> Iterator[None]:
+    """Lift a sheet's (password-less) protection while the toolkit writes, then restore it.
+
+    Only Excel (COM) has protection to lift; other engines have nothing to do.
+    """
+    api = getattr(ws, "api", None)
+    protected = False
+    try:
+        protected = bool(getattr(api, "ProtectContents"))
+    except Exception:  # noqa: BLE001 - remote engines: the api is a dict
+        protected = False
+    if protected:
+        api.Unprotect("")
+    try:
+        yield
+    finally:
+        if protected:
+            api.Protect("", True, True, True, False, False, True, False, False, False, False, False, True, True)
+
+
+def _table(ws, sheet: Sheet):
+    try:
+        tables = list(ws.tables)
+    except Exception:  # noqa: BLE001
+        return None
+    for t in tables:
+        if t.name == sheet.table:
+            return t
+    return tables[0] if tables else None
+
+
+def _reported_status(session: Session) -> dict[str, Any]:
+    """'reported / expected' villages for the current period (dashboard)."""
+    cb = session.commune()
+    period = cb.settings.get("current_period")
+    villages = cb.tables.get("villages")
+    reports = cb.tables.get("reports")
+    if not period or villages is None or reports is None:
+        return {}
+    active = villages[villages["active"].fillna(True).astype(bool)] if "active" in villages else villages
+    codes = set(active["code"].dropna().astype(str))
+    months = {str(m) for m in Period.parse(str(period)).months()}
+    got = set(reports.loc[reports["period"].astype(str).isin(months), "village_code"].dropna().astype(str)) & codes
+    return {"villages_reported": f"{len(got)} / {len(codes)}", "current_period": str(period)}
+
+
+def _issue_cell(issue: Any) -> str:
+    cell = getattr(issue, "cell", "") or ""
+    if not cell and getattr(issue, "column", "") and getattr(issue, "row", None):
+        cell = f"{issue.column}{issue.row}"
+    return str(cell)
+
+
+def _link(sheet: str, cell: str) -> str:
+    target = "#'" + sheet.replace("'", "''") + "'!" + cell
+    return '=HYPERLINK("' + target.replace('"', '""') + '","' + cell + '")'
+
+
+def _unlink(value: str) -> str:
+    """'C5' from a cell written as a HYPERLINK formula, or the plain text."""
+    if value.upper().startswith("=HYPERLINK("):
+        return value.rstrip(")").rsplit(",", 1)[-1].strip().strip('"')
+    return value.strip()
+
+
+def _split_cell(cell: str) -> tuple[int, int] | None:
+    letters = "".join(ch for ch in cell if ch.isalpha()).upper()
+    digits = "".join(ch for ch in cell if ch.isdigit())
+    if not letters or not digits or cell.strip().upper() != letters + digits:
+        return None
+    return int(digits), _column_index(letters) + 1
+
+
+def _column_index(letters: str) -> int:
+    """0-based index of a column letter ('A' -> 0)."""
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _excel_value(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if hasattr(value, "item") and not isinstance(value, str):
+        return value.item()
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.strftime("%d/%m/%Y")
+    if value is None or value is pd.NA:
+        return None
+    return value if isinstance(value, (int, float, str)) else str(value)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _count(made: Any) -> int:
+    if made is None:
+        return 0
+    for attr in ("files", "written", "forms", "paths"):
+        if hasattr(made, attr):
+            return len(getattr(made, attr))
+    try:
+        return len(made)
+    except TypeError:
+        return 1
+
+
+def _first_path(written: Any) -> Path | None:
+    if isinstance(written, (str, Path)):
+        return Path(written)
+    for attr in ("path", "file", "target"):
+        if hasattr(written, attr):
+            return Path(getattr(written, attr))
+    return None
+
+
+def _summary_text(result: Any) -> str:
+    for attr in ("summary_text", "text", "summary"):
+        value = getattr(result, attr, None)
+        if callable(value):
+            value = value()
+        if isinstance(value, str) and value:
+            return value
+    return ""
