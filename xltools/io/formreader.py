@@ -1,0 +1,296 @@
+"""Read a returned village form safely and fast.
+
+Each file is read from disk once. Before anything parses it, the bytes are
+checked: size limit, what kind of file it is (an OLE file is an encrypted
+workbook or an old .xls; a file that is not a zip is nothing of ours), and the zip
+directory (member count, total inflated size, compression ratio: a zip bomb is
+refused unread; ``vbaProject.bin``: macros are refused). XML that we parse
+ourselves (``xl/workbook.xml``, for the defined names) goes through defusedxml,
+and any XML part that declares a DTD is refused (XML bombs). Values are then read
+with python-calamine by defined name: the input cell of each key is wherever the
+workbook-level name points, so a rearranged form still imports.
+
+Nothing here decides whether a form belongs to the commune: ``reports`` does.
+The result lists every problem found, each naming the cell and the reason in
+Vietnamese; a form with a problem is rejected as a whole.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import python_calamine as pc
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
+from xml.etree.ElementTree import ParseError
+
+from .. import messages
+from ..definitions import Column, Definitions
+from ..frames import coerce, column_letter
+from ..text import ERROR_VALUES, ValueProblem, clean, header_key, parse_count
+from .forms import form_config, form_inputs
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTION_MARK = "EncryptionInfo".encode("utf-16-le")
+_NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)$")
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
+_XML_HEAD_BYTES = 4096
+
+
+@dataclass
+class FormFile:
+    """What was read from one returned form; ``reasons`` empty means readable."""
+
+    path: Path
+    sha256: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    cells: dict[str, str] = field(default_factory=dict)  # key -> "Sheet!C13"
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+class _Reject(Exception):
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.text = messages.text(key, **params)
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1
+
+
+def _parse_ref(text: str) -> tuple[str, int, int] | None:
+    """'Phiếu báo cáo'!$C$13 -> (sheet, row index, column index), 0-based; None if not one cell."""
+    m = _REF.match((text or "").strip().lstrip("="))
+    if not m:
+        return None
+    sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+    return sheet, int(m.group(4)) - 1, _col_index(m.group(3))
+
+
+def _check_zip(zf: zipfile.ZipFile, name: str, limits: dict[str, Any]) -> None:
+    infos = zf.infolist()
+    if len(infos) > int(limits.get("max_members", 60)):
+        raise _Reject("import_zip_bomb", file=name, detail=f"{len(infos)} thành phần")
+    total = 0
+    ratio_min = int(limits.get("ratio_min_bytes", 200_000))
+    max_ratio = float(limits.get("max_ratio", 100))
+    for info in infos:
+        total += info.file_size
+        if info.file_size > ratio_min and info.file_size > max_ratio * max(info.compress_size, 1):
+            raise _Reject("import_zip_bomb", file=name,
+                          detail=f"{info.filename}: nén {info.file_size // max(info.compress_size, 1)} lần")
+        if info.filename.lower().endswith("vbaproject.bin"):
+            raise _Reject("import_macros", file=name)
+    if total > int(limits.get("max_uncompressed_bytes", 20_000_000)):
+        raise _Reject("import_zip_bomb", file=name, detail=f"{total // 1_000_000} MB khi giải nén")
+    names = {i.filename for i in infos}
+    if "xl/workbook.xml" not in names:
+        raise _Reject("not_xlsx", file=name)
+    for info in infos:
+        if info.filename.endswith((".xml", ".rels", ".vml")):
+            with zf.open(info) as fh:
+                head = fh.read(_XML_HEAD_BYTES)
+            if _DTD.search(head):
+                raise _Reject("import_xml_unsafe", file=name, part=info.filename)
+
+
+def _safe_xml(zf: zipfile.ZipFile, part: str, name: str):
+    try:
+        return SafeET.fromstring(zf.read(part))
+    except DefusedXmlException:
+        raise _Reject("import_xml_unsafe", file=name, part=part) from None
+    except (ParseError, KeyError, zipfile.BadZipFile, ValueError) as exc:
+        raise _Reject("unreadable", file=name, reason=f"{part}: {exc}") from None
+
+
+def _workbook_parts(zf: zipfile.ZipFile, name: str) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """Sheets (name, state, relationship id) and workbook-level defined names of the file."""
+    root = _safe_xml(zf, "xl/workbook.xml", name)
+    sheets = []
+    for el in root.iter(f"{_NS_MAIN}sheet"):
+        sheets.append((el.get("name") or "", el.get("state") or "visible", el.get(f"{_NS_REL}id") or ""))
+    names: dict[str, str] = {}
+    for el in root.iter(f"{_NS_MAIN}definedName"):
+        if el.get("localSheetId") is None and el.get("name"):
+            names.setdefault(el.get("name"), (el.text or "").strip())
+    return sheets, names
+
+
+def _sheet_part(zf: zipfile.ZipFile, name: str, rel_id: str) -> str | None:
+    root = _safe_xml(zf, "xl/_rels/workbook.xml.rels", name)
+    for el in root.iter(f"{_NS_PKG_REL}Relationship"):
+        if el.get("Id") == rel_id:
+            target = el.get("Target") or ""
+            return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return None
+
+
+def _blank_cells(zf: zipfile.ZipFile, name: str, part: str | None) -> dict[str, tuple[str, Any]]:
+    """Cells of a sheet that calamine reads as blank but are not: error values and formulas without a value."""
+    found: dict[str, tuple[str, Any]] = {}
+    if part is None:
+        return found
+    root = _safe_xml(zf, part, name)
+    for c in root.iter(f"{_NS_MAIN}c"):
+        v = c.find(f"{_NS_MAIN}v")
+        if c.get("t") == "e":
+            found[c.get("r") or ""] = ("reason_error_value", v.text if v is not None else "#N/A")
+        elif c.find(f"{_NS_MAIN}f") is not None and (v is None or not (v.text or "")):
+            found[c.get("r") or ""] = ("reason_formula_no_value", None)
+    return found
+
+
+def _grid_value(grid: list[list[Any]], row: int, col: int) -> Any:
+    if row < len(grid) and col < len(grid[row]):
+        return grid[row][col]
+    return None
+
+
+def read_form(path: str | Path, defs: Definitions) -> FormFile:
+    """Read one returned form; problems are collected in ``reasons`` (never raised)."""
+    path = Path(path)
+    result = FormFile(path)
+    try:
+        _read(path, defs, result)
+    except _Reject as rej:
+        result.reasons = [rej.text]
+    return result
+
+
+def _read(path: Path, defs: Definitions, result: FormFile) -> None:
+    cfg = form_config(defs)
+    limits = cfg.get("limits", {})
+    name = path.name
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise _Reject("not_found", file=str(path)) from None
+    limit = int(limits.get("max_file_bytes", 2_000_000))
+    if size > limit:
+        raise _Reject("import_too_large", file=name, size=f"{size / 1e6:.1f}", limit=f"{limit / 1e6:.1f}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _Reject("unreadable", file=name, reason=exc.strerror or str(exc)) from None
+    result.sha256 = hashlib.sha256(data).hexdigest()
+    if data[:8] == _OLE_MAGIC:
+        raise _Reject("encrypted" if _ENCRYPTION_MARK in data else "not_xlsx", file=name)
+    if data[:2] != b"PK":
+        raise _Reject("not_xlsx", file=name)
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        raise _Reject("import_damaged", file=name) from None
+    try:
+        with zf:
+            _check_zip(zf, name, limits)
+            sheets, names = _workbook_parts(zf, name)
+            _read_values(zf, data, name, sheets, names, defs, cfg, result)
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile):
+        raise _Reject("import_damaged", file=name) from None
+    except _Reject:
+        raise
+    except (OSError, RuntimeError, ValueError) as exc:  # zlib errors of a corrupted member, etc.
+        raise _Reject("unreadable", file=name, reason=str(exc) or type(exc).__name__) from None
+
+
+def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs: Definitions, cfg, result: FormFile) -> None:
+    meta_name = cfg.get("meta_sheet", "ThongTinPhieu")
+    meta_actual = next((s for s, _, _ in sheets if header_key(s) == header_key(meta_name)), None)
+    if meta_actual is None:
+        raise _Reject("import_not_form", file=name, sheet=meta_name)
+    try:
+        book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except pc.PasswordError:
+        raise _Reject("encrypted", file=name) from None
+    except Exception as exc:  # calamine's zip/xml errors: a damaged file
+        raise _Reject("unreadable", file=name, reason=str(exc) or type(exc).__name__) from None
+    try:
+        grids: dict[str, list[list[Any]]] = {}
+
+        def grid(sheet: str) -> list[list[Any]]:
+            if sheet not in grids:
+                grids[sheet] = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            return grids[sheet]
+
+        meta: dict[str, str] = {}
+        for line in grid(meta_actual):
+            if len(line) >= 2 and isinstance(line[0], str) and line[0].strip():
+                value = line[1]
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                meta[line[0].strip()] = clean(str(value)) if value not in (None, "") else ""
+        result.meta = meta
+        if meta.get("generator") != cfg.get("generator", "xltools"):
+            raise _Reject("import_not_form", file=name, sheet=meta_name)
+        supported = [str(v) for v in cfg.get("supported_versions", [cfg.get("version")])]
+        if meta.get("form_version") not in supported:
+            raise _Reject("import_bad_version", file=name, version=meta.get("form_version") or "?",
+                          supported=", ".join(supported))
+
+        sheet_names = {s for s, _, _ in sheets}
+        rel_of = {s: rid for s, _, rid in sheets}
+        odd: dict[str, dict[str, tuple[str, Any]]] = {}
+        reasons: list[str] = []
+        max_text = int(cfg.get("limits", {}).get("max_text_length", 500))
+        for inp in form_inputs(defs):
+            ref = _parse_ref(names.get(inp.key, ""))
+            if ref is None or ref[0] not in sheet_names:
+                reasons.append(messages.text("import_missing_name", key=inp.key, label=inp.label))
+                continue
+            sheet, r, c = ref
+            address = f"{column_letter(c)}{r + 1}"
+            where = f"{sheet}!{address}"
+            result.cells[inp.key] = where
+            raw = _grid_value(grid(sheet), r, c)
+            blank = raw is None or (isinstance(raw, str) and clean(raw) is None)
+            try:
+                if blank and inp.type != "int":  # optional text or date left empty
+                    result.values[inp.key] = None
+                elif blank:
+                    if sheet not in odd:  # parsed only when a needed cell reads blank
+                        odd[sheet] = _blank_cells(zf, name, _sheet_part(zf, name, rel_of.get(sheet, "")))
+                    reason, shown = odd[sheet].get(address, ("import_reason_blank", None))
+                    raise ValueProblem(reason, shown)
+                elif inp.type == "int":
+                    result.values[inp.key] = parse_count(raw)
+                elif inp.type == "date":
+                    result.values[inp.key] = coerce(raw, Column(inp.key, inp.label, "date"))
+                else:
+                    if isinstance(raw, float) and raw.is_integer():
+                        raw = int(raw)
+                    text = clean(str(raw))
+                    if text and text.upper() in ERROR_VALUES:
+                        raise ValueProblem("reason_error_value", text)
+                    limit = inp.max_length or max_text
+                    if text and len(text) > limit:
+                        raise ValueProblem("reason_too_long", raw)
+                    result.values[inp.key] = text
+            except ValueProblem as exc:
+                shown = exc.value if exc.value not in (None, "") else raw
+                reasons.append(messages.text(
+                    "import_cell", label=inp.label, key=inp.key, cell=where,
+                    reason=messages.text(exc.reason, value=shown, max_length=inp.max_length or max_text),
+                    value="" if shown in (None, "") else f" (“{shown}”)",
+                ))
+        result.reasons = reasons
+    finally:
+        book.close()
+
+

@@ -1,0 +1,275 @@
+"""Write a village monthly form (Phiếu báo cáo) with XlsxWriter.
+
+One sheet, one column of labelled inputs, one printable A4 page, no macros. The
+labels and the pre-filled commune, village and period are locked; the inputs are
+unlocked, carry whole-number (or date, or length) validation with Vietnamese input
+messages, and each has a workbook-level defined name equal to its key, which is
+all that import relies on. A hidden, protected metadata sheet carries the form
+version, the commune and village codes, the period and a form id.
+
+Every text comes from workbook/forms.toml and indicators.toml.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import xlsxwriter
+from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
+
+from .. import __version__
+from ..definitions import Definitions
+from ..errors import DefinitionsError
+from ..periods import Period
+from ..text import slug
+
+FONT = "Times New Roman"
+_WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+_INPUT_FILL = "#FFF2CC"
+# Metadata keys, in the order written on the hidden sheet (values are text).
+META_KEYS = (
+    "generator", "form_version", "definitions_version", "toolkit_version", "commune_code",
+    "commune_name", "village_code", "village_name", "period", "form_id", "created_at",
+)
+
+
+def form_config(defs: Definitions) -> dict[str, Any]:
+    """The content of workbook/forms.toml (DefinitionsError when it is missing)."""
+    cfg = defs.extra("forms")
+    if not cfg or "sheet_name" not in cfg:
+        raise DefinitionsError("bad_definitions", file=str(defs.folder / "forms.toml"), reason="thiếu tệp hoặc thiếu sheet_name")
+    return cfg
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of the form: an indicator or an extra field (reporter, report date)."""
+
+    key: str
+    label: str
+    short: str
+    unit: str
+    type: str  # int | text | date
+    help: str = ""
+    max_length: int | None = None
+
+
+def form_inputs(defs: Definitions) -> list[InputSpec]:
+    """The inputs of the form in order: the indicators, then forms.toml's fields."""
+    cfg = form_config(defs)
+    out = [
+        InputSpec(i.key, i.label, i.short, i.unit, "int" if i.numeric else "text", i.help,
+                  None if i.numeric else int(cfg.get("limits", {}).get("max_text_length", 500)))
+        for i in defs.indicators
+    ]
+    for f in cfg.get("field", []):
+        out.append(InputSpec(f["key"], f["label"], f.get("short", f["label"]), f.get("unit", ""),
+                             f.get("type", "text"), f.get("help", ""), f.get("max_length")))
+    return out
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """Who and what one form is for."""
+
+    commune_code: str
+    commune_name: str
+    village_code: str
+    village_name: str
+    period: str  # YYYY-MM
+    deadline_day: int | None = None
+    form_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` with the characters Windows forbids replaced, no trailing dot or space."""
+    return _WINDOWS_FORBIDDEN.sub("-", name).rstrip(" .") or "-"
+
+
+def form_file_name(spec: FormSpec, defs: Definitions) -> str:
+    cfg = form_config(defs)
+    name = cfg.get("file_name", "PhieuBaoCao_{village_code}_{period}.xlsx").format(
+        village_code=spec.village_code, period=spec.period, village_slug=slug(spec.village_name or ""),
+        commune_code=spec.commune_code,
+    )
+    return safe_file_name(name)
+
+
+def _date(d: dt.date) -> str:
+    return d.strftime("%d/%m/%Y")
+
+
+def _deadline(period: Period, day: int | None) -> dt.date | None:
+    if not day:
+        return None
+    day = max(1, min(int(day), 28))
+    return dt.date(period.year, period.n, day)
+
+
+def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Mapping[str, Any] | None = None) -> None:
+    """Write the form of ``spec`` to ``target``; ``values`` pre-fill inputs (tests, benchmarks)."""
+    cfg = form_config(defs)
+    period = Period.parse(spec.period)
+    inputs = form_inputs(defs)
+    values = values or {}
+    wb = xlsxwriter.Workbook(str(target), {"in_memory": True})
+    try:
+        wb.set_properties({"title": cfg.get("title", ""), "author": "xltools",
+                           "comments": f"xltools {__version__}, form {cfg.get('version')}"})
+        base = {"font_name": FONT, "font_size": 12, "valign": "vcenter"}
+        f_title = wb.add_format({**base, "bold": True, "font_size": 14, "align": "center", "text_wrap": True})
+        f_sub = wb.add_format({**base, "italic": True, "align": "center", "text_wrap": True})
+        f_key = wb.add_format({**base, "bold": True, "text_wrap": True})
+        f_fixed = wb.add_format({**base, "num_format": "@", "font_color": "#1F3864", "bold": True, "text_wrap": True})
+        f_note = wb.add_format({**base, "italic": True, "text_wrap": True, "valign": "top", "font_size": 11})
+        f_head = wb.add_format({**base, "bold": True, "align": "center", "border": 1, "bg_color": "#D9E1F2", "text_wrap": True})
+        f_no = wb.add_format({**base, "align": "center", "border": 1})
+        f_label = wb.add_format({**base, "border": 1, "text_wrap": True})
+        f_unit = wb.add_format({**base, "border": 1, "align": "center", "text_wrap": True, "font_size": 11})
+        unlocked = {**base, "border": 1, "locked": False, "bg_color": _INPUT_FILL}
+        f_int = wb.add_format({**unlocked, "num_format": "#,##0", "align": "center"})
+        f_text = wb.add_format({**unlocked, "num_format": "@", "text_wrap": True, "valign": "top"})
+        f_dateinp = wb.add_format({**unlocked, "num_format": "dd/mm/yyyy", "align": "center"})
+        f_count = wb.add_format({**base, "border": 1, "align": "center", "bold": True})
+        f_sign = wb.add_format({**base, "bold": True, "align": "center"})
+        f_sign_note = wb.add_format({**base, "italic": True, "align": "center", "font_size": 11})
+
+        ws = wb.add_worksheet(cfg["sheet_name"])
+        ws.set_column("A:A", 5)
+        ws.set_column("B:B", 50)
+        ws.set_column("C:C", 16)
+        ws.set_column("D:D", 13)
+        ws.set_row(0, 36)
+        ws.merge_range("A1:D1", cfg.get("title", ""), f_title)
+        ws.merge_range("A2:D2", cfg.get("subtitle", "").format(period_label=period.label, period=spec.period), f_sub)
+
+        start, end = period.window(int(cfg.get("window_cut_day", 15)))
+        deadline = _deadline(period, spec.deadline_day)
+        header = [
+            (cfg.get("commune_label", ""), f"{spec.commune_name} ({spec.commune_code})"),
+            (cfg.get("village_label", ""), f"{spec.village_code} - {spec.village_name}"),
+            (cfg.get("period_label", ""), f"{period.label} ({spec.period})"),
+            (cfg.get("window_label", ""), cfg.get("window_text", "").format(start=_date(start), end=_date(end))),
+        ]
+        if deadline:
+            header.append((cfg.get("deadline_label", ""), cfg.get("deadline_text", "").format(deadline=_date(deadline))))
+        row = 3
+        for label, value in header:
+            ws.write(row, 1, label, f_key)
+            ws.merge_range(row, 2, row, 3, value, f_fixed)
+            ws.set_row(row, _height(value, 26))
+            row += 1
+        ws.merge_range(row, 0, row + 1, 3, cfg.get("instructions", ""), f_note)
+        ws.set_row(row, 30)
+        ws.set_row(row + 1, 30)
+        row += 3
+        ws.write_row(row, 0, [cfg.get("col_no", ""), cfg.get("col_label", ""), cfg.get("col_value", ""), cfg.get("col_unit", "")], f_head)
+        ws.repeat_rows(row)
+        row += 1
+
+        sheet_ref = quote_sheetname(cfg["sheet_name"])
+        first_input = row
+        n_numeric = 0
+        error_title = cfg.get("error_title", "")[:32]
+        title_max = int(cfg.get("input_title_max", 32))
+        for no, inp in enumerate(inputs, start=1):
+            ws.write_number(row, 0, no, f_no)
+            ws.write_string(row, 1, inp.label, f_label)
+            ws.set_row(row, _height(inp.label, 50))
+            value = values.get(inp.key)
+            opts: dict[str, Any] = {"input_title": inp.short[:title_max], "input_message": (inp.help or inp.label)[:255],
+                                    "error_title": error_title, "error_type": "stop"}
+            if inp.type == "int":
+                n_numeric += 1
+                ws.write_string(row, 3, inp.unit, f_unit)
+                _write_value(ws, row, 2, value, f_int)
+                opts.update(validate="integer", criteria=">=", value=0, error_message=cfg.get("error_int", "")[:255])
+            elif inp.type == "date":
+                ws.write_string(row, 3, inp.unit, f_unit)
+                _write_value(ws, row, 2, value, f_dateinp)
+                opts.update(validate="date", criteria="between", minimum=dt.date(2000, 1, 1),
+                            maximum=dt.date(2100, 12, 31), error_message=cfg.get("error_date", "")[:255])
+            else:
+                ws.merge_range(row, 2, row, 3, None, f_text)
+                _write_value(ws, row, 2, value, f_text)
+                limit = inp.max_length or 500
+                opts.update(validate="length", criteria="<=", value=limit,
+                            error_message=cfg.get("error_text", "").format(max_length=limit)[:255])
+                ws.set_row(row, 60 if limit > 100 else max(22, _height(inp.label, 50)))
+            ws.data_validation(row, 2, row, 2, opts)
+            cell = xl_rowcol_to_cell(row, 2, row_abs=True, col_abs=True)
+            if wb.define_name(inp.key, f"={sheet_ref}!{cell}") != 0:
+                raise DefinitionsError("bad_definitions", file=str(defs.folder / "indicators.toml"),
+                                       reason=f"'{inp.key}' cannot be an Excel defined name")
+            row += 1
+        # A recalculated check: how many numeric inputs are filled in.
+        ws.write(row, 1, cfg.get("filled_label", ""), f_key)
+        ws.write_formula(row, 2, f"=COUNT({xl_rowcol_to_cell(first_input, 2)}:{xl_rowcol_to_cell(row - 1, 2)})",
+                         f_count, _count(values, inputs))
+        ws.write_string(row, 3, f"/ {n_numeric}", f_unit)
+        row += 2
+        ws.merge_range(row, 2, row, 3, cfg.get("signature", ""), f_sign)
+        ws.merge_range(row + 1, 2, row + 1, 3, cfg.get("signature_note", ""), f_sign_note)
+        last = row + 1
+
+        ws.set_paper(9)  # A4
+        ws.set_portrait()
+        ws.set_margins(left=0.6, right=0.5, top=0.6, bottom=0.6)
+        ws.center_horizontally()
+        ws.print_area(0, 0, last, 3)
+        ws.fit_to_pages(1, 1)
+        ws.hide_gridlines(2)
+        ws.activate()
+        ws.set_first_sheet()
+        ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
+
+        meta = wb.add_worksheet(cfg.get("meta_sheet", "ThongTinPhieu"))
+        meta.set_column("A:A", 22)
+        meta.set_column("B:B", 40)
+        meta.write_string(0, 0, cfg.get("meta_title", ""))
+        entries = {
+            "generator": cfg.get("generator", "xltools"),
+            "form_version": str(cfg.get("version", "")),
+            "definitions_version": defs.version,
+            "toolkit_version": __version__,
+            "commune_code": spec.commune_code,
+            "commune_name": spec.commune_name,
+            "village_code": spec.village_code,
+            "village_name": spec.village_name,
+            "period": spec.period,
+            "form_id": spec.form_id,
+            "created_at": spec.created_at.isoformat(sep=" "),
+        }
+        for r, key in enumerate(META_KEYS, start=2):
+            meta.write_string(r, 0, key)
+            meta.write_string(r, 1, str(entries[key]))
+        meta.protect("")
+        meta.hide()
+    finally:
+        wb.close()
+
+
+def _write_value(ws, row: int, col: int, value: Any, fmt) -> None:
+    if value is None:
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, (dt.date, dt.datetime)):
+        ws.write_datetime(row, col, value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day), fmt)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        ws.write_number(row, col, value, fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)
+
+
+def _height(text: str, chars_per_line: int) -> float:
+    """Row height (points) that shows ``text`` wrapped in a column of about that many characters."""
+    lines = max(1, -(-len(text) // chars_per_line))
+    return max(20.0, 16.0 * lines + 4)
+
+
+def _count(values: Mapping[str, Any], inputs: list[InputSpec]) -> int:
+    return sum(1 for i in inputs if i.type == "int" and isinstance(values.get(i.key), (int, float)))

@@ -1,0 +1,333 @@
+"""Merge imported village forms into the Báo cáo thôn table (core: pandas and stdlib only).
+
+Rules (product §6, issue 4):
+- a form must belong to this commune, a known active village and a valid month;
+- one row per (period, village): a form for a new pair is *accepted* (a row added);
+  the same file again, or a file with the same values, is *unchanged*; another
+  file for the pair *replaces* the row, and the old row goes to the history with
+  the reason, and the log lists the changed fields;
+- a row typed by hand (source "nhập tay" or empty) is never silently overwritten:
+  only with ``replace_manual``; otherwise the form is *rejected* with the reason.
+
+The file-reading side (``io.formreader``) hands over plain values; the verb
+(``verbs.importing``) writes what this module decides, in one workbook session.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from . import messages
+from .definitions import Definitions
+from .frames import ROW, records
+from .periods import Period
+from .text import clean, is_blank
+
+ACCEPTED, UNCHANGED, REPLACED, REJECTED = "accepted", "unchanged", "replaced", "rejected"
+STATUSES = (ACCEPTED, UNCHANGED, REPLACED, REJECTED)
+
+
+def import_config(defs: Definitions) -> dict[str, Any]:
+    return dict(defs.extra("forms").get("import", {}))
+
+
+def status_label(defs: Definitions, status: str) -> str:
+    """Vietnamese name of a result (forms.toml [results])."""
+    return str(defs.extra("forms").get("results", {}).get(status, status))
+
+
+def is_manual(source: Any, defs: Definitions) -> bool:
+    """A report typed by hand: its source is empty or the manual marker."""
+    text = clean(source) if isinstance(source, str) else source
+    if is_blank(text):
+        return True
+    marker = str(import_config(defs).get("manual_source", "nhập tay"))
+    return str(text).casefold() == marker.casefold()
+
+
+def check_identity(
+    file: str, meta: Mapping[str, str], *, commune_code: str | None, villages: Mapping[str, bool]
+) -> list[str]:
+    """Reasons why a readable form does not belong here (empty list: it does)."""
+    code = clean(meta.get("commune_code") or "") or ""
+    if commune_code and code != str(commune_code):
+        return [messages.text("import_other_commune", file=file, code=code or "?", expected=commune_code)]
+    village = clean(meta.get("village_code") or "") or ""
+    if village not in villages:
+        return [messages.text("import_unknown_village", file=file, code=village or "?")]
+    if villages[village] is False:
+        return [messages.text("import_inactive_village", file=file, code=village)]
+    period = clean(meta.get("period") or "") or ""
+    try:
+        if Period.parse(period).kind != "month":
+            raise ValueError(period)
+    except Exception:
+        return [messages.text("import_bad_period", file=file, value=period)]
+    return []
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field a replacement changed."""
+
+    key: str
+    label: str
+    old: Any
+    new: Any
+
+    def text(self) -> str:
+        return f"{self.label}: {_show(self.old)} → {_show(self.new)}"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(trống)"
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+@dataclass
+class FileResult:
+    """What happened to one file of an import."""
+
+    file: str  # file name as the user sees it
+    path: str
+    sha256: str
+    status: str
+    period: str | None = None
+    village_code: str | None = None
+    reasons: list[str] = field(default_factory=list)  # why rejected (Vietnamese)
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # validation, not blocking
+    note: str = ""
+    row: int | None = None  # Excel row of the report in Báo cáo thôn
+
+    def detail(self) -> str:
+        """One line for the summary and the log."""
+        if self.status == REJECTED:
+            return "; ".join(self.reasons)
+        if self.changes:
+            return messages.text("import_changes", code=self.village_code, period=self.period,
+                                 changes="; ".join(c.text() for c in self.changes))
+        text = messages.text("import_new_report", code=self.village_code, period=self.period)
+        return f"{text}; {self.note}" if self.note else text
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["changes"] = [{"key": c.key, "label": c.label, "old": _plain(c.old), "new": _plain(c.new)} for c in self.changes]
+        return out
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+@dataclass
+class ImportSummary:
+    """The result of ``import_reports``: one entry per file, in the order read."""
+
+    workbook: str
+    files: list[FileResult] = field(default_factory=list)
+    dry_run: bool = False
+    written: bool = False
+    warnings: list[str] = field(default_factory=list)  # validation warnings (Vietnamese)
+    backup: str | None = None
+
+    def by_status(self, status: str) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
+
+    @property
+    def accepted(self) -> list[FileResult]:
+        return self.by_status(ACCEPTED)
+
+    @property
+    def unchanged(self) -> list[FileResult]:
+        return self.by_status(UNCHANGED)
+
+    @property
+    def replaced(self) -> list[FileResult]:
+        return self.by_status(REPLACED)
+
+    @property
+    def rejected(self) -> list[FileResult]:
+        return self.by_status(REJECTED)
+
+    def counts(self) -> dict[str, int]:
+        return {s: len(self.by_status(s)) for s in STATUSES}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workbook": self.workbook,
+            "dry_run": self.dry_run,
+            "written": self.written,
+            "counts": self.counts(),
+            "files": [f.to_dict() for f in self.files],
+            "warnings": list(self.warnings),
+        }
+
+    def counts_text(self, defs: Definitions) -> str:
+        counts = self.counts()
+        params = {**counts, **{f"{s}_label": status_label(defs, s) for s in STATUSES}}
+        return messages.text("import_summary_counts", **params)
+
+    def lines(self, defs: Definitions) -> list[str]:
+        """The summary as the command line prints it (Vietnamese)."""
+        out = [messages.text("import_summary_header", n=len(self.files), file=self.workbook), self.counts_text(defs)]
+        for status in STATUSES:
+            for f in self.by_status(status):
+                out.append(f"  [{status_label(defs, status)}] {f.file}: {f.detail()}")
+        if self.warnings:
+            out.append(messages.text("import_summary_warnings"))
+            out.extend(f"  - {w}" for w in self.warnings)
+        if self.dry_run:
+            out.append(messages.text("import_summary_dry_run"))
+        return out
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A readable form that belongs to the commune: its values by column key."""
+
+    file: str
+    path: str
+    sha256: str
+    period: str
+    village_code: str
+    values: Mapping[str, Any]  # indicator keys, reporter, report_date
+
+
+@dataclass
+class MergeResult:
+    """What to write: rows to overwrite in place, rows to add, history rows; and per-file results."""
+
+    updates: dict[int, dict[str, Any]]  # Excel row -> the new report row
+    appends: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    results: list[FileResult]
+    frame: pd.DataFrame  # the reports table after the merge (new rows with predicted Excel rows)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if is_blank(a) or a is pd.NA:
+        return is_blank(b) or b is pd.NA
+    if is_blank(b) or b is pd.NA:
+        return False
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return float(a) == float(b)
+    return a == b
+
+
+def merge_reports(
+    existing: pd.DataFrame,
+    incoming: Iterable[Incoming | FileResult],
+    defs: Definitions,
+    *,
+    replace_manual: bool = False,
+    now: dt.datetime | None = None,
+) -> MergeResult:
+    """Decide, file by file in order, what each form does to the reports table.
+
+    ``existing`` is the table as read (with ``_row``); ``incoming`` mixes readable
+    forms (``Incoming``) and files already rejected (``FileResult``), which pass
+    through so that results keep the order of the files.
+    """
+    now = now or dt.datetime.now().replace(microsecond=0)
+    sheet = defs.sheet("reports")
+    keys = [c.key for c in sheet.readable_columns]
+    compared = [i.key for i in defs.indicators] + ["reporter"]
+    labels = {c.key: c.header for c in sheet.columns}
+    rows: list[dict[str, Any]] = []  # the table after the merge
+    excel_rows: list[int] = []
+    for record, excel_row in zip(records(existing), existing[ROW].tolist() if ROW in existing else []):
+        rows.append(record)
+        excel_rows.append(int(excel_row))
+    next_row = (max(excel_rows) if excel_rows else 1) + 1
+    index: dict[tuple[str, str], int] = {}
+    for i, r in enumerate(rows):
+        k = (str(r.get("period") or ""), str(r.get("village_code") or ""))
+        index.setdefault(k, i)  # a duplicated report: the first row is the one replaced
+    n_existing = len(rows)
+    updates: dict[int, dict[str, Any]] = {}
+    history: list[dict[str, Any]] = []
+    results: list[FileResult] = []
+    for item in incoming:
+        if isinstance(item, FileResult):
+            results.append(item)
+            continue
+        new = {k: None for k in keys}
+        new.update({k: v for k, v in item.values.items() if k in new})
+        new["period"], new["village_code"] = item.period, item.village_code
+        if new.get("report_date") is None:
+            new["report_date"] = now.date()  # the day the commune received it
+        new["source"], new["sha256"] = item.file, item.sha256
+        result = FileResult(item.file, item.path, item.sha256, ACCEPTED, item.period, item.village_code)
+        pos = index.get((item.period, item.village_code))
+        if pos is None:
+            rows.append(new)
+            excel_rows.append(next_row)
+            next_row += 1
+            index[(item.period, item.village_code)] = len(rows) - 1
+            result.row = excel_rows[-1]
+            results.append(result)
+            continue
+        old = rows[pos]
+        result.row = excel_rows[pos]
+        if old.get("sha256") == item.sha256 or all(_same(old.get(k), new.get(k)) for k in compared):
+            result.status = UNCHANGED
+            result.note = messages.text("import_same_values", source=old.get("source") or "?")
+            results.append(result)
+            continue
+        if is_manual(old.get("source"), defs) and not replace_manual:
+            result.status = REJECTED
+            result.reasons = [messages.text("import_manual_row", period=item.period, code=item.village_code)]
+            results.append(result)
+            continue
+        result.status = REPLACED
+        result.changes = [
+            Change(k, labels.get(k, k), old.get(k), new.get(k))
+            for k in [*compared, "report_date"] if not _same(old.get(k), new.get(k))
+        ]
+        history.append({
+            **old,
+            "replaced_at": now,
+            "reason": messages.text("import_history_reason", file=item.file, sha=item.sha256[:12]),
+        })
+        rows[pos] = new
+        if pos < n_existing:
+            updates[excel_rows[pos]] = new
+        results.append(result)
+    appends = rows[n_existing:]
+    frame = pd.DataFrame(rows, columns=keys) if rows else existing.drop(columns=[ROW], errors="ignore").iloc[0:0]
+    for col in sheet.readable_columns:  # keep the reader's dtypes for the validation engine
+        if col.key in existing.columns and col.key in frame.columns:
+            try:
+                frame[col.key] = frame[col.key].astype(existing[col.key].dtype)
+            except (TypeError, ValueError):
+                pass
+    frame[ROW] = pd.Series(excel_rows, dtype="int64")
+    return MergeResult(updates, appends, history, results, frame)
+
+
+def log_rows(summary: ImportSummary, defs: Definitions, *, user: str, time: dt.datetime) -> list[dict[str, Any]]:
+    """One row of the Nhật ký table per file: file, SHA-256, time, user, result, detail."""
+    action = str(import_config(defs).get("action", "import"))
+    return [
+        {"time": time, "action": action, "file": f.file, "sha256": f.sha256 or None,
+         "result": status_label(defs, f.status), "detail": f.detail()[:2000], "user": user}
+        for f in summary.files
+    ]
+
+
+def reported_text(frame: pd.DataFrame, villages: Mapping[str, bool], period: str | None) -> str | None:
+    """'9/9': active villages with a report for ``period`` / active villages."""
+    if not period:
+        return None
+    active = {code for code, on in villages.items() if on is not False}
+    if frame is None or not len(frame):
+        return f"0/{len(active)}"
+    done = set(frame.loc[frame["period"] == period, "village_code"].dropna().astype(str)) & active
+    return f"{len(done)}/{len(active)}"

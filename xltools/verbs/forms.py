@@ -1,0 +1,58 @@
+"""``make_forms``: this month's form for every active village of the commune.
+
+Reads the commune workbook (settings and villages) with the fast reader and
+writes one ``PhieuBaoCao_<village>_<YYYY-MM>.xlsx`` per active village, each
+atomically, into ``out_dir`` (default: a folder beside the workbook named in
+workbook/forms.toml).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..definitions import Definitions, get_definitions
+from ..errors import InputError
+from ..frames import records
+from ..io.files import write_atomic
+from ..io.forms import FormSpec, form_config, form_file_name, safe_file_name, write_form
+from ..io.reader import read_workbook
+from ..periods import Period
+from ..text import clean
+
+
+def make_forms(
+    path: str | Path, period: str, out_dir: str | Path | None = None, *, defs: Definitions | None = None
+) -> list[Path]:
+    """Write the forms of ``period`` (YYYY-MM) for the active villages; return their paths."""
+    defs = defs or get_definitions()
+    path = Path(path)
+    try:
+        chosen = Period.parse(period)
+    except InputError:
+        raise InputError("forms_period_month", value=period) from None
+    if chosen.kind != "month":
+        raise InputError("forms_period_month", value=period)
+    cfg = form_config(defs)
+    book = read_workbook(path, defs, sheets=["villages"])
+    commune_code = clean(book.settings.get("commune_code") or "")
+    if not commune_code:
+        raise InputError("forms_no_commune_code", file=path.name)
+    villages = [v for v in records(book.tables["villages"]) if v.get("code") and v.get("active") is not False]
+    if not villages:
+        raise InputError("forms_no_villages", file=path.name)
+    folder = Path(out_dir) if out_dir else path.parent / safe_file_name(
+        str(cfg.get("out_dir", "Phieu_bao_cao_{period}")).format(period=str(chosen)))
+    folder.mkdir(parents=True, exist_ok=True)
+    deadline = book.settings.get("form_deadline_day")
+    written = []
+    for v in villages:
+        spec = FormSpec(
+            commune_code=commune_code,
+            commune_name=str(book.settings.get("commune_name") or ""),
+            village_code=str(v["code"]),
+            village_name=str(v.get("name") or ""),
+            period=str(chosen),
+            deadline_day=int(deadline) if deadline else None,
+        )
+        target = folder / form_file_name(spec, defs)
+        written.append(write_atomic(target, lambda tmp, spec=spec: write_form(tmp, spec, defs), keep_backup=False))
+    return written
