@@ -114,5 +114,66 @@ def demo(folder):
         click.echo(f"  {label}: {file}")
 
 
+@main.command()
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--period", required=True, metavar="YYYY-MM", help="Tháng báo cáo. / Reporting month.")
+@click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Thư mục ghi phiếu (mặc định: cạnh sổ theo dõi). / Output folder.")
+def forms(workbook, period, out_dir):
+    """Lập phiếu báo cáo tháng cho các thôn. / Make this month's village forms."""
+    from .messages import text
+    from .verbs.forms import make_forms
+
+    files = make_forms(workbook, period, out_dir)
+    click.echo(text("forms_made", n=len(files), period=period, folder=files[0].parent if files else out_dir))
+    for file in files:
+        click.echo(f"  {file.name}")
+
+
+@main.command("import")
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Chỉ đọc và báo kết quả, không ghi vào sổ. / Write nothing.")
+@click.option("--replace-manual", is_flag=True,
+              help="Cho phép phiếu thay báo cáo nhập tay. / Let forms replace reports typed by hand.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Định dạng in ra. / Output format.")
+def import_(workbook, paths, dry_run, replace_manual, fmt):
+    """Nhập phiếu báo cáo của các thôn (tệp hoặc thư mục). / Import returned village forms."""
+    from .definitions import get_definitions
+    from .messages import text
+    from .verbs.importing import import_reports
+
+    with _Progress(text("import_progress"), enabled=fmt == "text") as progress:
+        summary = import_reports(workbook, paths, dry_run=dry_run, replace_manual=replace_manual, progress=progress)
+    if fmt == "json":
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo("\n".join(summary.lines(get_definitions())))
+    sys.exit(1 if summary.rejected else 0)
+
+
+class _Progress:
+    """A click progress bar on stderr, created on the first report of a batch of several files."""
+
+    def __init__(self, label: str, enabled: bool = True) -> None:
+        self.label, self.enabled, self.bar = label, enabled, None
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < 2:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(1)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
