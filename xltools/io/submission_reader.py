@@ -1,0 +1,137 @@
+"""Read a submission's Số liệu and Thông tin sheets (python-calamine) and verify it.
+
+The checksum in Thông tin covers the canonical Số liệu rows; a number edited by hand,
+a row added or removed, or a damaged file is rejected with the reason. Totals are
+checked against the sum of the parts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import python_calamine as pc
+
+from ..aggregation import report_defs, rows_checksum
+from ..definitions import Definitions, get_definitions
+from ..errors import WorkbookError
+from ..text import clean, header_key
+from .reader import check_file
+
+DATA_COLUMNS = ("unit_code", "period", "part_code", "part_name", "key", "agg", "value")
+
+
+@dataclass
+class Submission:
+    path: Path
+    info: dict[str, str]
+    rows: list[tuple[str, str, str, str, str, str, int]]  # canonical Số liệu rows
+    sha256: str = ""  # of the file
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def unit_code(self) -> str:
+        return self.info.get("unit_code", "")
+
+    @property
+    def unit_name(self) -> str:
+        return self.info.get("unit_name", "")
+
+    @property
+    def period(self) -> str:
+        return self.info.get("period", "")
+
+    @property
+    def created_at(self) -> dt.datetime | None:
+        try:
+            return dt.datetime.fromisoformat(self.info.get("created_at", ""))
+        except ValueError:
+            return None
+
+    def totals(self) -> dict[str, int]:
+        return {r[4]: r[6] for r in self.rows if r[2] == ""}
+
+    def agg_kinds(self) -> dict[str, str]:
+        return {r[4]: r[5] for r in self.rows}
+
+
+def _sheet(wb: Any, names: list[str], wanted: str, file: str) -> list[list[Any]]:
+    key = header_key(wanted)
+    for name in names:
+        if header_key(name) == key:
+            return wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    raise WorkbookError("submission_not_ours", file=file, sheet=wanted)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return clean(str(value)) or "" if value is not None else ""
+
+
+def read_submission(path: str | Path, defs: Definitions | None = None, *, verify: bool = True) -> Submission:
+    """Read and (by default) verify one submission; raises WorkbookError with the reason."""
+    defs = defs or get_definitions()
+    path = Path(path)
+    check_file(path)
+    rep = report_defs(defs)
+    sheets = rep["sheets"]
+    try:
+        wb = pc.CalamineWorkbook.from_path(str(path))
+    except pc.PasswordError:
+        raise WorkbookError("encrypted", file=path.name) from None
+    except Exception as exc:
+        raise WorkbookError("unreadable", file=path.name, reason=str(exc) or type(exc).__name__) from None
+    try:
+        names = list(wb.sheet_names)
+        info_grid = _sheet(wb, names, sheets["info"], path.name)
+        data_grid = _sheet(wb, names, sheets["data"], path.name)
+    finally:
+        wb.close()
+    info: dict[str, str] = {}
+    for line in info_grid[3:]:
+        if len(line) >= 3 and _text(line[0]):
+            info[_text(line[0])] = _text(line[2])
+    rows: list[tuple[str, str, str, str, str, str, int]] = []
+    problems: list[str] = []
+    for r, line in enumerate(data_grid[1:], start=2):
+        cells = list(line[:7]) + [""] * (7 - len(line[:7]))
+        if all(_text(c) == "" for c in cells):
+            continue
+        value = cells[6]
+        if isinstance(value, str):
+            text = value.strip()
+            value = int(text) if text.lstrip("-").isdigit() else None
+        elif isinstance(value, float):
+            value = int(value) if value.is_integer() else None
+        elif isinstance(value, bool) or not isinstance(value, int):
+            value = None
+        if value is None:
+            raise WorkbookError("submission_bad_row", file=path.name, sheet=sheets["data"], row=r,
+                                reason=f"“{cells[6]}”")
+        rows.append(tuple(_text(c) for c in cells[:6]) + (int(value),))  # type: ignore[arg-type]
+    sub = Submission(path=path, info=info, rows=rows, problems=problems)
+    if verify:
+        verify_submission(sub)
+    return sub
+
+
+def verify_submission(sub: Submission) -> None:
+    """Checksum, unit and period of every row, totals equal to the sum of the parts."""
+    name = sub.path.name
+    expected = sub.info.get("data_sha256", "")
+    actual = rows_checksum(sub.rows)
+    if not expected or expected != actual:
+        detail = "" if expected else "; thiếu mã kiểm tra"
+        raise WorkbookError("submission_checksum", file=name, detail=detail)
+    for r in sub.rows:
+        if r[0] != sub.unit_code or r[1] != sub.period:
+            raise WorkbookError("submission_checksum", file=name, detail=f"; {r[0]} {r[1]}")
+    parts: dict[str, int] = {}
+    for r in sub.rows:
+        if r[2]:
+            parts[r[4]] = parts.get(r[4], 0) + r[6]
+    for key, total in sub.totals().items():
+        if key in parts and parts[key] != total:
+            raise WorkbookError("submission_totals", file=name, key=key, total=total, parts=parts[key])

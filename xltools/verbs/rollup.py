@@ -1,0 +1,179 @@
+"""``rollup``: the submissions of many units combined into one submission one level up.
+
+Reads each file's Số liệu and Thông tin (python-calamine), verifies the checksum, the
+period and the definitions version, keeps the newest file per unit, and writes the same
+kind of workbook (Báo cáo, Biểu đồ, Số liệu, Thông tin) for the upper unit; its Số liệu
+can be rolled up again (commune → district → province).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from ..aggregation import Aggregate, fill, report_defs
+from ..definitions import Definitions, get_definitions
+from ..errors import InputError, WorkbookError, XltoolsError
+from ..io.submission import build_submission, write_submission
+from ..io.submission_reader import Submission, read_submission
+from ..periods import Period
+from ..rollup import UnitData, combine, read_expected_rows
+from ..text import slug
+from .export import info_rows, submission_name
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class RollupResult:
+    path: Path
+    aggregate: Aggregate
+    accepted: list[Path] = field(default_factory=list)
+    rejected: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason, Vietnamese then English)
+    superseded: list[tuple[Path, Path]] = field(default_factory=list)  # (older file, newer file kept)
+    missing: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        from ..messages import text
+
+        lines = [text("rollup_written", accepted=len(self.accepted) - len(self.superseded), rejected=len(self.rejected),
+                      superseded=len(self.superseded), file=self.path)]
+        for path, reason in self.rejected:
+            lines.append(f"  ✗ {path.name}: {reason}")
+        for old, new in self.superseded:
+            lines.append(f"  ↷ {old.name} → {new.name}")
+        rep = report_defs(self.aggregate_defs).get("text", {}) if self.aggregate_defs else {}
+        if self.missing:
+            lines.append("  " + fill(rep.get("general_missing", "{names}"), names="; ".join(self.missing)))
+        if self.late:
+            lines.append("  " + fill(rep.get("general_late", "{names}"), names="; ".join(self.late)))
+        return lines
+
+    aggregate_defs: Definitions | None = None
+
+
+def submission_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files given, and the .xlsx files of folders given (not recursive; lock and hidden files skipped)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.glob("*.xlsx") if not f.name.startswith(("~$", ".")) and f.is_file()))
+        else:
+            out.append(p)
+    seen: set[Path] = set()
+    unique = []
+    for f in out:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def read_expected(path: str | Path, defs: Definitions) -> list[tuple[str, str]]:
+    """The expected units from a CSV/TXT file: code, then name (optional), one per line."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError("rollup_expected_file", file=str(path), reason=exc.strerror or str(exc)) from None
+    except UnicodeDecodeError:
+        raise InputError("rollup_expected_file", file=str(path), reason="UTF-8") from None
+    dialect = ";" if raw.count(";") > raw.count(",") else ","
+    rows = list(csv.reader(raw.splitlines(), delimiter=dialect))
+    headers = report_defs(defs).get("rollup", {}).get("expected_headers", [])
+    return read_expected_rows(rows, headers)
+
+
+def _unit(sub: Submission) -> UnitData:
+    return UnitData(code=sub.unit_code, name=sub.unit_name, values=sub.totals(), agg=sub.agg_kinds(),
+                    created_at=sub.created_at, file=sub.path.name)
+
+
+def rollup(
+    paths: Sequence[str | Path] | str | Path,
+    period: str | Period,
+    out: str | Path,
+    *,
+    unit_name: str,
+    unit_code: str | None = None,
+    expected: str | Path | Sequence[tuple[str, str]] | None = None,
+    defs: Definitions | None = None,
+    progress: Progress | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> RollupResult:
+    """Roll the submissions in ``paths`` (files or folders) up into one submission at ``out``.
+
+    ``out`` is a file (.xlsx) or a folder (then ``BC138_<unit code>_<period>.xlsx``).
+    ``expected`` is a CSV of unit codes (and names) or a list of (code, name).
+    ``settings`` may give the report header (parent_body, issuing_body, place_name,
+    doc_code, doc_next_number, bcd_head, model_name, upper_bcd_name).
+    ``progress(done, total)`` is called after each file.
+    """
+    defs = defs or get_definitions()
+    period = Period.parse(period)
+    unit_code = unit_code or slug(unit_name)
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out = Path(out)
+    target = out if out.suffix.lower() == ".xlsx" else out / submission_name(unit_code, period, defs)
+    files = [f for f in submission_files(paths) if f.resolve() != target.resolve()]
+    if not files:
+        raise InputError("rollup_no_files", paths=", ".join(map(str, paths)))
+    expected_list = read_expected(expected, defs) if isinstance(expected, (str, Path)) else (list(expected) if expected else None)
+
+    accepted: list[Submission] = []
+    rejected: list[tuple[Path, str]] = []
+    for i, f in enumerate(files, start=1):
+        try:
+            sub = read_submission(f, defs)
+            if sub.period != str(period):
+                raise WorkbookError("submission_period", file=f.name, found=sub.period, wanted=str(period))
+            found = sub.info.get("definitions_version", "")
+            if found.split(".")[0] != defs.major:
+                raise WorkbookError("submission_version", file=f.name, found=found or "?", wanted=defs.version)
+            accepted.append(sub)
+        except XltoolsError as err:
+            rejected.append((f, str(err)))
+        if progress:
+            progress(i, len(files))
+    if not accepted:
+        raise InputError("rollup_nothing_accepted", period=str(period))
+
+    agg = combine([_unit(s) for s in accepted], period, unit_code, unit_name, defs, expected=expected_list)
+    by_name = {s.path.name: s.path for s in accepted}
+    superseded = [(by_name[old.file], by_name[new.file]) for old, new in agg.extra["superseded_pairs"]]
+    agg.extra["rejected"] = [f"{p.name}: {reason}" for p, reason in rejected]
+
+    rep = report_defs(defs)
+    roll = rep.get("rollup", {})
+    given = dict(settings or {})
+    header = {
+        "parent_body": given.get("parent_body") or fill(roll.get("parent_body", ""), unit_name=unit_name),
+        "issuing_body": given.get("issuing_body") or roll.get("issuing_body", ""),
+        "doc_number": given.get("doc_next_number"),
+        "doc_code": given.get("doc_code") or roll.get("doc_code", ""),
+        "place_name": given.get("place_name") or fill(roll.get("place_name", ""), unit_name=unit_name),
+        "model_name": given.get("model_name") or defs.setting("model_name").default,
+        "upper_bcd_name": given.get("upper_bcd_name") or "",
+        "signer": given.get("bcd_head") or "",
+        "date": dt.date.today(),
+    }
+    if given.get("recipients"):
+        header["recipients"] = list(given["recipients"])
+    rows = agg.long_rows()
+    source = hashlib.sha256("\n".join(sorted(s.info.get("data_sha256", "") for s in accepted)).encode()).hexdigest()
+    info = info_rows(agg, rows, kind="upper", source_sha256=source, errors=len(rejected), warnings=len(superseded),
+                     forced=False, members=False, doc_number=header["doc_number"], defs=defs)
+    data = build_submission(agg, rows, info, header, defs)
+    path = write_submission(target, data)
+    result = RollupResult(
+        path=path, aggregate=agg, accepted=[s.path for s in accepted], rejected=rejected, superseded=superseded,
+        missing=list(agg.extra["missing"]), late=list(agg.extra["late"]),
+    )
+    result.aggregate_defs = defs
+    return result
