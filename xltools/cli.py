@@ -175,5 +175,97 @@ class _Progress:
             self.bar.__exit__(*exc)
 
 
+@main.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--period", metavar="KỲ", help="Chỉ kiểm tra báo cáo của kỳ này (YYYY-MM, YYYY-Qn, YYYY …). / Period.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
+              help="Định dạng in ra. / Output format.")
+@click.option("--write", is_flag=True, help="Ghi sheet Kiểm tra, tô màu ô lỗi trong sổ (có sao lưu). / Write results into the workbook.")
+@click.option("--list-rules", is_flag=True, help="In danh mục các quy tắc kiểm tra. / Print the rule catalogue.")
+def validate(workbook, period, fmt, write, list_rules):
+    """Kiểm tra sổ theo dõi: lỗi, cảnh báo theo từng ô. / Validate a commune workbook (exit 1 on errors)."""
+    from .definitions import get_definitions
+    from .messages import text
+    from .validation import render, rule_catalogue
+    from .verbs.validate import validate as validate_workbook
+
+    if list_rules:
+        click.echo(rule_catalogue("json" if fmt == "json" else "md"), nl=False)
+        return
+    if workbook is None:
+        raise click.UsageError(text("validate_no_workbook"))
+    report = validate_workbook(workbook, period, write=write)
+    click.echo(render(report, fmt, workbook.name), nl=False)
+    if write and fmt == "text":
+        click.echo(text("validate_written", sheet=get_definitions().sheet("checks").name))
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--period", metavar="KỲ", help="Kỳ: YYYY-MM, YYYY-Qn, YYYY-H1/H2, YYYY-9T, YYYY (mặc định: kỳ hiện tại). / Period.")
+@click.option("--write", is_flag=True, help="Ghi kết quả vào sheet Tổng hợp (có sao lưu). / Fill the Tổng hợp sheet.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Định dạng in ra. / Output format.")
+def aggregate(workbook, period, write, fmt):
+    """Tổng hợp theo thôn và toàn xã cho một kỳ. / Aggregate per village and in total for a period."""
+    from .messages import text
+    from .verbs.aggregate import aggregate as aggregate_workbook
+
+    result = aggregate_workbook(workbook, period, write=write)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(result.to_text())
+    if write and fmt == "text":
+        click.echo(text("aggregate_written", period=result.period, sheet="Tổng hợp" if False else _sheet_name("summary"), file=workbook.name))
+
+
+def _sheet_name(key: str) -> str:
+    from .definitions import get_definitions
+
+    return get_definitions().sheet(key).name
+
+
+@main.command()
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--period", metavar="KỲ", help="Kỳ báo cáo (mặc định: kỳ hiện tại trong Cấu hình). / Period.")
+@click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Thư mục ghi báo cáo (mặc định: thư mục gửi đi trong Cấu hình). / Output folder.")
+@click.option("--password", help="Đặt mật khẩu cho tệp (mã hóa chuẩn Office). / Encrypt with this password.")
+@click.option("--force", is_flag=True, help="Xuất cả khi còn lỗi; báo cáo sẽ ghi rõ. / Export despite validation errors.")
+@click.option("--include-members", is_flag=True,
+              help="Kèm danh sách thành viên (họ tên, điện thoại). / Include member names and phones.")
+def export(workbook, period, out_dir, password, force, include_members):
+    """Xuất báo cáo gửi cấp trên (BC138_<mã xã>_<kỳ>.xlsx). / Export the submission workbook."""
+    from .messages import text
+    from .verbs.export import export as export_submission
+
+    path = export_submission(workbook, period, out_dir, password=password, force=force, include_members=include_members)
+    click.echo(text("export_written", file=path))
+    if password:
+        click.echo(text("export_encrypted"))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--period", required=True, metavar="KỲ", help="Kỳ báo cáo cần tổng hợp. / Period.")
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path),
+              help="Tệp .xlsx hoặc thư mục ghi báo cáo tổng hợp. / Output file or folder.")
+@click.option("--unit-name", required=True, help="Tên đơn vị tổng hợp, ví dụ “huyện A Lưới”. / Name of the upper unit.")
+@click.option("--unit-code", help="Mã đơn vị hành chính của đơn vị tổng hợp. / Code of the upper unit.")
+@click.option("--expected", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Tệp CSV các đơn vị phải báo cáo: mã, tên. / CSV of expected units (code, name).")
+def rollup(paths, period, out, unit_name, unit_code, expected):
+    """Tổng hợp báo cáo của các đơn vị cấp dưới. / Roll up the units' submissions one level up."""
+    from .messages import text
+    from .verbs.rollup import rollup as rollup_submissions
+
+    with _Progress(text("rollup_progress")) as progress:
+        result = rollup_submissions(paths, period, out, unit_name=unit_name, unit_code=unit_code,
+                                    expected=expected, progress=progress)
+    click.echo("\n".join(result.summary_lines()))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

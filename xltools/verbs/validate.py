@@ -1,0 +1,248 @@
+"""``validate``: check a commune workbook and, with ``write``, show the result inside it.
+
+Reads the workbook once (python-calamine, tolerant mode), runs every rule of
+``xltools.validation`` and returns the ``Report``. With ``write=True`` one
+``edit_workbook`` session (atomic save, backup in Sao_luu/) rewrites the Kiểm tra
+sheet (a hyperlink to each cell), clears the highlights of the previous run and
+fills the offending cells, updates the dashboard's validation status and appends
+a row to the Nhật ký log.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from pathlib import Path
+from typing import Any
+
+from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from .. import messages
+from ..book import CommuneBook
+from ..definitions import Definitions, get_definitions
+from ..errors import WorkbookError
+from ..io.editor import edit_workbook, now
+from ..io.reader import read_workbook
+from ..text import header_key
+from ..validation import Report, validate_book
+from ..validation.core import fill, fmt_value, rules_config
+from ..validation.render import severity_labels
+from ..validation.structure import major_mismatch
+
+FIRST_ISSUE_ROW = 5  # title, summary, blank line, header
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def refuse_foreign(book: CommuneBook) -> None:
+    """Raise WorkbookError (exit 2) when the file is not a commune workbook of this major version."""
+    defs = book.defs
+    missing = [s.name for s in defs.table_sheets if s.key not in book.letters]
+    if len(missing) * 2 > len(defs.table_sheets):
+        raise WorkbookError("validate_not_commune", file=book.path.name, major=defs.major,
+                            sheets=", ".join(f"“{m}”" for m in missing))
+    found = book.raw_settings.get("template_version")
+    if major_mismatch(found, defs.version):
+        found = str(found).strip()
+        raise WorkbookError("validate_wrong_version", file=book.path.name, found=found, expected=defs.version,
+                            found_major=found.split(".")[0])
+
+
+def validate(
+    path: str | Path, period: str | None = None, *, write: bool = False, defs: Definitions | None = None,
+    today: dt.date | None = None,
+) -> Report:
+    """Validate the commune workbook at ``path``; with ``write`` show the result in it.
+
+    Raises WorkbookError (exit 2) when the file cannot be read as a commune
+    workbook (not found, not xlsx, encrypted, not ours, another major version).
+    Bad data never raises: it is in the report.
+    """
+    path = Path(path)
+    defs = defs or get_definitions()
+    book = read_workbook(path, defs, strict=False)
+    refuse_foreign(book)
+    report = validate_book(book, period, today=today)
+    if write:
+        write_report(path, book, report, defs)
+    return report
+
+
+# ---------------------------------------------------------------------- writing
+def _colour(value: Any) -> str:
+    return str(value or "").strip().lstrip("#").upper()
+
+
+def _find_sheet(wb, name: str):
+    wanted = header_key(name)
+    for ws in wb.worksheets:
+        if header_key(ws.title) == wanted:
+            return ws
+    return None
+
+
+def _previous_cells(ws, columns: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(sheet, cell) of the issues listed by the previous run, read from the Kiểm tra sheet."""
+    headers = {header_key(c["header"]): c["key"] for c in columns}
+    out: list[tuple[str, str]] = []
+    positions: dict[str, int] | None = None
+    for row in ws.iter_rows(values_only=True):
+        if positions is None:
+            found = {headers[header_key(v)]: i for i, v in enumerate(row) if header_key(v) in headers}
+            if "sheet" in found and "cell" in found:
+                positions = found
+            continue
+        sheet = row[positions["sheet"]] if positions["sheet"] < len(row) else None
+        cell = row[positions["cell"]] if positions["cell"] < len(row) else None
+        if sheet and cell:
+            out.append((str(sheet), str(cell)))
+    return out
+
+
+def _clear_highlights(wb, cells: list[tuple[str, str]], colours: set[str]) -> None:
+    """Remove our fills from the cells of the previous run (a fill the user chose stays)."""
+    for sheet_name, address in cells:
+        ws = _find_sheet(wb, sheet_name)
+        if ws is None:
+            continue
+        try:
+            cell = ws[address]
+        except (ValueError, KeyError, IndexError):
+            continue
+        rgb = _colour(getattr(cell.fill.fgColor, "rgb", ""))
+        if cell.fill.fill_type == "solid" and rgb[-6:] in colours:
+            cell.fill = PatternFill(fill_type=None)
+
+
+def _set_highlights(wb, report: Report, fills: dict[str, str]) -> int:
+    worst: dict[tuple[str, str], str] = {}
+    for issue in report.issues:
+        if not issue.cell or not fills.get(issue.severity):
+            continue
+        key = (issue.sheet, issue.cell)
+        if key not in worst or _SEVERITY_ORDER[issue.severity] < _SEVERITY_ORDER[worst[key]]:
+            worst[key] = issue.severity
+    done = 0
+    sheets: dict[str, Any] = {}
+    for (sheet_name, address), severity in worst.items():
+        if sheet_name not in sheets:
+            sheets[sheet_name] = _find_sheet(wb, sheet_name)
+        ws = sheets[sheet_name]
+        if ws is None:
+            continue
+        ws[address].fill = PatternFill("solid", fgColor=fills[severity])
+        done += 1
+    return done
+
+
+def _checks_sheet(ed, defs: Definitions):
+    try:
+        return ed.worksheet("checks")
+    except WorkbookError:  # the sheet was deleted: add it back at the end
+        ws = ed.wb.create_sheet(defs.sheet("checks").name)
+        ws.protection.sheet = True
+        return ws
+
+
+def _header_cell(book: CommuneBook, defs: Definitions, issue) -> str:
+    """Where a table-level issue points: its column's header cell, else A1."""
+    for sheet in defs.sheets:
+        if sheet.name == issue.sheet and issue.column and sheet.key in book.header_rows:
+            return f"{issue.column}{book.header_rows[sheet.key]}"
+    return "A1"
+
+
+def _write_checks(ws, wb, book: CommuneBook, report: Report, cfg: dict[str, Any], defs: Definitions,
+                  when: dt.datetime) -> None:
+    columns = cfg.get("columns", [])
+    labels = severity_labels(defs)
+    fixes = {k: v.get("fix", "") for k, v in rules_config(defs).get("rule", {}).items()}
+    if ws.max_row > 1 or ws.max_column > 1:
+        ws.delete_rows(1, ws.max_row)
+    for rng in list(ws.merged_cells.ranges):
+        ws.unmerge_cells(str(rng))
+    ws.auto_filter.ref = None
+    bold = Font(bold=True)
+    ws.cell(1, 1, cfg.get("title", defs.sheet("checks").name.upper())).font = Font(bold=True, size=14)
+    stamp = when.strftime("%d/%m/%Y %H:%M")
+    ws.cell(2, 1, fill(cfg.get("checked", "{time}: {errors} / {warnings} / {infos}"),
+                       {"time": stamp, "errors": report.errors, "warnings": report.warnings, "infos": report.infos}))
+    header_row = FIRST_ISSUE_ROW - 1
+    for c, col in enumerate(columns, start=1):
+        cell = ws.cell(header_row, c, col["header"])
+        cell.font = bold
+        letter = cell.column_letter
+        ws.column_dimensions[letter].width = col.get("width", 14)
+    titles = {}
+    for r, issue in enumerate(report.issues, start=FIRST_ISSUE_ROW):
+        values = {
+            "severity": labels.get(issue.severity, issue.severity), "rule": issue.rule, "sheet": issue.sheet,
+            "cell": issue.cell, "header": issue.header, "value": fmt_value(issue.value), "message": issue.message,
+            "fix": fixes.get(issue.rule, ""), "row": issue.row, "column": issue.column,
+        }
+        for c, col in enumerate(columns, start=1):
+            cell = ws.cell(r, c, values.get(col["key"]) if values.get(col["key"]) != "" else None)
+            link_here = col["key"] == "cell" if issue.cell else col["key"] == "sheet"
+            if link_here and issue.sheet:
+                if issue.sheet not in titles:
+                    target = _find_sheet(wb, issue.sheet)
+                    titles[issue.sheet] = target.title if target is not None else None
+                title = titles[issue.sheet]
+                if title:
+                    address = issue.cell or _header_cell(book, defs, issue)
+                    cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"'{title}'!{address}",
+                                               display=str(cell.value))
+                    cell.font = Font(color="0563C1", underline="single")
+    last = FIRST_ISSUE_ROW + len(report.issues) - 1
+    if report.issues and columns:
+        ws.auto_filter.ref = f"A{header_row}:{ws.cell(header_row, len(columns)).column_letter}{last}"
+    elif not report.issues:
+        ws.cell(FIRST_ISSUE_ROW, 1, cfg.get("none", ""))
+    ws.freeze_panes = f"A{FIRST_ISSUE_ROW}"
+
+
+def write_report(path: Path, book: CommuneBook, report: Report, defs: Definitions) -> int:
+    """Show ``report`` inside the workbook (one atomic save); returns the number of highlighted cells."""
+    cfg = dict(rules_config(defs).get("checks_sheet", {}))
+    fills = {s: _colour(cfg.get(f"{s}_fill")) for s in ("error", "warning", "info")}
+    ours = {c for c in fills.values() if c}
+    when = now()
+    with edit_workbook(path, defs) as ed:
+        ws = _checks_sheet(ed, defs)
+        _clear_highlights(ed.wb, _previous_cells(ws, cfg.get("columns", [])), ours)
+        highlighted = _set_highlights(ed.wb, report, fills)
+        _write_checks(ws, ed.wb, book, report, cfg, defs, when)
+        dashboard = {f.key: f.cell for f in defs.sheet("dashboard").fields}
+        stamp = when.strftime("%d/%m/%Y %H:%M")
+        status = {}
+        if "validation" in dashboard:
+            status[dashboard["validation"]] = messages.text(
+                "validate_dashboard", errors=report.errors, warnings=report.warnings, time=stamp)
+        if "last_action" in dashboard:
+            status[dashboard["last_action"]] = f"{messages.text('validate_log_action')} ({stamp})"
+        if status:
+            try:
+                ed.set_values("dashboard", status)
+            except WorkbookError:  # no dashboard: the Kiểm tra sheet still tells
+                pass
+        period = messages.text("validate_log_period", period=report.period) if report.period else ""
+        try:
+            ed.append_rows("log", [{
+                "time": when,
+                "action": messages.text("validate_log_action"),
+                "file": path.name,
+                "sha256": book.sha256,
+                "result": messages.text("validate_log_ok" if report.ok else "validate_log_errors"),
+                "detail": messages.text("validate_log_detail", errors=report.errors, warnings=report.warnings,
+                                        infos=report.infos, period=period),
+                "user": _user(),
+            }])
+        except WorkbookError:  # a damaged log sheet is itself an issue of the report
+            pass
+    return highlighted
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some services): leave it empty
+        return ""
