@@ -1,0 +1,123 @@
+"""xltools forms: one protected, printable form per active village, inputs named by key."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from xltools import import_reports, make_forms
+from xltools.cli import main
+from xltools.commune import new, sample_commune
+from xltools.definitions import get_definitions
+from xltools.frames import records
+from xltools.io.reader import read_workbook
+
+WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+
+
+def fill(path: Path, values: dict, target: Path | None = None) -> Path:
+    """Type values into a form the way a village head's spreadsheet program would save them."""
+    wb = openpyxl.load_workbook(path)
+    for key, value in values.items():
+        (sheet, ref), = wb.defined_names[key].destinations
+        wb[sheet][ref.replace("$", "")] = value
+    wb.save(target or path)
+    return target or path
+
+
+@pytest.fixture
+def commune(make_commune):
+    """The sample commune without its reports of 2023-12 (the month the forms are for)."""
+    return make_commune(edit=lambda t: t.update(reports=t["reports"][t["reports"]["period"] != "2023-12"]))
+
+
+def test_one_form_per_active_village_with_windows_safe_names(commune, defs, tmp_path):
+    files = make_forms(commune, "2023-12", tmp_path / "out")
+    book = read_workbook(commune, sheets=["villages"])
+    active = sorted(v["code"] for v in records(book.tables["villages"]) if v["active"] is not False)
+    assert len(active) == 9 and "10" not in active  # village 10 of the sample is inactive
+    assert sorted(f.name for f in files) == [f"PhieuBaoCao_{code}_2023-12.xlsx" for code in active]
+    assert all(not WINDOWS_FORBIDDEN.search(f.name) for f in files)
+
+
+def test_default_folder_is_beside_the_workbook(commune):
+    files = make_forms(commune, "2023-12")
+    assert files[0].parent == commune.parent / "Phieu_bao_cao_2023-12"
+
+
+def test_every_input_has_a_workbook_level_name_on_an_unlocked_validated_cell(commune, defs, tmp_path):
+    [form, *_] = make_forms(commune, "2023-12", tmp_path)
+    wb = openpyxl.load_workbook(form)
+    cfg = defs.extra("forms")
+    ws = wb[cfg["sheet_name"]]
+    keys = [i.key for i in defs.indicators] + [f["key"] for f in cfg["field"]]
+    validations = {str(c): dv for dv in ws.data_validations.dataValidation for c in dv.sqref.ranges}
+    for key in keys:
+        name = wb.defined_names[key]  # workbook-level: in wb.defined_names, not a sheet's
+        (sheet, ref), = name.destinations
+        cell = ws[ref.replace("$", "")]
+        assert sheet == ws.title
+        assert cell.protection.locked is False, key
+        dv = validations[cell.coordinate]
+        assert dv.prompt and dv.showInputMessage, key
+        ind = next((i for i in defs.indicators if i.key == key), None)
+        if ind is not None and ind.numeric:
+            assert (dv.type, dv.operator, dv.formula1) == ("whole", "greaterThanOrEqual", "0")
+            assert dv.prompt == ind.help
+            assert ws.cell(cell.row, 2).value == ind.label and ws.cell(cell.row, 2).protection.locked is not False
+    assert ws.protection.sheet and not ws.protection.password
+    # commune, village, period and the data window are written, locked
+    text = " ".join(str(c.value) for row in ws.iter_rows(max_row=10) for c in row if c.value)
+    assert "Hồng Thủy (20041)" in text and "01 - Thôn Pa Rinh 1" in text and "2023-12" in text
+    assert "ngày 15/11/2023 đến ngày 14/12/2023" in text and "18/12/2023" in text
+    # one A4 page
+    assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "portrait"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight in (None, 1)  # 1 is the default
+    # the hidden metadata sheet
+    meta_ws = wb[cfg["meta_sheet"]]
+    assert meta_ws.sheet_state == "hidden" and meta_ws.protection.sheet
+    meta = {r[0]: r[1] for r in meta_ws.iter_rows(min_row=3, values_only=True) if r[0]}
+    assert meta["commune_code"] == "20041" and meta["village_code"] == "01" and meta["period"] == "2023-12"
+    assert meta["form_version"] == cfg["version"] and len(meta["form_id"]) == 32
+    assert not any(n.lower().endswith("vbaproject.bin") for n in __import__("zipfile").ZipFile(form).namelist())
+
+
+def test_forms_refuse_a_period_that_is_not_a_month(commune):
+    runner = CliRunner()
+    res = runner.invoke(main, ["forms", str(commune), "--period", "2023-Q4"])
+    assert res.exit_code == 1
+    assert res.output.startswith("Lỗi: Phiếu báo cáo của thôn lập theo tháng")
+
+
+def test_forms_command(commune, tmp_path):
+    res = CliRunner().invoke(main, ["forms", str(commune), "--period", "2023-12", "-o", str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output
+    assert "Đã lập 9 phiếu báo cáo kỳ 2023-12" in res.output
+    assert len(list((tmp_path / "p").glob("PhieuBaoCao_*_2023-12.xlsx"))) == 9
+
+
+def test_a_new_indicator_appears_on_the_form_and_is_imported(tmp_path, monkeypatch):
+    folder = tmp_path / "defs"
+    shutil.copytree(get_definitions().folder, folder)
+    with open(folder / "indicators.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[[indicator]]\nkey = "school_talks"\nlabel = "Số buổi nói chuyện ở trường học"\n'
+                 'short = "Nói chuyện ở trường"\nunit = "buổi"\ntype = "int"\nagg = "sum"\nhelp = "Trong tháng."\n')
+    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+    defs = get_definitions()
+    assert defs.indicators[-1].key == "school_talks"
+    settings, tables = sample_commune(defs=defs)
+    tables["reports"] = tables["reports"][tables["reports"]["period"] != "2023-12"]
+    path = new(tmp_path / "SoTheoDoi.xlsx", settings, tables, defs=defs)
+    [form, *_] = make_forms(path, "2023-12", tmp_path / "forms")
+    values = {i.key: n for n, i in enumerate(defs.numeric_indicators, start=1)}
+    fill(form, values)
+    assert "school_talks" in openpyxl.load_workbook(form).defined_names
+    summary = import_reports(path, [form])
+    assert [f.status for f in summary.files] == ["accepted"], summary.files[0].reasons
+    reports = read_workbook(path).tables["reports"]
+    row = reports[(reports["period"] == "2023-12") & (reports["village_code"] == "01")]
+    assert int(row["school_talks"].iloc[0]) == values["school_talks"]
