@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
@@ -29,7 +30,7 @@ class UnitData:
     values: dict[str, int]  # key -> total of the unit
     agg: dict[str, str] = field(default_factory=dict)  # key -> sum | last | num | den
     created_at: dt.datetime | None = None
-    file: str = ""
+    file: str = ""  # path of the submission (its name is shown)
 
 
 def choose_newest(units: Iterable[UnitData]) -> tuple[list[UnitData], list[tuple[UnitData, UnitData]]]:
@@ -131,7 +132,7 @@ def combine(
         if not on_time:
             late.append(f"{u.name or name or code} ({code})")
         status_rows.append({
-            "code": code, "name": u.name or name or code, "file": u.file,
+            "code": code, "name": u.name or name or code, "file": PurePath(u.file).name,
             "created_at": u.created_at.strftime("%d/%m/%Y %H:%M") if u.created_at else "",
             "status": roll.get("status_on_time" if on_time else "status_late", ""),
         })
@@ -141,7 +142,7 @@ def combine(
                     "superseded": len(superseded), "deadline": deadline.isoformat()}
     result.extra = {
         "missing": missing, "late": late, "unexpected": unexpected,
-        "superseded": [f"{old.file} → {new.file}" for old, new in superseded],
+        "superseded": [f"{PurePath(old.file).name} → {PurePath(new.file).name}" for old, new in superseded],
         "superseded_pairs": superseded,
     }
     return result

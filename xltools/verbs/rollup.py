@@ -29,15 +29,19 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class RollupResult:
+    """What a rollup wrote and why: accepted, rejected (with reasons), superseded, missing, late."""
+
     path: Path
     aggregate: Aggregate
     accepted: list[Path] = field(default_factory=list)
-    rejected: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason, Vietnamese then English)
+    rejected: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason: Vietnamese (English))
     superseded: list[tuple[Path, Path]] = field(default_factory=list)  # (older file, newer file kept)
     missing: list[str] = field(default_factory=list)
     late: list[str] = field(default_factory=list)
+    defs: Definitions | None = field(default=None, repr=False)
 
     def summary_lines(self) -> list[str]:
+        """Vietnamese summary for the command line."""
         from ..messages import text
 
         lines = [text("rollup_written", accepted=len(self.accepted) - len(self.superseded), rejected=len(self.rejected),
@@ -45,15 +49,13 @@ class RollupResult:
         for path, reason in self.rejected:
             lines.append(f"  ✗ {path.name}: {reason}")
         for old, new in self.superseded:
-            lines.append(f"  ↷ {old.name} → {new.name}")
-        rep = report_defs(self.aggregate_defs).get("text", {}) if self.aggregate_defs else {}
+            lines.append(f"  ↷ {old} → {new}")
+        words = report_defs(self.defs or get_definitions()).get("text", {})
         if self.missing:
-            lines.append("  " + fill(rep.get("general_missing", "{names}"), names="; ".join(self.missing)))
+            lines.append("  " + fill(words.get("general_missing", "{names}"), names="; ".join(self.missing)))
         if self.late:
-            lines.append("  " + fill(rep.get("general_late", "{names}"), names="; ".join(self.late)))
+            lines.append("  " + fill(words.get("general_late", "{names}"), names="; ".join(self.late)))
         return lines
-
-    aggregate_defs: Definitions | None = None
 
 
 def submission_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -91,7 +93,7 @@ def read_expected(path: str | Path, defs: Definitions) -> list[tuple[str, str]]:
 
 def _unit(sub: Submission) -> UnitData:
     return UnitData(code=sub.unit_code, name=sub.unit_name, values=sub.totals(), agg=sub.agg_kinds(),
-                    created_at=sub.created_at, file=sub.path.name)
+                    created_at=sub.created_at, file=str(sub.path))
 
 
 def rollup(
@@ -145,8 +147,7 @@ def rollup(
         raise InputError("rollup_nothing_accepted", period=str(period))
 
     agg = combine([_unit(s) for s in accepted], period, unit_code, unit_name, defs, expected=expected_list)
-    by_name = {s.path.name: s.path for s in accepted}
-    superseded = [(by_name[old.file], by_name[new.file]) for old, new in agg.extra["superseded_pairs"]]
+    superseded = [(Path(old.file), Path(new.file)) for old, new in agg.extra["superseded_pairs"]]
     agg.extra["rejected"] = [f"{p.name}: {reason}" for p, reason in rejected]
 
     rep = report_defs(defs)
@@ -173,7 +174,6 @@ def rollup(
     path = write_submission(target, data)
     result = RollupResult(
         path=path, aggregate=agg, accepted=[s.path for s in accepted], rejected=rejected, superseded=superseded,
-        missing=list(agg.extra["missing"]), late=list(agg.extra["late"]),
+        missing=list(agg.extra["missing"]), late=list(agg.extra["late"]), defs=defs,
     )
-    result.aggregate_defs = defs
     return result
