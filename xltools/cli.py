@@ -218,7 +218,7 @@ def aggregate(workbook, period, write, fmt):
     else:
         click.echo(result.to_text())
     if write and fmt == "text":
-        click.echo(text("aggregate_written", period=result.period, sheet="Tổng hợp" if False else _sheet_name("summary"), file=workbook.name))
+        click.echo(text("aggregate_written", period=result.period, sheet=_sheet_name("summary"), file=workbook.name))
 
 
 def _sheet_name(key: str) -> str:
@@ -265,6 +265,7 @@ def rollup(paths, period, out, unit_name, unit_code, expected):
         result = rollup_submissions(paths, period, out, unit_name=unit_name, unit_code=unit_code,
                                     expected=expected, progress=progress)
     click.echo("\n".join(result.summary_lines()))
+    sys.exit(1 if result.rejected else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
