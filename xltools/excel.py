@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
-import importlib
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -50,6 +49,7 @@ from .text import clean, header_key, is_blank
 from .xlsm import buttons
 
 MAX_COLOR_CELLS = 10_000  # xlwings' Range.set_colors limit per call
+MAX_LISTED = 8  # rejected files named in a message box
 
 
 # ---------------------------------------------------------------------------- the handlers
@@ -120,6 +120,7 @@ class Session:
         self.sheets = {header_key(s.name): s for s in book.sheets}
         self._grids: dict[str, list[list[Any]]] = {}
         self._commune: CommuneBook | None = None
+        self._appended: dict[str, int] = {}  # rows this session added below a table
 
     # -- reading -------------------------------------------------------------------
     def sheet(self, key: str, required: bool = True):
@@ -235,6 +236,7 @@ class Session:
         first, last = min(positions.values()), max(positions.values())
         frame = cb.tables.get(key)
         last_filled = int(frame[ROW].max()) if frame is not None and len(frame) else header
+        last_filled += self._appended.get(key, 0)
         block = []
         for item in rows:
             row: list[Any] = [None] * (last - first + 1)
@@ -244,6 +246,7 @@ class Session:
         with unprotected(ws):
             ws.range((last_filled + 1, first + 1)).value = block
             self._resize_table(ws, sheet, header, first, last, max(last_filled + len(block) - header, 1), grow_only=True)
+        self._appended[key] = self._appended.get(key, 0) + len(block)
 
     def table_body_rows(self, key: str, header: int) -> int:
         grid = self.grid(key)
@@ -321,48 +324,54 @@ def _aggregate(session: Session) -> str:
 
 
 def _make_forms(session: Session, folder: str | Path | None) -> str:
-    verbs = importlib.import_module("xltools.verbs.forms")
+    from .io.forms import form_config, safe_file_name
+    from .verbs.forms import make_forms as make
+
     period = session.period()
-    forms_cfg = session.defs.extra("forms")
-    out_dir = Path(folder) if folder else session.folder / str(forms_cfg.get("out_dir", "{period}")).format(period=period)
+    cfg = form_config(session.defs)
+    out_dir = Path(folder) if folder else session.folder / safe_file_name(
+        str(cfg.get("out_dir", "{period}")).format(period=str(period)))
     with session.snapshot() as path:
-        made = verbs.make_forms(path, str(period), out_dir)
-    count = _count(made)
-    text = messages.text("excel_forms_made", count=count, period=period.label, folder=str(out_dir))
+        made = make(path, str(period), out_dir, defs=session.defs)
+    text = messages.text("excel_forms_made", count=len(made), period=period.label, folder=str(out_dir))
     session.finish("make_forms", messages.text("excel_result_ok"), text)
     return text
 
 
 def _import_reports(session: Session, folder: str | Path | None) -> str:
-    verbs = importlib.import_module("xltools.verbs.importing")
+    from .verbs.importing import import_reports as run_import
+
     inbox = session.setting_folder("inbox_dir", folder)
     if not inbox.is_dir():
         raise InputError("excel_folder_missing", folder=str(inbox))
+    log_before = len(session.commune().tables["log"])
     with session.snapshot() as path:
-        result = verbs.import_reports(path, [inbox])
+        summary = run_import(path, [inbox], defs=session.defs)
         after = read_workbook(path, session.defs, strict=False, sheets=["reports", "history", "log"])
-    # The snapshot's log already holds import's own rows: write back the three tables.
+    # What import changed in the snapshot goes back into the open book, table by table.
     for key in ("reports", "history"):
         session.replace_table(key, after.tables[key])
-    before_log = len(session.commune().tables.get("log", empty_frame(session.defs.sheet("log"))))
-    new_log = records(after.tables["log"])[before_log:]
-    text = _summary_text(result) or messages.text("excel_imported", folder=str(inbox))
-    session.append_rows("log", new_log)
-    session._commune = None  # the tables changed
-    session._grids.clear()
-    session.finish("import_reports", messages.text("excel_result_ok"), text, _reported_status(session))
+    session.append_rows("log", records(after.tables["log"])[log_before:])
+    lines = [summary.counts_text(session.defs)]
+    rejected = summary.rejected() if callable(summary.rejected) else list(summary.rejected)
+    lines += [f"- {f.file}: {f.detail()}" for f in rejected[:MAX_LISTED]]
+    if len(rejected) > MAX_LISTED:
+        lines.append(messages.text("excel_more", count=len(rejected) - MAX_LISTED))
+    text = messages.text("excel_imported", folder=str(inbox)) + "\n" + "\n".join(lines)
+    status = _reported_status(session, after.tables["reports"])
+    session.finish("import_reports", messages.text("excel_result_ok"), " ".join(lines)[:1000], status)
     return text
 
 
 def _export(session: Session, folder: str | Path | None) -> str:
-    verbs = importlib.import_module("xltools.verbs.export")
+    from .verbs.export import export as run_export
+
     period = session.period()
     outbox = session.setting_folder("outbox_dir", folder)
     outbox.mkdir(parents=True, exist_ok=True)
     with session.snapshot() as path:
-        written = verbs.export(path, str(period), outbox)
-    target = _first_path(written)
-    text = messages.text("excel_exported", period=period.label, file=str(target) if target else str(outbox))
+        target = run_export(path, str(period), outbox, defs=session.defs)
+    text = messages.text("excel_exported", period=period.label, file=str(target))
     session.finish("export", messages.text("excel_result_ok"), text)
     return text
 
@@ -575,12 +584,12 @@ def _table(ws, sheet: Sheet):
     return tables[0] if tables else None
 
 
-def _reported_status(session: Session) -> dict[str, Any]:
+def _reported_status(session: Session, reports: pd.DataFrame | None = None) -> dict[str, Any]:
     """'reported / expected' villages for the current period (dashboard)."""
     cb = session.commune()
     period = cb.settings.get("current_period")
     villages = cb.tables.get("villages")
-    reports = cb.tables.get("reports")
+    reports = cb.tables.get("reports") if reports is None else reports
     if not period or villages is None or reports is None:
         return {}
     active = villages[villages["active"].fillna(True).astype(bool)] if "active" in villages else villages
@@ -650,34 +659,3 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001
         return ""
-
-
-def _count(made: Any) -> int:
-    if made is None:
-        return 0
-    for attr in ("files", "written", "forms", "paths"):
-        if hasattr(made, attr):
-            return len(getattr(made, attr))
-    try:
-        return len(made)
-    except TypeError:
-        return 1
-
-
-def _first_path(written: Any) -> Path | None:
-    if isinstance(written, (str, Path)):
-        return Path(written)
-    for attr in ("path", "file", "target"):
-        if hasattr(written, attr):
-            return Path(getattr(written, attr))
-    return None
-
-
-def _summary_text(result: Any) -> str:
-    for attr in ("summary_text", "text", "summary"):
-        value = getattr(result, attr, None)
-        if callable(value):
-            value = value()
-        if isinstance(value, str) and value:
-            return value
-    return ""
