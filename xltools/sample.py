@@ -106,3 +106,110 @@ def make_situation(periods: Iterable[str], *, seed: int = 138, border: bool = Tr
             }
         )
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------- more communes
+def sample_commune_specs() -> dict[str, Any]:
+    """The content of samples/communes.toml (three more sample communes)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    from .resources import resource_dir
+
+    with open(resource_dir("samples") / "communes.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def make_villages(n: int, *, seed: int, border: bool, common: dict[str, Any]) -> pd.DataFrame:
+    """``n`` active villages with codes 01.., plausible sizes; about half border villages if ``border``."""
+    rng = random.Random(seed)
+    founded = dt.date.fromisoformat(str(common.get("team_founded", "2023-01-16")))
+    rows = []
+    for i in range(1, n + 1):
+        name = str(common.get("village_name", "{n}")).format(n=i)
+        households = rng.randint(70, 190)
+        rows.append({
+            "code": f"{i:02d}",
+            "name": name,
+            "households": households,
+            "population": int(households * rng.uniform(3.9, 4.6)),
+            "border": bool(border and rng.random() < 0.5),
+            "zalo_group": str(common.get("zalo_group", "{village}")).format(village=name),
+            "team_founded": founded + dt.timedelta(days=rng.randint(0, 4)),
+            "active": True,
+        })
+    return pd.DataFrame(rows)
+
+
+def _person(rng: random.Random, names: dict[str, list[str]], used: set[str]) -> str:
+    for _ in range(200):
+        full = f"{rng.choice(names['family'])} {rng.choice(names['middle'])} {rng.choice(names['given'])}"
+        if full not in used:
+            used.add(full)
+            return full
+    full = f"{rng.choice(names['family'])} {rng.choice(names['middle'])} {rng.choice(names['given'])} {len(used)}"
+    used.add(full)
+    return full
+
+
+def generated_commune(
+    spec: dict[str, Any], specs: dict[str, Any] | None = None, *, defs: Definitions | None = None
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Settings and tables (villages, board, teams, reports, situation) of one generated commune."""
+    defs = defs or get_definitions()
+    specs = specs or sample_commune_specs()
+    common = dict(specs.get("common", {}))
+    names = specs["names"]
+    seed = int(spec["seed"])
+    rng = random.Random(seed * 7919)
+    used: set[str] = set()
+    villages = make_villages(int(spec["villages"]), seed=seed, border=bool(spec.get("border")), common=common)
+    phone = iter(f"09{int(spec['code']) % 100000:05d}{k:03d}" for k in range(1, 1000))
+    board = []
+    for entry in specs.get("board", []):
+        board.append({**entry, "name": _person(rng, names, used), "phone": next(phone)})
+    heads = {}
+    head_spec = specs.get("village_head", {})
+    for v in records(villages):
+        heads[v["code"]] = _person(rng, names, used)
+        board.append({
+            "name": heads[v["code"]], "title": str(common.get("head_title", "{village}")).format(village=v["name"]),
+            "organisation": head_spec.get("organisation"), "role": head_spec.get("role"),
+            "village_code": v["code"], "phone": next(phone),
+        })
+    teams = []
+    for v in records(villages):
+        for i, entry in enumerate(specs.get("team", [])):
+            teams.append({
+                "village_code": v["code"], "name": heads[v["code"]] if i == 0 else _person(rng, names, used),
+                "role": entry["role"], "composition": entry["composition"], "phone": next(phone),
+            })
+    settings = {
+        key: common[key] for key in ("province", "upper_level_name", "upper_bcd_name", "issuing_body", "doc_code",
+                                     "doc_next_number", "form_deadline_day", "current_period") if key in common
+    }
+    settings.update({
+        "commune_name": spec["name"],
+        "commune_code": str(spec["code"]),
+        "bcd_head": board[0]["name"] if board else "",
+        "zalo_page": str(common.get("zalo_page", "{commune}")).format(commune=spec["name"]),
+    })
+    settings = {k: v for k, v in settings.items() if v is not None}
+    year = str(common.get("year", "2023"))
+    leaders = {t["village_code"]: t["name"] for t in teams if t["role"] == specs["team"][0]["role"]} if specs.get("team") else {}
+    tables = {
+        "villages": villages,
+        "board": pd.DataFrame(board),
+        "teams": pd.DataFrame(teams),
+        "reports": make_reports(villages, [year], seed=seed, reporters=leaders,
+                                deadline_day=int(common.get("form_deadline_day", 18)), defs=defs),
+        "situation": make_situation([year], seed=seed, border=bool(spec.get("border"))),
+    }
+    return settings, tables
+
+
+def generated_communes(*, defs: Definitions | None = None) -> list[tuple[dict[str, Any], dict[str, pd.DataFrame]]]:
+    """Every commune of samples/communes.toml, generated."""
+    specs = sample_commune_specs()
+    return [generated_commune(spec, specs, defs=defs) for spec in specs.get("commune", [])]
