@@ -50,3 +50,79 @@ def run_demo(folder: str | Path = "xltools-demo", echo: Echo = lambda _: None, d
     for step in STEPS:
         step(result, defs, echo)
     return result
+
+
+# ---------------------------------------------------------------- aggregate, export, rollup
+DEMO_PERIODS = ("2023-12", "2023-Q4")  # a month and a quarter of the sample year
+ROLLUP_DIR = "Tong_hop"  # the upper level's folder in the demo
+
+
+def _export_forced_if_needed(workbook: Path, period: str, out_dir: Path, defs: Definitions) -> tuple[Path, int]:
+    """Export; when the demo's planted mistakes block it, export with force (and say so)."""
+    from .verbs.export import ExportRefused, export
+
+    try:
+        return export(workbook, period, out_dir, defs=defs), 0
+    except ExportRefused as err:
+        return export(workbook, period, out_dir, force=True, defs=defs), int(err.params.get("count", 0))
+
+
+def _step_export(result: DemoResult, defs: Definitions, echo: Echo) -> None:
+    from .messages import text
+
+    out_dir = result.folder / str(defs.setting("outbox_dir").default)
+    commune = _sample_settings()["commune_name"]
+    for period in DEMO_PERIODS:
+        path, errors = _export_forced_if_needed(result.workbook, period, out_dir, defs)
+        result.files[text("demo_file_export", commune=commune, period=period)] = path
+        key = "demo_export_forced" if errors else "demo_export"
+        result.lines.append(text(key, period=period, commune=commune, file=path.name, count=errors))
+        echo(result.lines[-1])
+
+
+def _sample_settings() -> dict:
+    from .commune import load_settings_file
+    from .resources import resource_dir
+
+    return load_settings_file(resource_dir("samples") / "commune.toml")
+
+
+def submission_name(unit_code: str, period: str, defs: Definitions) -> str:
+    from .verbs.export import submission_name as name
+
+    return name(unit_code, period, defs)
+
+
+def _step_rollup(result: DemoResult, defs: Definitions, echo: Echo) -> None:
+    from .messages import text
+    from .sample import generated_communes, sample_commune_specs
+    from .verbs.rollup import rollup
+
+    period = DEMO_PERIODS[0]
+    out_dir = result.folder / str(defs.setting("outbox_dir").default)
+    common = sample_commune_specs().get("common", {})
+    first = _sample_settings()
+    expected = [(str(first["commune_code"]), str(first["commune_name"]))]
+    files = [out_dir / submission_name(str(first["commune_code"]), period, defs)]
+    names = []
+    for settings, tables in generated_communes(defs=defs):
+        workbook = result.folder / default_file_name(settings, defs)
+        new(workbook, settings, tables, overwrite=True, defs=defs)
+        result.files[text("demo_file_commune", commune=settings["commune_name"])] = workbook
+        path, _ = _export_forced_if_needed(workbook, period, out_dir, defs)
+        result.files[text("demo_file_export", commune=settings["commune_name"], period=period)] = path
+        files.append(path)
+        names.append(settings["commune_name"])
+        expected.append((str(settings["commune_code"]), str(settings["commune_name"])))
+    result.lines.append(text("demo_communes", n=len(names), names=", ".join(names), period=period))
+    echo(result.lines[-1])
+    unit = str(common.get("upper_level_name", ""))
+    rolled = rollup(files, period, result.folder / ROLLUP_DIR, unit_name=unit,
+                    unit_code=str(common.get("upper_unit_code") or "") or None, expected=expected, defs=defs)
+    result.files[text("demo_file_rollup", unit=unit, period=period)] = rolled.path
+    result.lines.append(text("demo_rollup", n=len(rolled.accepted) - len(rolled.superseded), unit=unit, period=period,
+                             file=rolled.path.name))
+    echo(result.lines[-1])
+
+
+STEPS.extend([_step_export, _step_rollup])
