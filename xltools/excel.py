@@ -46,10 +46,14 @@ from .io.writer import _cell, write_workbook
 from .periods import Period
 from .settings import resolve
 from .text import clean, header_key, is_blank
+from .validation.core import fmt_value
 from .xlsm import buttons
 
 MAX_COLOR_CELLS = 10_000  # xlwings' Range.set_colors limit per call
 MAX_LISTED = 8  # rejected files named in a message box
+MAX_LINKS = 500  # issues of Kiểm tra that get a hyperlink to their cell (one call each)
+FIRST_ISSUE_ROW = 5  # Kiểm tra: title, counts, blank line, header (as validate --write)
+STAMP = "%d/%m/%Y %H:%M"
 
 
 # ---------------------------------------------------------------------------- the handlers
@@ -279,7 +283,7 @@ class Session:
         """Dashboard status cells and one Nhật ký row for the action just done."""
         now = dt.datetime.now().replace(microsecond=0)
         caption = _caption(verb)
-        fields = {"last_action": messages.text("excel_last_action", action=caption, time=now.strftime("%H:%M %d/%m/%Y"), result=result)}
+        fields = {"last_action": messages.text("excel_last_action", action=caption, time=now.strftime(STAMP), result=result)}
         fields.update(status or {})
         self.set_fields(fields)
         self.append_rows("log", [{
@@ -299,11 +303,13 @@ def _validate(session: Session) -> str:
     old = _listed_cells(session.grid("checks"), config)
     now = dt.datetime.now().replace(microsecond=0)
     session.write_grid("checks", checks_rows(report, session.defs, now))
+    link_cells(session, report.issues, config)
     highlight(session, old, report.issues, config)
     counts = dict(errors=report.errors, warnings=report.warnings, infos=report.infos)
     text = messages.text("excel_validated", **counts)
     status = {
-        "validation": messages.text("excel_status_validation", **counts),
+        "validation": messages.text("validate_dashboard", errors=report.errors, warnings=report.warnings,
+                                    time=now.strftime(STAMP)),
         **_reported_status(session),
     }
     session.finish("validate", messages.text("excel_result_ok") if report.ok else messages.text("excel_result_errors"), text, status)
@@ -384,10 +390,9 @@ def checks_rows(report: Any, defs: Definitions, now: dt.datetime) -> list[list[A
     labels = rules.get("severity", {})
     columns = config.get("columns", [])
     fixes = {k: v.get("fix", "") for k, v in rules.get("rule", {}).items() if isinstance(v, dict)}
-    sheet_names = {s.name for s in defs.sheets}
     rows: list[list[Any]] = [
         [config.get("title", "")],
-        [messages_fill(config.get("checked", ""), time=now.strftime("%H:%M %d/%m/%Y"),
+        [messages_fill(config.get("checked", ""), time=now.strftime(STAMP),
                        errors=report.errors, warnings=report.warnings, infos=report.infos)],
         [],
         [c.get("header", c["key"]) for c in columns],
@@ -401,15 +406,14 @@ def checks_rows(report: Any, defs: Definitions, now: dt.datetime) -> list[list[A
             if key == "severity":
                 line.append(labels.get(issue.severity, issue.severity))
             elif key == "cell":
-                cell = _issue_cell(issue)
-                line.append(_link(issue.sheet, cell) if cell and issue.sheet in sheet_names else cell)
+                line.append(_issue_cell(issue))
             elif key == "fix":
                 line.append(fixes.get(issue.rule, ""))
             elif key == "value":
-                line.append(_plain(issue.value))
+                line.append(fmt_value(issue.value))
             else:
                 line.append(getattr(issue, key, ""))
-        rows.append(line)
+        rows.append([None if v == "" else v for v in line])
     return rows
 
 
@@ -420,7 +424,7 @@ def summary_rows(result: Any, defs: Definitions, now: dt.datetime) -> list[list[
     n_ind = len(result.indicators)
     rows: list[list[Any]] = [
         [messages_fill(config.get("title", ""), period_label=result.period.label.upper(), period=str(result.period))],
-        [messages_fill(config.get("generated", ""), time=now.strftime("%H:%M %d/%m/%Y"))],
+        [messages_fill(config.get("generated", ""), time=now.strftime(STAMP))],
         [],
         list(header),
     ]
@@ -436,6 +440,29 @@ def messages_fill(template: str, **params: Any) -> str:
 class _Default(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+def link_cells(session: Session, issues: list[Any], config: dict[str, Any]) -> None:
+    """Hyperlink each listed cell address of Kiểm tra to its cell (as ``validate --write`` does)."""
+    keys = [c["key"] for c in config.get("columns", [])]
+    if "cell" not in keys:
+        return
+    column = keys.index("cell") + 1
+    ws = session.sheet("checks")
+    names = {header_key(n): s.name for n, s in session.sheets.items()}
+    with unprotected(ws):
+        for r, issue in enumerate(issues[:MAX_LINKS], start=FIRST_ISSUE_ROW):
+            cell = _issue_cell(issue)
+            target = names.get(header_key(issue.sheet))
+            if not cell or not target:
+                continue
+            where = "'" + target.replace("'", "''") + "'!" + cell
+            rng = ws.range((r, column))
+            links = getattr(rng.api, "Hyperlinks", None)
+            if links is not None:  # Excel (COM): an in-document link needs SubAddress
+                links.Add(Anchor=rng.api, Address="", SubAddress=where, TextToDisplay=cell)
+            else:
+                rng.add_hyperlink("#" + where, cell)
 
 
 # ---------------------------------------------------------------------------- highlights
@@ -606,11 +633,6 @@ def _issue_cell(issue: Any) -> str:
     return str(cell)
 
 
-def _link(sheet: str, cell: str) -> str:
-    target = "#'" + sheet.replace("'", "''") + "'!" + cell
-    return '=HYPERLINK("' + target.replace('"', '""') + '","' + cell + '")'
-
-
 def _unlink(value: str) -> str:
     """'C5' from a cell written as a HYPERLINK formula, or the plain text."""
     if value.upper().startswith("=HYPERLINK("):
@@ -644,14 +666,6 @@ def _excel_value(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, str):
         return value.item()
     return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.strftime("%d/%m/%Y")
-    if value is None or value is pd.NA:
-        return None
-    return value if isinstance(value, (int, float, str)) else str(value)
 
 
 def _user() -> str:
