@@ -164,7 +164,7 @@ def setting_required(ctx: Context, run: RuleRun) -> None:
     if not ctx.has_sheet("settings"):
         return
     for s in ctx.defs.settings:
-        if s.required and is_blank(ctx.book.settings.get(s.key)):
+        if s.required and is_blank(ctx.book.settings.get(s.key)) and is_blank(ctx.book.raw_settings.get(s.key)):
             row = ctx.book.settings_rows.get(s.key)
             run.issue("settings", row, "value", None, key=s.key, label=s.label)
 
