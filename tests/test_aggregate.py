@@ -1,0 +1,149 @@
+"""aggregate: flows summed, stocks from the last month, ratios from sums, Tổng hợp, CLI."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from xltools import aggregate
+from xltools.aggregation import aggregate_tables, rows_checksum
+from xltools.cli import main
+from xltools.definitions import get_definitions
+from xltools.resources import resource_dir
+from xltools.settings import resolve
+
+
+def _two_villages(tables: dict[str, pd.DataFrame]) -> None:
+    """Villages 01 and 02 only, with hand-made reports for October to December."""
+    villages = tables["villages"]
+    tables["villages"] = villages[villages["code"].isin(["01", "02"])].reset_index(drop=True)
+    base = {k: 0 for k in ("team_meetings", "movement_launches", "visual_items", "concentrated_sessions",
+                           "concentrated_attendance", "individual_contacts", "online_posts", "zalo_households",
+                           "drug_people_known", "drug_people_reached", "tips", "drug_cases")}
+    rows = [
+        {**base, "period": "2023-10", "village_code": "01", "movement_launches": 1, "zalo_households": 50,
+         "drug_people_known": 4, "drug_people_reached": 4, "report_date": pd.Timestamp("2023-10-12").date()},
+        {**base, "period": "2023-11", "village_code": "01", "movement_launches": 2, "zalo_households": 60,
+         "drug_people_known": 5, "drug_people_reached": 3, "report_date": pd.Timestamp("2023-11-25").date()},
+        {**base, "period": "2023-12", "village_code": "01", "movement_launches": 0, "zalo_households": 70,
+         "drug_people_known": 6, "drug_people_reached": 6, "report_date": pd.Timestamp("2023-12-10").date()},
+        # village 02 misses November; its last month is December
+        {**base, "period": "2023-10", "village_code": "02", "movement_launches": 1, "zalo_households": 10,
+         "drug_people_known": 1, "drug_people_reached": 0, "report_date": pd.Timestamp("2023-10-10").date()},
+        {**base, "period": "2023-12", "village_code": "02", "movement_launches": 3, "zalo_households": 20,
+         "drug_people_known": 1, "drug_people_reached": 1, "report_date": pd.Timestamp("2023-12-10").date()},
+    ]
+    tables["reports"] = pd.DataFrame(rows)
+
+
+@pytest.fixture
+def small(make_commune):
+    return make_commune("Small.xlsx", edit=_two_villages)
+
+
+def test_flows_are_summed_and_stocks_taken_from_the_last_month(small):
+    agg = aggregate(small, "2023-Q4")
+    parts = agg.parts.set_index("code")
+    assert parts.loc["01", "movement_launches"] == 3  # 1 + 2 + 0: a flow
+    assert parts.loc["01", "zalo_households"] == 70  # December, not 180: a stock
+    assert parts.loc["02", "zalo_households"] == 20
+    assert parts.loc["01", "drug_people_known"] == 6
+    total = agg.total()
+    assert total["movement_launches"] == 7 and total["zalo_households"] == 90  # stocks add across villages
+
+
+def test_ratios_come_from_summed_numerators_and_denominators(small):
+    agg = aggregate(small, "2023-Q4")
+    rates = agg.rates_of(agg.total())
+    assert rates["individual_coverage"] == pytest.approx((6 + 1) / (6 + 1))
+    assert rates["zalo_coverage"] == pytest.approx(90 / (142 + 118))
+    # launch rate: village-months with >= 1 launch / village-months reported = (2 + 2) / (3 + 2)
+    assert rates["launch_rate"] == pytest.approx(4 / 5)
+    # completeness 5 of 6 village-months, timeliness: November of 01 came after day 18
+    assert rates["completeness"] == pytest.approx(5 / 6)
+    assert rates["timeliness"] == pytest.approx(4 / 6)
+    per_village = agg.rate_table().set_index("code")
+    mean = per_village.loc[["01", "02"], "launch_rate"].mean()
+    assert mean != pytest.approx(rates["launch_rate"])  # never an average of ratios
+
+
+def test_a_month_is_aggregated_alone(small):
+    agg = aggregate(small, "2023-11")
+    parts = agg.parts.set_index("code")
+    assert parts.loc["01", "movement_launches"] == 2
+    assert pd.isna(parts.loc["02", "movement_launches"])  # no report: no value, not zero
+    assert agg.rates_of(agg.total())["completeness"] == pytest.approx(1 / 2)
+
+
+def test_loai_1_criteria_are_checked_with_thresholds_as_data(sample, defs):
+    settings, tables = sample
+    tables["situation"] = pd.DataFrame([{"period": "2023-12", "addicts": 30, "users": 5, "post_rehab": 1,
+                                         "drug_places": 2, "arrested": 1, "plants_count": 3500, "plants_area": 0.0,
+                                         "on_drug_route": True}])
+    agg = aggregate_tables(tables, resolve(defs, settings), "2023-12", defs)
+    loai1 = next(lv for lv in agg.hotspot if lv.key == "loai_1")
+    met = {c.key: c.met for c in loai1.criteria}
+    assert met["a"] is True  # 35 people >= 0.5% of 4733
+    assert met["b"] is True and met["d"] is True
+    assert met["c"] is False  # 1 < 0.1% of 4733
+    assert met["dd"] is None  # loại III thresholds are not configured: never guessed
+    assert loai1.met is True and loai1.source.startswith("QĐ 28/2025")
+    for key in ("loai_2", "loai_3", "khong_ma_tuy"):
+        level = next(lv for lv in agg.hotspot if lv.key == key)
+        assert not level.configured and level.met is None
+
+
+def test_long_rows_carry_numerators_and_denominators_and_totals(make_commune):
+    agg = aggregate(make_commune(), "2023-12")
+    rows = agg.long_rows()
+    keys = {r[4] for r in rows}
+    assert {"individual_coverage.num", "individual_coverage.den", "zalo_households"} <= keys
+    totals = {r[4]: r[6] for r in rows if r[2] == ""}
+    for key in keys:
+        assert totals[key] == sum(r[6] for r in rows if r[2] and r[4] == key)
+    assert len(rows_checksum(rows)) == 64
+
+
+def test_a_new_indicator_is_aggregated_with_no_code_change(tmp_path, monkeypatch, sample):
+    folder = tmp_path / "defs"
+    shutil.copytree(resource_dir("workbook"), folder)
+    with open(folder / "indicators.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[[indicator]]\nkey = "school_talks"\nlabel = "Số buổi nói chuyện ở trường học"\n'
+                 'short = "Nói chuyện ở trường"\nunit = "buổi"\ntype = "int"\nagg = "sum"\n')
+    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+    defs = get_definitions()
+    assert "school_talks" in [i.key for i in defs.numeric_indicators]
+    settings, tables = sample
+    tables["reports"]["school_talks"] = 2
+    agg = aggregate_tables(tables, resolve(defs, settings), "2023-Q4", defs)
+    assert agg.total()["school_talks"] == 2 * len(tables["reports"][tables["reports"]["period"].isin(["2023-10", "2023-11", "2023-12"])])
+    assert any(r[4] == "school_talks" for r in agg.long_rows())
+
+
+def test_write_fills_the_summary_sheet(make_commune, defs):
+    path = make_commune()
+    agg = aggregate(path, "2023-Q4", write=True)
+    ws = openpyxl.load_workbook(path)[defs.sheet("summary").name]
+    values = [[c for c in row] for row in ws.iter_rows(values_only=True)]
+    flat = [v for row in values for v in row if v is not None]
+    assert any(isinstance(v, str) and "QUÝ IV NĂM 2023" in v for v in flat)
+    total_row = next(row for row in values if row[0] == "Tổng cộng")
+    assert total_row[1] == agg.total()[agg.indicators[0]]
+
+
+def test_cli_aggregate_prints_text_and_json(make_commune):
+    path = make_commune()
+    runner = CliRunner()
+    result = runner.invoke(main, ["aggregate", str(path), "--period", "2023-Q4", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["period"] == "2023-Q4" and len(data["parts"]) == 9
+    assert data["total"]["values"]["movement_launches"] == sum(p["values"]["movement_launches"] or 0 for p in data["parts"])
+    text = runner.invoke(main, ["aggregate", str(path), "--period", "2023-12"])
+    assert text.exit_code == 0 and "Tổng cộng" in text.output
+    bad = runner.invoke(main, ["aggregate", str(path), "--period", "2023-13"])
+    assert bad.exit_code == 1 and bad.output.startswith("Lỗi: Kỳ báo cáo “2023-13” không hợp lệ")

@@ -1,0 +1,170 @@
+"""export: the submission workbook (layout, data, checksum, privacy, refusal, encryption)."""
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+
+import msoffcrypto
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from xltools import export
+from xltools.aggregation import report_defs
+from xltools.cli import main
+from xltools.errors import WorkbookError
+from xltools.io.files import sha256_file
+from xltools.io.submission_reader import read_submission
+from xltools.verbs.aggregate import aggregate
+
+
+@pytest.fixture
+def commune(make_commune):
+    return make_commune("SoTheoDoi_HongThuy.xlsx")
+
+
+def _cells(path) -> list[str]:
+    wb = openpyxl.load_workbook(path)
+    return [str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c is not None]
+
+
+def test_export_writes_the_four_sheets_and_leaves_the_workbook_alone(commune, tmp_path, defs):
+    before = sha256_file(commune)
+    path = export(commune, "2023-12", tmp_path / "out")
+    assert path.name == "BC138_20041_2023-12.xlsx"
+    assert sha256_file(commune) == before
+    sheets = report_defs(defs)["sheets"]
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == [sheets["report"], sheets["charts"], sheets["data"], sheets["info"]]
+    # openpyxl drops charts when loading: count the chart parts of the package instead
+    assert len([n for n in zipfile.ZipFile(path).namelist() if n.startswith("xl/charts/chart")]) == 3
+
+
+def test_report_sheet_follows_decree_30(commune, tmp_path, defs):
+    path = export(commune, "2023-12", tmp_path)
+    rep = report_defs(defs)
+    ws = openpyxl.load_workbook(path)[rep["sheets"]["report"]]
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "UBND XÃ HỒNG THỦY" in texts and "BAN CHỈ ĐẠO 138" in texts
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in texts and "Độc lập - Tự do - Hạnh phúc" in texts
+    assert "Số: 05/BC-BCĐ" in texts  # doc_next_number 5, zero-padded
+    date_line = next(t for t in texts if t.startswith("Hồng Thủy, ngày "))
+    day, month = date_line.split("ngày ")[1].split(" tháng ")[0], date_line.split(" tháng ")[1].split(" năm ")[0]
+    assert len(day) == 2 and (len(month) == 2 or int(month) > 2)
+    assert "BÁO CÁO" in texts and "TM. BAN CHỈ ĐẠO" in texts and "TRƯỞNG BAN" in texts and "Quỳnh Văn Đức" in texts
+    assert "Tổng cộng" in texts and "Nơi nhận:" in texts and "- BCĐ 138 huyện A Lưới;" in texts
+    fonts = {c.font.name for row in ws.iter_rows() for c in row if c.value is not None}
+    assert fonts == {"Times New Roman"}
+    # page setup: A4, margins within the Decree's ranges (mm), one page wide, repeated header
+    assert ws.page_setup.paperSize == 9
+    mm = {k: getattr(ws.page_margins, k) * 25.4 for k in ("top", "bottom", "left", "right")}
+    assert 20 <= mm["top"] <= 25 and 20 <= mm["bottom"] <= 25
+    assert 30 <= mm["left"] <= 35 and 15 <= mm["right"] <= 20
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0  # 1 is the OOXML default
+    assert ws.print_title_rows
+    assert ws.HeaderFooter.differentFirst and "&P" in ws.oddHeader.center.text and not ws.firstHeader.center.text
+    # the printed table uses the Vietnamese grouping (1.234) whatever the locale
+    total_row = next(r for r in ws.iter_rows() if r[1].value == "Tổng cộng")
+    assert total_row[2].number_format == rep["layout"]["number_format"]
+    agg = aggregate(commune, "2023-12")
+    assert [c.value for c in total_row[2:2 + len(agg.indicators)]] == [agg.total()[k] for k in agg.indicators]
+
+
+def test_data_sheet_round_trips_and_matches_the_aggregate(commune, tmp_path):
+    path = export(commune, "2023-Q4", tmp_path)
+    sub = read_submission(path)
+    agg = aggregate(commune, "2023-Q4")
+    assert sub.unit_code == "20041" and sub.period == "2023-Q4"
+    assert sub.rows == agg.long_rows()
+    assert sub.totals()["movement_launches"] == agg.total()["movement_launches"]
+    info = sub.info
+    assert info["source_sha256"] == sha256_file(commune)
+    assert info["definitions_version"] and info["toolkit_version"] and info["created_at"]
+    assert info["validation_errors"] == "0" and info["forced"] == "Không"
+
+
+def test_a_hand_edited_number_is_rejected(commune, tmp_path, defs):
+    path = export(commune, "2023-12", tmp_path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[report_defs(defs)["sheets"]["data"]]
+    ws.cell(2, 7).value = ws.cell(2, 7).value + 1
+    wb.save(path)
+    with pytest.raises(WorkbookError) as err:
+        read_submission(path)
+    assert "SHA-256" in str(err.value) and path.name in str(err.value)
+
+
+def test_no_member_name_or_phone_leaves_the_commune(commune, tmp_path, sample):
+    settings, tables = sample
+    signer = settings["bcd_head"]  # the signature block carries the head's name by law (Decree 30)
+    people = pd.concat([tables["board"][["name", "phone"]], tables["teams"][["name", "phone"]]])
+    names = {n for n in people["name"].dropna() if n != signer}
+    phones = set(people["phone"].dropna())
+    # a village note that names a member is redacted
+    def note(t):
+        t["reports"].loc[t["reports"]["period"] == "2023-12", "note"] = "Đề nghị hỗ trợ ông Kăn Văn Sơn 0900000103"
+    path = export(_with_note(commune, note), "2023-12", tmp_path)
+    cells = "\n".join(_cells(path))
+    assert [n for n in names if n in cells] == []
+    assert [p for p in phones if p in cells] == []
+    with_members = "\n".join(_cells(export(_with_note(commune, note), "2023-12", tmp_path / "m", include_members=True)))
+    assert all(n in with_members for n in names) and all(p in with_members for p in phones)
+
+
+def _with_note(commune, edit):
+    from xltools.io.reader import read_workbook
+    from xltools.commune import new
+
+    book = read_workbook(commune)
+    tables = {k: v.drop(columns="_row") for k, v in book.tables.items() if k != "settings"}
+    edit(tables)
+    target = commune.parent / "with_note.xlsx"
+    if not target.exists():
+        new(target, {k: v for k, v in book.raw_settings.items() if v not in (None, "")}, tables)
+    return target
+
+
+def test_export_refuses_with_errors_and_force_says_so(make_commune, tmp_path, defs):
+    def bad(t):
+        t["reports"].loc[t["reports"].index[-1], "village_code"] = "99"  # unknown village
+    path = make_commune("Bad.xlsx", edit=bad)
+    runner = CliRunner()
+    result = runner.invoke(main, ["export", str(path), "--period", "2023-12", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Lỗi: Chưa xuất báo cáo") and "--force" in result.output
+    assert not (tmp_path / "o").exists()
+    result = runner.invoke(main, ["export", str(path), "--period", "2023-12", "-o", str(tmp_path / "o"), "--force"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "o" / "BC138_20041_2023-12.xlsx"
+    assert any("xuất bắt buộc" in c for c in _cells(out))
+    assert read_submission(out).info["forced"] == "Có"
+
+
+def test_password_round_trip(commune, tmp_path):
+    path = export(commune, "2023-12", tmp_path, password="Bí mật 138")
+    with pytest.raises(WorkbookError):
+        read_submission(path)  # encrypted: refused with a clear reason, never a traceback
+    office = msoffcrypto.OfficeFile(open(path, "rb"))
+    assert office.is_encrypted()
+    office.load_key(password="Bí mật 138")
+    plain = io.BytesIO()
+    office.decrypt(plain)
+    target = tmp_path / "plain.xlsx"
+    target.write_bytes(plain.getvalue())
+    assert read_submission(target).unit_code == "20041"
+
+
+def test_xlsm_stays_untouched(commune, tmp_path):
+    xlsm = tmp_path / "SoTheoDoi.xlsm"
+    shutil.copy(commune, xlsm)
+    before = sha256_file(xlsm)
+    path = export(xlsm, "2023-12", tmp_path / "out")
+    assert path.suffix == ".xlsx" and sha256_file(xlsm) == before
+
+
+def test_default_output_is_the_outbox_folder(commune):
+    path = export(commune)
+    assert path.parent == commune.parent / "Bao_cao_gui" and path.name.endswith("_2023-12.xlsx")
