@@ -20,7 +20,7 @@ from ..errors import InputError, WorkbookError, XltoolsError
 from ..io.submission import build_submission, write_submission
 from ..io.submission_reader import Submission, read_submission
 from ..periods import Period
-from ..rollup import UnitData, combine, read_expected_rows
+from ..consolidation import UnitData, combine, read_expected_rows
 from ..text import slug
 from .export import info_rows, submission_name
 

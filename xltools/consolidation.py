@@ -5,6 +5,9 @@ numerators and denominators of derived indicators). The newest submission of a u
 wins and the others are listed as superseded; totals add the units, so no unit is
 ever counted twice, and ratios are recomputed from the summed parts. Completeness
 and timeliness are measured against the expected list of units.
+
+(Not named ``xltools/rollup.py``: a submodule of that name would shadow the public
+function ``xltools.rollup`` as soon as it is imported.)
 """
 from __future__ import annotations
 

@@ -1,0 +1,142 @@
+"""rollup: sums of the parts, newest of duplicates, rejected files, rollup of rollups."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
+
+from xltools import export, rollup
+from xltools.aggregation import NUM, DEN, report_defs
+from xltools.cli import main
+from xltools.commune import new
+from xltools.definitions import get_definitions
+from xltools.io.submission_reader import read_submission
+from xltools.consolidation import UnitData, combine
+from xltools.sample import generated_communes
+
+KEYS = ["movement_launches", "zalo_households", "individual_coverage" + NUM, "individual_coverage" + DEN]
+
+units = st.builds(
+    UnitData,
+    code=st.sampled_from(["20041", "20044", "20047", "20050", "20053"]),
+    name=st.just("Xã"),
+    values=st.fixed_dictionaries({k: st.integers(0, 10_000) for k in KEYS}),
+    created_at=st.datetimes(min_value=dt.datetime(2023, 12, 1), max_value=dt.datetime(2024, 2, 1)),
+    file=st.uuids().map(lambda u: f"{u}.xlsx"),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(units, min_size=1, max_size=12))
+def test_rollup_totals_are_the_sum_of_the_parts_and_no_unit_counts_twice(items):
+    defs = get_definitions()
+    agg = combine(items, "2023-12", "474", "huyện A Lưới", defs)
+    codes = list(agg.parts["code"])
+    assert len(codes) == len(set(codes)) == len({u.code for u in items})
+    newest = {}
+    for u in items:
+        best = newest.get(u.code)
+        if best is None or (u.created_at, u.file) > (best.created_at, best.file):
+            newest[u.code] = u
+    total = agg.total()
+    for key in KEYS:
+        assert total[key] == sum(u.values[key] for u in newest.values())
+    assert len(agg.extra["superseded"]) == len(items) - len(newest)
+    # a ratio is recomputed from the summed parts
+    den = total["individual_coverage" + DEN]
+    expected = total["individual_coverage" + NUM] / den if den else None
+    assert agg.rates_of(total)["individual_coverage"] == expected
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory):
+    """The four sample communes exported for 2023-12."""
+    folder = tmp_path_factory.mktemp("subs")
+    from xltools.commune import sample_commune
+
+    communes = [sample_commune()] + generated_communes()
+    files = []
+    for settings_, tables in communes:
+        book = new(folder / f"SoTheoDoi_{settings_['commune_code']}.xlsx", settings_, tables)
+        files.append(export(book, "2023-12", folder / "out"))
+    return folder / "out", files, communes
+
+
+def test_rollup_of_four_communes(submissions, tmp_path):
+    out_dir, files, communes = submissions
+    expected = tmp_path / "expected.csv"
+    expected.write_text("Mã đơn vị,Tên đơn vị\n" + "".join(f"{s['commune_code']},{s['commune_name']}\n" for s, _ in communes)
+                        + "20099,Xã Chưa Gửi\n", encoding="utf-8")
+    result = rollup([out_dir], "2023-12", tmp_path / "dist", unit_name="huyện A Lưới", unit_code="474", expected=expected)
+    assert result.path.name == "BC138_474_2023-12.xlsx"
+    assert len(result.accepted) == 4 and result.rejected == [] and result.superseded == []
+    assert result.missing == ["Xã Chưa Gửi (20099)"]
+    subs = [read_submission(f) for f in files]
+    rolled = read_submission(result.path)
+    for key, value in rolled.totals().items():
+        assert value == sum(s.totals().get(key, 0) for s in subs), key
+    parts = {r[2] for r in rolled.rows if r[2]}
+    assert parts == {s["commune_code"] for s, _ in communes}
+    agg = result.aggregate
+    total = agg.total()
+    assert agg.facts["expected"] == 5 and agg.facts["submitted"] == 4
+    cov = agg.rates_of(total)["zalo_coverage"]
+    assert cov == pytest.approx(sum(s.totals()["zalo_coverage.num"] for s in subs) / sum(s.totals()["zalo_coverage.den"] for s in subs))
+
+
+def test_rollup_of_rollups_reaches_the_province(submissions, tmp_path):
+    out_dir, files, _ = submissions
+    a = rollup(files[:2], "2023-12", tmp_path / "a.xlsx", unit_name="huyện A", unit_code="474")
+    b = rollup(files[2:], "2023-12", tmp_path / "b.xlsx", unit_name="huyện B", unit_code="475")
+    province = rollup([a.path, b.path], "2023-12", tmp_path / "p", unit_name="tỉnh Thừa Thiên Huế", unit_code="46")
+    direct = rollup(files, "2023-12", tmp_path / "d.xlsx", unit_name="tỉnh Thừa Thiên Huế", unit_code="46")
+    assert read_submission(province.path).totals() == read_submission(direct.path).totals()
+    assert list(province.aggregate.parts["code"]) == ["474", "475"]
+
+
+def test_newest_duplicate_wins_and_the_older_is_listed(submissions, tmp_path):
+    out_dir, files, _ = submissions
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for f in files:
+        shutil.copy(f, folder / f.name)
+    older = folder / "BC138_20041_2023-12_cu.xlsx"
+    shutil.copy(files[0], older)
+    wb = openpyxl.load_workbook(older)  # make it older: Thông tin is not covered by the data checksum
+    ws = wb[report_defs(get_definitions())["sheets"]["info"]]
+    for row in ws.iter_rows(min_row=4):
+        if row[0].value == "created_at":
+            row[2].value = "2023-12-01 08:00:00"
+    wb.save(older)
+    result = rollup([folder], "2023-12", tmp_path / "dist", unit_name="huyện A Lưới", unit_code="474")
+    assert [(o.name, n.name) for o, n in result.superseded] == [(older.name, files[0].name)]
+    assert len(result.aggregate.parts) == 4
+
+
+def test_edited_wrong_period_and_foreign_files_are_rejected_with_reasons(submissions, tmp_path, defs):
+    out_dir, files, _ = submissions
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for f in files[1:]:
+        shutil.copy(f, folder / f.name)
+    edited = folder / files[0].name
+    shutil.copy(files[0], edited)
+    wb = openpyxl.load_workbook(edited)
+    ws = wb[report_defs(defs)["sheets"]["data"]]
+    ws.cell(3, 7).value = 999
+    wb.save(edited)
+    (folder / "ghi_chu.xlsx").write_bytes(b"not a workbook")
+    runner = CliRunner()
+    result = runner.invoke(main, ["rollup", str(folder), "--period", "2023-12", "-o", str(tmp_path / "dist"),
+                                  "--unit-name", "huyện A Lưới", "--unit-code", "474"])
+    assert result.exit_code == 1, result.output
+    assert f"✗ {edited.name}:" in result.output and "SHA-256" in result.output
+    assert "✗ ghi_chu.xlsx:" in result.output
+    assert (tmp_path / "dist" / "BC138_474_2023-12.xlsx").exists()
+    wrong = runner.invoke(main, ["rollup", str(folder), "--period", "2023-11", "-o", str(tmp_path / "x"),
+                                 "--unit-name", "huyện A Lưới"])
+    assert wrong.exit_code == 1 and "Lỗi: Không có báo cáo hợp lệ nào của kỳ 2023-11" in wrong.output
