@@ -268,5 +268,22 @@ def rollup(paths, period, out, unit_name, unit_code, expected):
     sys.exit(1 if result.rejected else 0)
 
 
+@main.command()
+@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Định dạng in ra. / Output format.")
+@click.pass_context
+def doctor(ctx, workbook, fmt):
+    """Kiểm tra máy đã sẵn sàng cho nút bấm trong sổ .xlsm chưa. / Check this PC for the workbook's buttons."""
+    from .doctor import exit_code, find_workbook, render, run_doctor
+
+    checks = run_doctor(workbook or find_workbook())
+    if fmt == "json":
+        click.echo(json.dumps([c.record() for c in checks], ensure_ascii=False, indent=2))
+    else:
+        click.echo(render(checks))
+    ctx.exit(exit_code(checks))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,110 @@
+"""xltools doctor: checks of this PC and of the macro workbook; the exit code reflects errors."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from xltools import doctor, xlsm
+from xltools.cli import main
+
+
+@pytest.fixture
+def built(tmp_path, sample):
+    settings, tables = sample
+    return xlsm.new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
+
+
+def _by_key(checks):
+    out = {}
+    for c in checks:
+        out.setdefault(c.key, []).append(c)
+    return out
+
+
+def test_a_fresh_workbook_passes(built, defs):
+    for key in ("inbox_dir", "outbox_dir"):
+        (built.parent / defs.setting(key).default).mkdir()
+    result = CliRunner().invoke(main, ["doctor", str(built)])
+    assert result.exit_code == 0, result.output
+    assert "[OK]  Mã VBA của xlwings trong sổ là phiên bản " + xlsm.xlwings_version() in result.output
+    assert "[LỖI]" not in result.output
+    assert result.output.rstrip().endswith("Kết quả: 0 lỗi, 1 cảnh báo.")  # not Windows
+
+
+def test_json_output_lists_every_check(built):
+    result = CliRunner().invoke(main, ["doctor", str(built), "--format", "json"])
+    records = json.loads(result.output)
+    keys = {r["key"] for r in records}
+    assert {"python", "package", "pin", "excel", "workbook", "vba", "conf", "folder"} <= keys
+    assert all(r["status"] in ("ok", "info", "warning", "error") for r in records)
+
+
+def test_a_missing_workbook_is_an_error(tmp_path):
+    result = CliRunner().invoke(main, ["doctor", str(tmp_path / "Không có.xlsm")])
+    assert result.exit_code == 1
+    assert "[LỖI] Không tìm thấy tệp" in result.output
+
+
+def test_a_vba_module_of_another_xlwings_version_is_an_error(built, tmp_path):
+    from pyopenvba import ExcelFile
+
+    other = tmp_path / "Cu.xlsm"
+    shutil.copyfile(built, other)
+    with ExcelFile(str(other)) as wb:
+        source = wb.get_module(xlsm.XLWINGS_MODULE)
+        wb.set_module(xlsm.XLWINGS_MODULE, source.replace(
+            f'XLWINGS_VERSION As String = "{xlsm.xlwings_version()}"', 'XLWINGS_VERSION As String = "0.30.0"'))
+        wb.save()
+    checks = doctor.run_doctor(other)
+    vba = _by_key(checks)["vba"][0]
+    assert vba.status == "error" and "0.30.0" in vba.message
+    assert doctor.exit_code(checks) == 1
+
+
+def test_a_missing_interpreter_on_windows_is_an_error(built, defs):
+    wb = openpyxl.load_workbook(built, keep_vba=True)
+    wb[xlsm.conf_sheet_name(defs)]["B1"] = r"C:\Python311\python.exe"
+    wb.save(built)
+    checks = _by_key(doctor.run_doctor(built, platform="win32"))
+    assert checks["interpreter"][0].status == "error"
+    assert r"C:\Python311\python.exe" in checks["interpreter"][0].message
+    # the buttons and the VBA survived the edit of the conf sheet
+    assert xlsm.button_macros(built) == {b.caption: b.sub for b in xlsm.buttons(defs)}
+
+
+def test_a_non_ascii_interpreter_path_is_a_warning(built, defs):
+    wb = openpyxl.load_workbook(built, keep_vba=True)
+    wb[xlsm.conf_sheet_name(defs)]["B1"] = r"C:\Users\Nguyễn\python.exe"
+    wb.save(built)
+    checks = _by_key(doctor.run_doctor(built, platform="linux"))
+    assert checks["ascii"][0].status == "warning"
+
+
+def test_a_workbook_in_onedrive_is_a_warning(tmp_path, sample):
+    folder = tmp_path / "OneDrive - Công an xã"
+    folder.mkdir()
+    path = xlsm.new_xlsm(folder / "SoTheoDoi_HongThuy.xlsm", *sample)
+    checks = _by_key(doctor.run_doctor(path))
+    assert checks["cloud"][0].status == "warning"
+    assert checks["workbook_ascii"][0].status == "info"
+
+
+def test_folders_from_the_settings_next_to_the_workbook(tmp_path, sample, defs):
+    settings, tables = sample
+    settings["inbox_dir"] = "Phiếu đã nhận"
+    path = xlsm.new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
+    (tmp_path / "Phiếu đã nhận").mkdir()
+    folders = {c.message.split(":")[0]: c.status for c in _by_key(doctor.run_doctor(path))["folder"]}
+    assert folders[defs.setting("inbox_dir").label] == "ok"
+    assert folders[defs.setting("outbox_dir").label] == "warning"
+
+
+def test_the_only_xlsm_of_the_folder_is_found(built, monkeypatch):
+    monkeypatch.chdir(built.parent)
+    assert doctor.find_workbook() == built
+    result = CliRunner().invoke(main, ["doctor"])
+    assert str(built) in result.output or built.name in result.output

@@ -1,0 +1,253 @@
+"""``xltools doctor``: is this PC ready for the workbook's buttons?
+
+Checks Python and the packages, that xlwings' version equals the one pinned and
+the one inside the workbook's VBA, whether Excel is installed (Windows), the
+``xlwings.conf`` sheet of the workbook (interpreter, PYTHONPATH), the inbox and
+outbox folders, and paths xlwings is known to struggle with (OneDrive or
+SharePoint folders, non-ASCII characters in the interpreter path, a file blocked
+by the Mark of the Web). xlwings is not imported: its version comes from
+``importlib.metadata``. Each check is data (``Check``); the CLI prints them and
+exits 1 when one is an error.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__, messages
+from .definitions import Definitions, get_definitions
+from .errors import XltoolsError
+
+OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"
+PACKAGES = ("xlwings", "pandas", "openpyxl", "python-calamine", "XlsxWriter", "click", "pyOpenVBA")
+CLOUD_MARKERS = ("onedrive", "sharepoint", "dropbox", "google drive", "icloud")
+MIN_PYTHON = (3, 10)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: a stable key, its status (ok/info/warning/error) and a Vietnamese line."""
+
+    key: str
+    status: str
+    message: str
+
+    def record(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _check(key: str, status: str, **params: Any) -> Check:
+    return Check(key, status, messages.text(f"doctor_{key}_{status}", **params))
+
+
+def exit_code(checks: list[Check]) -> int:
+    return 1 if any(c.status == ERROR for c in checks) else 0
+
+
+def find_workbook(folder: str | Path = ".") -> Path | None:
+    """The only ``SoTheoDoi_*.xlsm`` of a folder, if there is exactly one."""
+    found = [p for p in Path(folder).glob("*.xlsm") if not p.name.startswith(("~$", ".~lock"))]
+    return found[0].resolve() if len(found) == 1 else None
+
+
+def run_doctor(workbook: str | Path | None = None, *, platform: str | None = None,
+               defs: Definitions | None = None) -> list[Check]:
+    """Every check, in the order a person fixes them. ``workbook``: the .xlsm to check too."""
+    platform = platform or sys.platform
+    defs = defs or get_definitions()
+    checks = [python_check(), *package_checks(), pin_check(), excel_check(platform)]
+    if workbook is not None:
+        checks += workbook_checks(Path(workbook), platform, defs)
+    else:
+        checks.append(Check("workbook", INFO, messages.text("doctor_workbook_none")))
+    return checks
+
+
+# ---------------------------------------------------------------------------- this PC
+def python_check() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    status = OK if sys.version_info[:2] >= MIN_PYTHON else ERROR
+    return _check("python", status, version=version, path=sys.executable)
+
+
+def package_checks() -> list[Check]:
+    out = [Check("xltools", OK, messages.text("doctor_xltools_ok", version=__version__))]
+    for name in PACKAGES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out.append(_check("package", ERROR, name=name))
+            continue
+        out.append(_check("package", OK, name=name, version=version))
+    return out
+
+
+def pinned_xlwings() -> str | None:
+    """The xlwings version xltools pins (installed metadata, else setup.cfg of a checkout)."""
+    requires: list[str] = []
+    try:
+        requires = importlib.metadata.requires("xltools") or []
+    except importlib.metadata.PackageNotFoundError:
+        cfg = Path(__file__).resolve().parent.parent / "setup.cfg"
+        if cfg.exists():
+            requires = cfg.read_text(encoding="utf-8").splitlines()
+    for line in requires:
+        found = re.match(r"\s*xlwings\s*==\s*([\w.]+)", line)
+        if found:
+            return found.group(1)
+    return None
+
+
+def pin_check() -> Check:
+    from .xlsm import xlwings_version
+
+    installed, pinned = xlwings_version(), pinned_xlwings()
+    if installed is None:
+        return _check("pin", ERROR, pinned=pinned or "?", installed="-")
+    if pinned and pinned != installed:
+        return _check("pin", ERROR, pinned=pinned, installed=installed)
+    return _check("pin", OK, pinned=pinned or installed, installed=installed)
+
+
+def excel_check(platform: str) -> Check:
+    """Excel installed and registered for COM (Windows registry, no Excel started)."""
+    if not platform.startswith("win"):
+        return _check("excel", WARNING)
+    try:
+        import winreg  # Windows only
+
+        with winreg.OpenKey(winreg.HKEY_CLASSES_ROOT, r"Excel.Application\CLSID"):
+            pass
+    except ImportError:
+        return _check("excel", WARNING)
+    except OSError:
+        return _check("excel", ERROR)
+    return _check("excel", OK)
+
+
+# ---------------------------------------------------------------------------- the workbook
+def workbook_checks(path: Path, platform: str, defs: Definitions) -> list[Check]:
+    from .io.reader import read_workbook
+    from .xlsm import conf_from_file, read_modules, vba_xlwings_version, xlwings_version
+
+    out: list[Check] = []
+    if not path.is_file():
+        return [_check("workbook", ERROR, file=str(path))]
+    if path.suffix.lower() != ".xlsm":
+        return [_check("workbook", WARNING, file=path.name)]
+    out.append(_check("workbook", OK, file=str(path)))
+    try:
+        modules = read_modules(path)
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is a finding
+        return out + [_check("vba", ERROR, file=path.name, reason=str(exc) or type(exc).__name__)]
+    vba = next((vba_xlwings_version(src) for src in modules.values() if vba_xlwings_version(src)), None)
+    installed = xlwings_version()
+    if vba is None:
+        out.append(_check("vba", ERROR, file=path.name, reason=messages.text("doctor_vba_no_module")))
+    elif vba != installed:
+        out.append(_check("vba", ERROR, vba=vba, installed=installed or "-", file=path.name))
+    else:
+        out.append(_check("vba", OK, vba=vba))
+    conf = conf_from_file(path, defs)
+    if conf is None:
+        out.append(_check("conf", ERROR, file=path.name))
+    else:
+        out.append(_check("conf", OK, file=path.name))
+        out += interpreter_checks(conf, platform)
+    out += location_checks(path, platform)
+    try:
+        book = read_workbook(path, defs, strict=False, sheets=["settings"])
+        out += folder_checks(path, book.settings, defs)
+    except XltoolsError as err:
+        out.append(Check("settings", ERROR, err.vi))
+    return out
+
+
+def interpreter_checks(conf: dict[str, str], platform: str) -> list[Check]:
+    out: list[Check] = []
+    interpreter = (conf.get("Interpreter_Win") or "").strip()
+    windows = platform.startswith("win")
+    if interpreter:
+        exists = Path(interpreter).is_file() if windows else True
+        if windows and not exists:
+            out.append(_check("interpreter", ERROR, path=interpreter))
+        else:
+            out.append(_check("interpreter", OK if windows else INFO, path=interpreter))
+        if not interpreter.isascii():
+            out.append(_check("ascii", WARNING, path=interpreter))
+        if windows and exists:
+            out.append(import_check(interpreter))
+    else:
+        found = shutil.which("python") if windows else None
+        if windows and (not found or "windowsapps" in found.lower()):
+            out.append(_check("interpreter_path", ERROR))
+        else:
+            out.append(_check("interpreter_path", OK if windows else INFO, path=found or "python"))
+    for entry in filter(None, (conf.get("PYTHONPATH") or "").split(";")):
+        if windows and not Path(entry).is_dir():
+            out.append(_check("pythonpath", WARNING, path=entry))
+    return out
+
+
+def import_check(interpreter: str) -> Check:
+    """The configured Python can import the handlers' module (what a button runs first)."""
+    try:
+        run = subprocess.run([interpreter, "-c", "import xltools, xlwings; print(xlwings.__version__)"],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return _check("import", ERROR, path=interpreter, reason=str(exc))
+    if run.returncode != 0:
+        last = (run.stderr.strip().splitlines() or ["?"])[-1]
+        return _check("import", ERROR, path=interpreter, reason=last)
+    return _check("import", OK, path=interpreter, version=run.stdout.strip())
+
+
+def location_checks(path: Path, platform: str) -> list[Check]:
+    out: list[Check] = []
+    full = str(path.resolve())
+    if any(marker in full.lower() for marker in CLOUD_MARKERS):
+        out.append(_check("cloud", WARNING, path=full))
+    if platform.startswith("win"):
+        zone = Path(full + ":Zone.Identifier")
+        try:
+            blocked = zone.exists()
+        except OSError:
+            blocked = False
+        if blocked:
+            out.append(_check("motw", ERROR, file=path.name))
+    if not full.isascii():
+        out.append(_check("workbook_ascii", INFO, path=full))
+    return out
+
+
+def folder_checks(path: Path, settings: dict[str, Any], defs: Definitions) -> list[Check]:
+    out: list[Check] = []
+    for key in ("inbox_dir", "outbox_dir"):
+        value = str(settings.get(key) or "").strip()
+        label = defs.setting(key).label
+        if not value:
+            out.append(_check("folder_unset", WARNING, label=label))
+            continue
+        folder = Path(value) if Path(value).is_absolute() else path.parent / value
+        if folder.is_dir():
+            out.append(_check("folder", OK, label=label, path=str(folder)))
+        else:
+            out.append(_check("folder", WARNING, label=label, path=str(folder)))
+    return out
+
+
+def render(checks: list[Check]) -> str:
+    marks = {OK: "[OK]  ", INFO: "[--]  ", WARNING: "[!]   ", ERROR: "[LỖI] "}
+    lines = [marks[c.status] + c.message for c in checks]
+    errors = sum(c.status == ERROR for c in checks)
+    warnings = sum(c.status == WARNING for c in checks)
+    lines.append("")
+    lines.append(messages.text("doctor_summary", errors=errors, warnings=warnings))
+    return "\n".join(lines)
+
