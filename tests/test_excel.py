@@ -80,7 +80,7 @@ def test_validate_lists_the_issue_and_highlights_its_cell(make_commune, defs):
     # the Kiểm tra sheet is cleared before it is written
     funcs = [(a["func"], a["sheet_position"]) for a in actions(book)]
     checks = sheet_index(book, defs.sheet("checks").name)
-    assert funcs.index(("sheetClearContents", checks)) < funcs.index(("setValues", checks))
+    assert funcs.index(("sheetClear", checks)) < funcs.index(("setValues", checks))
 
 
 def test_validate_clears_the_highlights_of_the_previous_run(make_commune, defs, tmp_path):

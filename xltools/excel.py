@@ -194,7 +194,7 @@ class Session:
         ws = self.sheet(key)
         width = max((len(r) for r in rows), default=0)
         with unprotected(ws):
-            ws.clear_contents()
+            ws.clear()  # values, fills and the hyperlinks of the previous run
             if rows and width:
                 block = [list(r) + [None] * (width - len(r)) for r in rows]
                 ws.range((top, 1)).value = [[_excel_value(v) for v in r] for r in block]
@@ -597,7 +597,10 @@ def unprotected(ws) -> Iterator[None]:
         yield
     finally:
         if protected:
-            api.Protect("", True, True, True, False, False, True, False, False, False, False, False, True, True)
+            # Password, DrawingObjects, Contents, Scenarios, UserInterfaceOnly, AllowFormattingCells,
+            # AllowFormattingColumns, AllowFormattingRows, AllowInsertingColumns, AllowInsertingRows,
+            # AllowInsertingHyperlinks, AllowDeletingColumns, AllowDeletingRows, AllowSorting, AllowFiltering
+            api.Protect("", True, True, True, False, False, True, False, False, False, False, False, False, True, True)
 
 
 def _table(ws, sheet: Sheet):
