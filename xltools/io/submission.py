@@ -83,6 +83,22 @@ class _Report:
     def gap(self, n: int = 1) -> None:
         self.row += n
 
+    def section(self, title: str) -> None:
+        """A numbered section heading (I, II, III …)."""
+        self.sections += 1
+        self.para(f"{_roman(self.sections)}. {title}", bold=True)
+
+    sections = 0
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while n >= value:
+            out += letters
+            n -= value
+    return out
+
 
 def _number_cell(ws, row: int, col: int, value: Any, f_num, f_blank, blank: str = "") -> None:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
@@ -133,6 +149,7 @@ def write_report_sheet(
     ws.set_row(2, 8)
     number = header.get("doc_number")
     number_text = f"{int(number):02d}" if isinstance(number, int) or str(number or "").isdigit() else str(number or "")
+    number_text = number_text or " " * 6  # no number yet: room to write it by hand
     r.put(fill(text["number"], number=number_text, doc_code=header.get("doc_code") or ""), *left, row=3, size=13, align="center")
     day = header.get("date") or dt.date.today()
     r.put(_date_line(rep, str(header.get("place_name") or ""), day), *right, row=3, size=13, italic=True, align="center")
@@ -151,12 +168,12 @@ def write_report_sheet(
         r.para(fill(text["forced"], errors=header["forced_errors"]), italic=True, bold=True)
 
     # -- I. general -------------------------------------------------------------------
-    r.para(text["section_general"], bold=True)
+    r.section(text["section_general"])
     for line in general_lines(agg, rep):
         r.para(line, align="justify")
 
     # -- II. results ---------------------------------------------------------------
-    r.para(text["section_results"], bold=True)
+    r.section(text["section_results"])
     size_t = layout.get("size_table", 11)
     f_head = r.fmt(font_size=size_t, bold=True, border=1, align="center", valign="vcenter")
     f_name = r.fmt(font_size=size_t, border=1, valign="vcenter")
@@ -213,7 +230,7 @@ def write_report_sheet(
     # -- III. milestones --------------------------------------------------------------
     if agg.milestones is not None and len(agg.milestones):
         m = agg.milestones
-        r.para(text["section_milestones"], bold=True)
+        r.section(text["section_milestones"])
         done = int((m["status_key"] == "done").sum())
         overdue = int((m["status_key"] == "overdue").sum())
         r.para(fill(text["milestones_summary"], done=done, total=len(m), overdue=overdue))
@@ -225,7 +242,7 @@ def write_report_sheet(
 
     # -- IV. budget --------------------------------------------------------------------
     if agg.budget is not None and len(agg.budget):
-        r.para(text["section_budget"], bold=True)
+        r.section(text["section_budget"])
         b = records(agg.budget)
         sums = {c: sum(int(x[c] or 0) for x in b) for c in ("estimate", "approved", "spent")}
         rows = [[x["source"], x["estimate"], x["approved"], x["spent"]] for x in b]
@@ -235,7 +252,7 @@ def write_report_sheet(
         r.gap()
 
     # -- V. proposals -------------------------------------------------------------------
-    r.para(text["section_proposals"], bold=True)
+    r.section(text["section_proposals"])
     for line in text["proposals_upper" if upper else "proposals"]:
         r.para("- " + fill(line, **params), align="justify")
     for name, note in agg.notes:
