@@ -140,3 +140,15 @@ def test_edited_wrong_period_and_foreign_files_are_rejected_with_reasons(submiss
     wrong = runner.invoke(main, ["rollup", str(folder), "--period", "2023-11", "-o", str(tmp_path / "x"),
                                  "--unit-name", "huyện A Lưới"])
     assert wrong.exit_code == 1 and "Lỗi: Không có báo cáo hợp lệ nào của kỳ 2023-11" in wrong.output
+
+
+def test_demo_exports_a_month_and_a_quarter_and_rolls_four_communes_up(tmp_path):
+    result = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    outbox = tmp_path / "demo" / "Bao_cao_gui"
+    for name in ("BC138_20041_2023-12.xlsx", "BC138_20041_2023-Q4.xlsx"):
+        assert str(outbox / name) in result.output
+    rolled = next((tmp_path / "demo").glob("Tong_hop/BC138_*_2023-12.xlsx"))
+    assert str(rolled) in result.output
+    sub = read_submission(rolled)
+    assert sorted({r[2] for r in sub.rows if r[2]}) == ["20041", "20044", "20047", "20050"]
