@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +85,7 @@ def _parse_ref(text: str) -> tuple[str, int, int] | None:
     return sheet, int(m.group(4)) - 1, _col_index(m.group(3))
 
 
-def _check_zip(zf: zipfile.ZipFile, name: str, limits: dict[str, Any]) -> None:
+def _check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: dict[str, Any]) -> None:
     infos = zf.infolist()
     if len(infos) > int(limits.get("max_members", 60)):
         raise _Reject("import_zip_bomb", file=name, detail=f"{len(infos)} thành phần")
@@ -103,11 +105,30 @@ def _check_zip(zf: zipfile.ZipFile, name: str, limits: dict[str, Any]) -> None:
     if "xl/workbook.xml" not in names:
         raise _Reject("not_xlsx", file=name)
     for info in infos:
-        if info.filename.endswith((".xml", ".rels", ".vml")):
-            with zf.open(info) as fh:
-                head = fh.read(_XML_HEAD_BYTES)
-            if _DTD.search(head):
+        # xl/workbook.xml is parsed whole by defusedxml; the other parts go to calamine.
+        if info.filename.endswith((".xml", ".rels", ".vml")) and info.filename != "xl/workbook.xml":
+            if _DTD.search(_head(data, info)):
                 raise _Reject("import_xml_unsafe", file=name, part=info.filename)
+
+
+def _head(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    """The first bytes of a member, inflated straight from the file's bytes (cheaper than ZipFile.open)."""
+    start = info.header_offset
+    if data[start:start + 4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(info.filename)
+    name_len, extra_len = struct.unpack("<HH", data[start + 26:start + 30])
+    start += 30 + name_len + extra_len
+    raw = data[start:start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        return raw[:_XML_HEAD_BYTES]
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        try:
+            return zlib.decompressobj(-15).decompress(raw, _XML_HEAD_BYTES)
+        except zlib.error:
+            raise zipfile.BadZipFile(info.filename) from None
+    with_zip = zipfile.ZipFile(io.BytesIO(data))
+    with with_zip.open(info) as fh:  # another method (bzip2, lzma): the slow path
+        return fh.read(_XML_HEAD_BYTES)
 
 
 def _safe_xml(zf: zipfile.ZipFile, part: str, name: str):
@@ -199,7 +220,7 @@ def _read(path: Path, defs: Definitions, result: FormFile) -> None:
         raise _Reject("import_damaged", file=name) from None
     try:
         with zf:
-            _check_zip(zf, name, limits)
+            _check_zip(zf, data, name, limits)
             sheets, names = _workbook_parts(zf, name)
             _read_values(zf, data, name, sheets, names, defs, cfg, result)
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile):
