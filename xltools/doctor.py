@@ -98,10 +98,24 @@ def pinned_xlwings() -> str | None:
         if cfg.exists():
             requires = cfg.read_text(encoding="utf-8").splitlines()
     for line in requires:
-        found = re.match(r"\s*xlwings\s*==\s*([\w.]+)", line)
-        if found:
+        found = re.match(r"\s*xlwings\s*==\s*([\w.]+)\s*(?:;\s*(.+))?$", line.strip())
+        if found and _marker_applies(found.group(2)):
             return found.group(1)
     return None
+
+
+def _marker_applies(marker: str | None) -> bool:
+    """Whether an environment marker (e.g. python_version >= "3.11") holds here."""
+    if not marker:
+        return True
+    try:
+        from packaging.markers import Marker
+    except ImportError:  # packaging is nearly always there; without it, take the pin as is
+        return True
+    try:
+        return bool(Marker(marker).evaluate())
+    except Exception:  # noqa: BLE001 - an unreadable marker: do not guess
+        return True
 
 
 def pin_check() -> Check:

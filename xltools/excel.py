@@ -517,7 +517,13 @@ def highlight(session: Session, old: list[tuple[str, str]], issues: list[Any], c
             continue
         with unprotected(ws):
             for (top, left, bottom, right), matrix in _color_bands(cells):
-                ws.range((top, left), (bottom, right)).set_colors(matrix)
+                block = ws.range((top, left), (bottom, right))
+                if hasattr(block, "set_colors"):  # xlwings >= 0.37.5
+                    block.set_colors(matrix)
+                    continue
+                for (r, c), colour in cells.items():  # older xlwings (Python 3.10 pin): cell by cell
+                    if top <= r <= bottom:
+                        ws.range((r, c)).color = colour
 
 
 def _color_bands(cells: dict[tuple[int, int], str | None]):
