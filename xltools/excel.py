@@ -109,10 +109,11 @@ def _run(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) 
 
 
 def _caption(verb: str) -> str:
-    for b in buttons():
-        if b.verb == verb:
-            return b.caption
-    return verb
+    """The button's Vietnamese caption of a verb (the verb itself if buttons.toml is unreadable)."""
+    try:
+        return next((b.caption for b in buttons() if b.verb == verb), verb)
+    except Exception:  # noqa: BLE001 - used while reporting another error
+        return verb
 
 
 class Session:
