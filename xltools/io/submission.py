@@ -394,6 +394,7 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
     n = len(parts)
     # block 1: indicators per part
     ws.write_string(top, 0, part_label, f_head)
+    ws.set_row(top, 45)
     for j, key in enumerate(keys, start=1):
         ws.write_string(top, j, agg.labels.get(key, key), f_head)
     for i, rec in enumerate(parts, start=1):
@@ -415,6 +416,7 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
     top2 = top + n + 3
     if agg.derived and n:
         ws.write_string(top2, 0, part_label, f_head)
+        ws.set_row(top2, 75)
         for j, (key, label) in enumerate(agg.derived, start=1):
             ws.write_string(top2, j, label, f_head)
         for i, rec in enumerate(parts, start=1):
@@ -437,6 +439,7 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
     trend_keys = [k for k in ch.get("trend", []) if k in agg.indicators]
     if agg.trend is not None and len(agg.trend) and trend_keys:
         ws.write_string(top3, 0, ch.get("month_label", ""), f_head)
+        ws.set_row(top3, 45)
         for j, key in enumerate(trend_keys, start=1):
             ws.write_string(top3, j, agg.labels.get(key, key), f_head)
         trend = records(agg.trend)
