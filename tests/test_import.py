@@ -241,6 +241,7 @@ def test_cli_import_text_json_and_exit_codes(commune, forms, defs):
     assert "Đã nhận: 3 | Không đổi: 0 | Đã thay thế: 0 | Bị từ chối: 1" in res.output
     assert f"[Bị từ chối] {forms[3].name}: ô “{defs.indicator('tips').label}”" in res.output
     assert "Chạy thử" in res.output
+    assert "Đang đọc phiếu" in res.stderr  # the progress bar of a batch goes to stderr
     res = runner.invoke(main, ["import", str(commune), *map(str, forms[:3]), "--format", "json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)

