@@ -263,3 +263,27 @@ def test_an_xml_bomb_in_a_part_that_calamine_reads(setup, bad_dir, defs, compres
     bad = rezip(base, bad_dir / "PhieuBaoCao_01_2023-12.xlsx", replace={part: bomb}, compression=compression)
     assert part in import_bad(commune, bad, good)
     assert reject_time(bad, defs) < 1
+
+
+@pytest.mark.parametrize("part, data", [
+    ("xl/worksheets/sheet1.xml", b"<worksheet><sheetData><row r='1'><c r='A1' t='s'><v>"),  # cut in the middle
+    ("xl/workbook.xml", b"<workbook><sheets><sheet name="),
+])
+def test_a_damaged_part(setup, bad_dir, defs, part, data):
+    commune, good, base, _ = setup
+    bad = rezip(base, bad_dir / "PhieuBaoCao_01_2023-12.xlsx", replace={part: data})
+    assert "Không đọc được tệp" in import_bad(commune, bad, good)
+
+
+def test_a_corrupted_member(setup, bad_dir, defs):
+    commune, good, base, _ = setup
+    data = bytearray(base.read_bytes())
+    with zipfile.ZipFile(base) as z:
+        info = z.getinfo("xl/worksheets/sheet1.xml")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for i in range(start + 10, start + min(info.compress_size, 400)):
+        data[i] ^= 0x5A  # flip bits inside the compressed sheet
+    bad = bad_dir / "PhieuBaoCao_01_2023-12.xlsx"
+    bad.write_bytes(bytes(data))
+    reason = import_bad(commune, bad, good)
+    assert "Không đọc được tệp" in reason or "bị hỏng" in reason or "DTD" in reason

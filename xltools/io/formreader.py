@@ -191,6 +191,8 @@ def read_form(path: str | Path, defs: Definitions) -> FormFile:
         _read(path, defs, result)
     except _Reject as rej:
         result.reasons = [rej.text]
+    except Exception as exc:  # any other parser failure on a damaged file: one file never stops the batch
+        result.reasons = [messages.text("unreadable", file=path.name, reason=f"{type(exc).__name__}: {exc}"[:300])]
     return result
 
 
