@@ -228,12 +228,14 @@ def merge_reports(
     *,
     replace_manual: bool = False,
     now: dt.datetime | None = None,
+    header_row: int = 1,
 ) -> MergeResult:
     """Decide, file by file in order, what each form does to the reports table.
 
     ``existing`` is the table as read (with ``_row``); ``incoming`` mixes readable
     forms (``Incoming``) and files already rejected (``FileResult``), which pass
-    through so that results keep the order of the files.
+    through so that results keep the order of the files. ``header_row`` is the
+    Excel row of the table's header (to predict the rows of appended reports).
     """
     now = now or dt.datetime.now().replace(microsecond=0)
     sheet = defs.sheet("reports")
@@ -245,7 +247,7 @@ def merge_reports(
     for record, excel_row in zip(records(existing), existing[ROW].tolist() if ROW in existing else []):
         rows.append(record)
         excel_rows.append(int(excel_row))
-    next_row = (max(excel_rows) if excel_rows else 1) + 1
+    next_row = max(excel_rows, default=header_row) + 1  # where appended rows will land
     index: dict[tuple[str, str], int] = {}
     for i, r in enumerate(rows):
         k = (str(r.get("period") or ""), str(r.get("village_code") or ""))

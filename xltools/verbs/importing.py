@@ -105,7 +105,8 @@ def import_reports(
             progress(i, len(files))
 
     stamp = now()
-    merged = merge_reports(book.tables["reports"], items, defs, replace_manual=replace_manual, now=stamp)
+    merged = merge_reports(book.tables["reports"], items, defs, replace_manual=replace_manual, now=stamp,
+                           header_row=book.header_rows.get("reports", 1))
     summary = ImportSummary(str(path), merged.results, dry_run=dry_run)
     _validate(book, merged, summary, defs)
     if dry_run:
