@@ -162,7 +162,7 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
         for label, value in header:
             ws.write(row, 1, label, f_key)
             ws.merge_range(row, 2, row, 3, value, f_fixed)
-            ws.set_row(row, _height(value, 26))
+            ws.set_row(row, _height(value, 38))
             row += 1
         ws.merge_range(row, 0, row + 1, 3, cfg.get("instructions", ""), f_note)
         ws.set_row(row, 30)
