@@ -218,7 +218,7 @@ def test_a_50_mb_file(setup, bad_dir, defs):
     with open(bad, "wb") as fh:
         fh.write(base.read_bytes())
         fh.write(b"\x00" * (50 * 1024 * 1024))
-    assert "quá lớn (52.4 MB" in import_bad(commune, bad, good)
+    assert "quá lớn (52,4 MB, tối đa 2,0 MB)" in import_bad(commune, bad, good)
     assert reject_time(bad, defs) < 0.1  # refused before it is read
 
 

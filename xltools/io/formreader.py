@@ -206,7 +206,8 @@ def _read(path: Path, defs: Definitions, result: FormFile) -> None:
         raise _Reject("not_found", file=str(path)) from None
     limit = int(limits.get("max_file_bytes", 2_000_000))
     if size > limit:
-        raise _Reject("import_too_large", file=name, size=f"{size / 1e6:.1f}", limit=f"{limit / 1e6:.1f}")
+        raise _Reject("import_too_large", file=name, size=f"{size / 1e6:.1f}".replace(".", ","),
+                      limit=f"{limit / 1e6:.1f}".replace(".", ","))  # Vietnamese decimal comma
     try:
         data = path.read_bytes()
     except OSError as exc:
