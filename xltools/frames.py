@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .definitions import Column, Definitions, Sheet
@@ -154,20 +155,57 @@ def build_frame(
     data: dict[str, list[Any]] = {}
     for col in sheet.readable_columns:
         values = defs.lists[col.list].values if col.list else ()
+        raws = [record.get(col.key) for record in rows]
+        fast = _fast_counts(raws) if col.type in ("int", "money") else None
+        if fast is not None:
+            data[col.key] = fast
+            continue
         out: list[Any] = []
-        for record, excel_row in zip(rows, numbers):
-            raw = record.get(col.key)
+        seen: dict[tuple[type, Any], Any] = {}  # coerce is pure: convert each distinct value once
+        for raw, excel_row in zip(raws, numbers):
+            key = (type(raw), raw)
             try:
-                out.append(coerce(raw, col, values))
-            except ValueProblem as exc:
+                result = seen[key]
+            except KeyError:
+                try:
+                    result = coerce(raw, col, values)
+                except ValueProblem as exc:
+                    result = exc
+                seen[key] = result
+            except TypeError:  # an unhashable value: convert it alone
+                try:
+                    result = coerce(raw, col, values)
+                except ValueProblem as exc:
+                    result = exc
+            if isinstance(result, ValueProblem):
                 out.append(None)
                 problems.append(
-                    CellProblem(sheet.name, excel_row, letters.get(col.key, ""), col.header, col.key, col.type, raw, exc.reason)
+                    CellProblem(sheet.name, excel_row, letters.get(col.key, ""), col.header, col.key, col.type, raw, result.reason)
                 )
+            else:
+                out.append(result)
         data[col.key] = out
     frame = pd.DataFrame({k: pd.Series(v, dtype=_DTYPES.get(sheet.column(k).type, object)) for k, v in data.items()})
     frame[ROW] = pd.Series(numbers, dtype="int64")
     return frame, problems
+
+
+def _fast_counts(raws: list[Any]) -> pd.Series | None:
+    """A count column typed in one vectorised step when every value is a plain number or empty.
+
+    Returns None (use ``coerce`` value by value) as soon as one value is text, a
+    bool, negative, fractional or not finite, so the result and the problems are
+    exactly those of ``coerce``.
+    """
+    if not raws or not all(type(v) in (float, int) or v is None for v in raws):
+        return None
+    arr = np.array([np.nan if v is None else v for v in raws], dtype="float64")
+    present = ~np.isnan(arr)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(arr[present]) & (arr[present] >= 0) & (arr[present] == np.floor(arr[present]))
+    if not ok.all() or (present.any() and arr[present].max() >= 2**53):
+        return None
+    return pd.Series(pd.array(np.where(present, arr, 0).astype("int64"), dtype="Int64")).where(present, pd.NA)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -11,8 +11,10 @@ rule that fails yields ``rule-failed``; the other rules still run.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
+import string
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -170,6 +172,15 @@ def plain(value: Any) -> Any:
 class _Template(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+@functools.lru_cache(maxsize=256)
+def template_fields(template: str) -> frozenset[str]:
+    """The placeholder names of a message template."""
+    try:
+        return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
+    except ValueError:
+        return frozenset()
 
 
 def fill(template: str, values: Mapping[str, Any]) -> str:
@@ -344,15 +355,29 @@ class RuleRun:
             header = sheet.column(column_key).header
         except KeyError:
             header = ""
-        base = {**self.params, "sheet": sheet.name, "header": header}
-        keys = list(columns)
         rid, sev, template = self.spec.id, self.severity, self.template
+        used = template_fields(template)
+        # format once what is the same for every row; per row only the placeholders used
+        base = _Template({k: (v if isinstance(v, str) else fmt_value(v))
+                          for k, v in {**self.params, "sheet": sheet.name, "header": header}.items()})
+        keys = [k for k in columns if k in used]
+        want_value = "value" in used
         for i, (row, val) in enumerate(zip(hit[ROW].tolist(), values)):
             row = int(row)
             val = plain(val)
             cell = f"{letter}{row}" if letter else ""
-            msg = fill(template, {**base, "row": str(row), "cell": cell or sheet.name, "value": val,
-                                  **{k: plain(columns[k][i]) for k in keys}})
+            shown = _Template(base)
+            shown["row"] = str(row)
+            shown["cell"] = cell or sheet.name
+            if want_value:
+                shown["value"] = val if isinstance(val, str) else fmt_value(val)
+            for k in keys:
+                v = plain(columns[k][i])
+                shown[k] = v if isinstance(v, str) else fmt_value(v)
+            try:
+                msg = template.format_map(shown)
+            except (ValueError, IndexError, AttributeError):
+                msg = template
             self.issues.append(Issue(rid, sev, sheet.name, row, letter, cell, header, val, msg))
 
     # parameter helpers -----------------------------------------------------------

@@ -220,21 +220,23 @@ def missing_report(ctx: Context, run: RuleRun) -> None:
     if not months or active.empty:
         return
     reports = ctx.table("reports")
-    have = set(zip(reports["period"], reports["village_code"]))
+    expected = pd.DataFrame({"code": active["code"].to_numpy()}).merge(pd.DataFrame({"month": months}), how="cross")
+    if "team_founded" in active:
+        ends = {m: _month_end(m) for m in months}
+        founded = pd.to_datetime(expected["code"].map(dict(zip(active["code"], active["team_founded"]))))
+        expected = expected[~(founded > pd.to_datetime(expected["month"].map(ends))).to_numpy()]
+    have = pd.MultiIndex.from_arrays([reports["period"], reports["village_code"]])
+    missing = expected[~pd.MultiIndex.from_arrays([expected["month"], expected["code"]]).isin(have)]
     names = ctx.village_names
-    founded = dict(zip(active["code"], active["team_founded"])) if "team_founded" in active else {}
-    for month in months:
-        p = Period.parse(month)
-        month_end = (dt.date(p.year + (p.n == 12), p.n % 12 + 1, 1) - dt.timedelta(days=1))
-        deadline = ctx.deadline(month)
-        for code in active["code"]:
-            if (month, code) in have:
-                continue
-            start = founded.get(code)
-            if isinstance(start, dt.date) and start > month_end:
-                continue  # the team did not exist yet
-            run.issue("reports", None, "village_code", code, village=code, village_name=names.get(code, ""),
-                      period=month, deadline=deadline)
+    deadlines = {m: ctx.deadline(m) for m in months}
+    for month, code in zip(missing["month"], missing["code"]):
+        run.issue("reports", None, "village_code", code, village=code, village_name=names.get(code, ""),
+                  period=month, deadline=deadlines[month])
+
+
+def _month_end(month: str) -> dt.date:
+    p = Period.parse(month)
+    return dt.date(p.year + (p.n == 12), p.n % 12 + 1, 1) - dt.timedelta(days=1)
 
 
 @rule("plan-late-report", "plan")
