@@ -163,3 +163,26 @@ def test_table_level_issue_links_to_the_column_header(make_commune):
     (row,) = [r for r in rows if r["Mã quy tắc"] == "plan-board-village-heads"]
     assert row["Ô"] is None
     assert ws["B5"].hyperlink.location == "'Ban điều hành'!E1"
+
+
+def test_demo_plants_mistakes_and_validates(tmp_path):
+    from xltools import demo
+    from xltools.definitions import get_definitions
+
+    defs = get_definitions()
+    result = demo.DemoResult(folder=tmp_path, workbook=tmp_path / "SoTheoDoi_HongThuy.xlsx")
+    lines: list[str] = []
+    demo._step_workbook(result, defs, lines.append)
+    demo._step_validate(result, defs, lines.append)
+    assert lines[1].startswith("Đã kiểm tra sổ mẫu") and "2 lỗi" in lines[1]
+    assert any("Tổ điều hành" in line and "0 Tổ trưởng" in line for line in lines[2:])
+    assert any("(3) lớn hơn" in line for line in lines[2:])
+    report = validate(result.workbook, today=dt.date(2023, 12, 20))
+    by_rule = report.by_rule()
+    assert by_rule["plan-team-leader"] == 1 and by_rule["plan-reached-le-known"] == 1
+    missing = [i for i in report.issues if i.rule == "plan-missing-report"]
+    assert ("07", True) in {(i.value, "2023-11" in i.message) for i in missing}
+    late = [i for i in report.issues if i.rule == "plan-late-report" and "25/11/2023" in i.message]
+    assert len(late) == 1
+    wb = openpyxl.load_workbook(result.workbook)
+    assert wb["Kiểm tra"].max_row > 5

@@ -25,6 +25,7 @@ class DemoResult:
 
 def _step_workbook(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     settings, tables = sample_commune(defs=defs)
+    plant_mistakes(tables, defs)
     if result.workbook.exists():
         result.workbook.unlink()
     new(result.workbook, settings, tables, defs=defs)
@@ -100,7 +101,47 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
             echo(f"    {f.file}: {f.detail()}")
 
 
-STEPS: list[Callable[[DemoResult, Definitions, Echo], None]] = [_step_workbook, _step_forms_import]
+def plant_mistakes(tables: dict, defs: Definitions) -> None:
+    """A few mistakes real communes make, for validation to find (the samples/ CSVs stay clean).
+
+    Village 04's team loses its leader, village 05 reports more people reached
+    than known in 2023-10, village 06 reports 2023-11 a week late and village 07
+    never sends 2023-11 (the current month's reports are re-imported by forms).
+    """
+    import datetime as dt
+
+    rules = defs.extra("rules").get("rule", {})
+    leader = rules["plan-team-leader"]["params"]["leader_role"]
+    teams = tables["teams"]
+    member = defs.lists["team_roles"].values[-1]
+    teams.loc[(teams["village_code"] == "04") & (teams["role"] == leader), "role"] = member
+    reports = tables["reports"]
+    params = rules["plan-reached-le-known"]["params"]
+    row = (reports["village_code"] == "05") & (reports["period"] == "2023-10")
+    reports.loc[row, params["known"]] = 1
+    reports.loc[row, params["reached"]] = 3
+    row = (reports["village_code"] == "06") & (reports["period"] == "2023-11")
+    reports.loc[row, "report_date"] = dt.date(2023, 11, 25)
+    missing = (reports["village_code"] == "07") & (reports["period"] == "2023-11")
+    tables["reports"] = reports[~missing].reset_index(drop=True)
+
+
+def _step_validate(result: DemoResult, defs: Definitions, echo: Echo) -> None:
+    """Validate the sample workbook, write the Kiểm tra sheet and highlights, print the summary."""
+    from .messages import text
+    from .verbs.validate import validate
+
+    report = validate(result.workbook, write=True, defs=defs)
+    sheet = defs.sheet("checks").name
+    result.lines.append(text("validate_demo", errors=report.errors, warnings=report.warnings,
+                             infos=report.infos, sheet=sheet))
+    echo(result.lines[-1])
+    for issue in report.issues:
+        if issue.severity == "error":
+            echo(f"    {issue.sheet} {issue.cell}: {issue.message}".rstrip())
+
+
+STEPS: list[Callable[[DemoResult, Definitions, Echo], None]] = [_step_workbook, _step_forms_import, _step_validate]
 
 
 def run_demo(folder: str | Path = "xltools-demo", echo: Echo = lambda _: None, defs: Definitions | None = None) -> DemoResult:
