@@ -103,6 +103,7 @@ def test_every_rule_is_documented_and_kebab_case(defs):
     assert {e["id"] for e in entries} == set(RULES)
     for e in entries:
         assert e["message"] and e["description"] and e["fix"], e["id"]
+        assert RULES[e["id"]].func is None or RULES[e["id"]].doc, f"{e['id']} has no docstring"
         assert e["severity"] in ("error", "warning", "info"), e["id"]
     text = rule_catalogue("md", defs)
     assert all(f"`{rule_id}`" in text for rule_id in RULES)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..book import CommuneBook
 from ..definitions import Definitions, Sheet
-from ..frames import ROW
+from ..frames import ROW, empty_frame
 from ..periods import Period
 
 SEVERITIES = ("error", "warning", "info")
@@ -211,8 +211,6 @@ class Context:
     def table(self, key: str) -> pd.DataFrame:
         frame = self.book.tables.get(key)
         if frame is None:
-            from ..frames import empty_frame
-
             frame = empty_frame(self.sheet(key))
         return frame
 
