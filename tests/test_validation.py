@@ -154,7 +154,14 @@ def test_a_misconfigured_rule_yields_an_issue_about_itself(make_commune, own_def
     assert report.errors == 3  # the rest ran and the clean data gave nothing else
 
 
-def test_a_failing_rule_does_not_stop_the_others(make_commune):
+def test_a_bad_common_parameter_is_reported(make_commune, own_definitions):
+    _edit_rules(own_definitions, "cut_day = 15", "cut_day = 40")
+    report = check(make_commune(edit=clean), defs=get_definitions())
+    (issue,) = report.issues
+    assert issue.rule == "rule-misconfigured" and issue.value == "common.cut_day" and "40" in issue.message
+
+
+def test_a_rule_without_an_entry_in_rules_toml_is_reported(make_commune):
     @rule("test-explodes", "engine")
     def explodes(ctx, run):
         raise ZeroDivisionError("boom")

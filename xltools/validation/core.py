@@ -448,6 +448,10 @@ def run_rules(
     entries = config.get("rule", {})
     ctx = Context(book, config, period, today)
     issues: list[Issue] = []
+    cut_day = config.get("common", {}).get("cut_day", 15)
+    if not isinstance(cut_day, int) or isinstance(cut_day, bool) or not 1 <= cut_day <= 28:
+        issues.append(_engine_issue(config, "rule-misconfigured", "common.cut_day",
+                                    f"cut_day = {cut_day!r} phải là số ngày từ 1 đến 28; dùng 15"))
     wanted = set(only) if only is not None else None
     for rule_id, spec in RULES.items():
         if spec.func is None or (wanted is not None and rule_id not in wanted):
