@@ -12,7 +12,7 @@ from xltools.frames import build_frame, coerce
 from xltools.text import ValueProblem
 
 VALUES = st.one_of(
-    # counts beyond 2**53 are out of scope (an Int64 column cannot hold 2**63 either way)
+    # counts up to 2**53 (beyond 2**63 build_frame reports a problem where coerce returns a huge int)
     st.none(), st.just(""), st.just("  "), st.floats(max_value=2.0**53), st.sampled_from([float("nan"), float("-inf"), float("inf")]),
     st.floats(min_value=-3, max_value=300).map(round).map(float),
     st.integers(min_value=-5, max_value=2**53), st.booleans(), st.sampled_from(["12", "1.234", "12 người", "#REF!", "-3", "2,5"]),
@@ -67,3 +67,9 @@ def test_plain_number_columns_take_the_fast_path(defs):
     frame, problems = build_frame(defs, defs.sheet("reports"), [{"tips": 1.0}, {"tips": -2.0}, {"tips": 2.5}])
     assert frame["tips"].tolist()[0] == 1 and frame["tips"].isna().tolist()[1:] == [True, True]
     assert [(p.row, p.reason) for p in problems if p.key == "tips"] == [(3, "reason_negative"), (4, "reason_fraction")]
+
+
+def test_a_count_too_large_for_int64_is_a_problem_not_a_crash(defs):
+    frame, problems = build_frame(defs, defs.sheet("reports"), [{"tips": 1e19}, {"tips": 3.0}, {"tips": "12"}])
+    assert frame["tips"].isna().tolist() == [True, False, False] and frame["tips"].tolist()[1:] == [3, 12]
+    assert [(p.row, p.reason) for p in problems] == [(2, "validate_reason_too_large")]

@@ -127,6 +127,7 @@ def coerce(value: Any, column: Column, list_values: Sequence[str] = ()) -> Any:
 
 
 _DTYPES = {"int": "Int64", "money": "Int64", "number": "Float64", "bool": "boolean"}
+_INT64_LIMIT = 2**63
 
 
 def empty_frame(sheet: Sheet) -> pd.DataFrame:
@@ -177,6 +178,8 @@ def build_frame(
                     result = coerce(raw, col, values)
                 except ValueProblem as exc:
                     result = exc
+            if isinstance(result, int) and not isinstance(result, bool) and result >= _INT64_LIMIT and col.type in ("int", "money"):
+                result = ValueProblem("validate_reason_too_large", raw)  # an Int64 column cannot hold it
             if isinstance(result, ValueProblem):
                 out.append(None)
                 problems.append(
