@@ -43,7 +43,7 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
 
     The month's reports are taken out of the demo workbook first (they "have not
     come in yet") and typed into the forms, so later steps see the same numbers.
-    One form carries "12 người" (rejected); its village sends a corrected file and
+    One form carries "48 người" in a count (rejected); its village sends a corrected file and
     another village resubmits a correction (replaced).
     """
     import openpyxl

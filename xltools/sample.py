@@ -31,7 +31,7 @@ def make_reports(
     *,
     seed: int = 138,
     missing: float = 0.02,
-    late: float = 0.08,
+    late: float = 0.05,
     deadline_day: int = 18,
     reporters: dict[str, str] | None = None,
     defs: Definitions | None = None,
@@ -55,11 +55,11 @@ def make_reports(
             zalo = min(households, zalo + rng.randint(0, max(2, households // 25)))
             if rng.random() < 0.12:
                 known = max(0, known + rng.choice((-1, 1)))
-            reached = known if rng.random() < 0.8 else max(0, known - 1)
+            reached = known if rng.random() < 0.94 else max(0, known - 1)
             sessions = rng.choice((0, 1, 1, 1, 2))
             values = {
                 "team_meetings": rng.choice((1, 1, 1, 2)),
-                "movement_launches": 0 if rng.random() < 0.07 else rng.choice((1, 1, 1, 1, 2)),
+                "movement_launches": 0 if rng.random() < 0.04 else rng.choice((1, 1, 1, 1, 2)),
                 "visual_items": int(rng.randint(2, 8) * scale),
                 "concentrated_sessions": sessions,
                 "concentrated_attendance": sum(rng.randint(25, 70) for _ in range(sessions)),
