@@ -2,6 +2,8 @@
 and the file it saves back still imports (defined names and the metadata sheet survive)."""
 from __future__ import annotations
 
+import datetime as dt
+
 import subprocess
 from pathlib import Path
 
@@ -40,7 +42,7 @@ def test_libreoffice_prints_recalculates_and_resaves_importable_forms(make_commu
     commune = make_commune(edit=lambda t: t.update(reports=t["reports"][t["reports"]["period"] != "2023-12"]))
     forms = make_forms(commune, "2023-12", tmp_path / "forms")[:2]
     values = {i.key: 10 + n for n, i in enumerate(defs.numeric_indicators)}
-    values.update(note="Đã tổ chức ký cam kết", reporter="Hồ Văn Thắm")
+    values.update(note="Đã tổ chức ký cam kết", reporter="Hồ Văn Thắm", report_date=dt.date(2023, 12, 16))
     for form in forms:
         _fill(form, values)
 

@@ -173,8 +173,7 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
         row += 1
 
         sheet_ref = quote_sheetname(cfg["sheet_name"])
-        first_input = row
-        n_numeric = 0
+        numeric_cells: list[str] = []
         error_title = cfg.get("error_title", "")[:32]
         title_max = int(cfg.get("input_title_max", 32))
         for no, inp in enumerate(inputs, start=1):
@@ -185,7 +184,7 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
             opts: dict[str, Any] = {"input_title": inp.short[:title_max], "input_message": (inp.help or inp.label)[:255],
                                     "error_title": error_title, "error_type": "stop"}
             if inp.type == "int":
-                n_numeric += 1
+                numeric_cells.append(xl_rowcol_to_cell(row, 2))
                 ws.write_string(row, 3, inp.unit, f_unit)
                 _write_value(ws, row, 2, value, f_int)
                 opts.update(validate="integer", criteria=">=", value=0, error_message=cfg.get("error_int", "")[:255])
@@ -207,11 +206,10 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
                 raise DefinitionsError("bad_definitions", file=str(defs.folder / "indicators.toml"),
                                        reason=f"'{inp.key}' cannot be an Excel defined name")
             row += 1
-        # A recalculated check: how many numeric inputs are filled in.
+        # A recalculated check: how many of the count inputs are filled in (not the date).
         ws.write(row, 1, cfg.get("filled_label", ""), f_key)
-        ws.write_formula(row, 2, f"=COUNT({xl_rowcol_to_cell(first_input, 2)}:{xl_rowcol_to_cell(row - 1, 2)})",
-                         f_count, _count(values, inputs))
-        ws.write_string(row, 3, f"/ {n_numeric}", f_unit)
+        ws.write_formula(row, 2, f"=COUNT({','.join(numeric_cells)})", f_count, _count(values, inputs))
+        ws.write_string(row, 3, f"/ {len(numeric_cells)}", f_unit)
         row += 2
         ws.merge_range(row, 2, row, 3, cfg.get("signature", ""), f_sign)
         ws.merge_range(row + 1, 2, row + 1, 3, cfg.get("signature_note", ""), f_sign_note)
