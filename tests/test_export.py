@@ -64,7 +64,7 @@ def test_report_sheet_follows_decree_30(commune, tmp_path, defs):
     assert 30 <= mm["left"] <= 35 and 15 <= mm["right"] <= 20
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0  # 1 is the OOXML default
-    assert ws.print_title_rows
+    assert not ws.print_title_rows  # nine villages fit on page 1: nothing repeats above page 2
     assert ws.HeaderFooter.differentFirst and "&P" in ws.oddHeader.center.text and not ws.firstHeader.center.text
     # the printed table uses the Vietnamese grouping (1.234) whatever the locale
     total_row = next(r for r in ws.iter_rows() if r[1].value == "Tổng cộng")
@@ -168,3 +168,18 @@ def test_xlsm_stays_untouched(commune, tmp_path):
 def test_default_output_is_the_outbox_folder(commune):
     path = export(commune)
     assert path.parent == commune.parent / "Bao_cao_gui" and path.name.endswith("_2023-12.xlsx")
+
+
+def test_a_long_results_table_repeats_its_header_on_every_page(make_commune, tmp_path, defs):
+    from xltools.sample import make_reports
+
+    def many_villages(tables):
+        base = tables["villages"][tables["villages"]["active"]].reset_index(drop=True)
+        rows = [base.assign(code=base["code"] + f"-{n}", name=base["name"] + f" {n}") for n in range(3)]
+        tables["villages"] = pd.concat(rows, ignore_index=True)
+        tables["reports"] = make_reports(tables["villages"], ["2023-12"])
+
+    path = export(make_commune(edit=many_villages), "2023-12", tmp_path, force=True)
+    ws = openpyxl.load_workbook(path)[report_defs(defs)["sheets"]["report"]]
+    header = next(r[0].row for r in ws.iter_rows() if r[1].value == report_defs(defs)["text"]["column_village"])
+    assert ws.print_title_rows == f"${header}:${header}"

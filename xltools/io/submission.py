@@ -193,9 +193,12 @@ def write_report_sheet(
         ws.write_string(head_row, 2 + i, label, f_head)
         longest = max(longest, _lines_needed(label, widths[2 + i] * 1.1))
     ws.set_row(head_row, longest * size_t * 1.4)
-    ws.repeat_rows(head_row)
-    r.row += 1
     parts = records(agg.parts)
+    if len(parts) >= int(layout.get("repeat_header_min_rows", 15)):
+        # Only a table that runs onto the next page repeats its header there; a short one
+        # would put the results header above the budget or the signature of page 2.
+        ws.repeat_rows(head_row)
+    r.row += 1
     total = agg.total()
     decimals = int(layout.get("percent_decimals", 1))
     comma = bool(layout.get("decimal_comma", True))
