@@ -152,3 +152,17 @@ def test_demo_exports_a_month_and_a_quarter_and_rolls_four_communes_up(tmp_path)
     assert str(rolled) in result.output
     sub = read_submission(rolled)
     assert sorted({r[2] for r in sub.rows if r[2]}) == ["20041", "20044", "20047", "20050"]
+
+
+def test_rollup_header_and_signer_from_a_settings_file(submissions, tmp_path, defs):
+    _, files, _ = submissions
+    settings = tmp_path / "huyen.toml"
+    settings.write_text('parent_body = "UBND HUYỆN A LƯỚI"\nplace_name = "A Lưới"\nbcd_head = "Hồ Văn Thử"\n'
+                        'doc_next_number = 7\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["rollup", *map(str, files), "--period", "2023-12", "-o", str(tmp_path / "d"),
+                                       "--unit-name", "huyện A Lưới", "--unit-code", "474", "--settings", str(settings)])
+    assert result.exit_code == 0, result.output
+    ws = openpyxl.load_workbook(tmp_path / "d" / "BC138_474_2023-12.xlsx")[report_defs(defs)["sheets"]["report"]]
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "UBND HUYỆN A LƯỚI" in texts and "Hồ Văn Thử" in texts and "Số: 07/BC-BCĐ" in texts
+    assert any(t.startswith("A Lưới, ngày ") for t in texts)

@@ -256,14 +256,19 @@ def export(workbook, period, out_dir, password, force, include_members):
 @click.option("--unit-code", help="Mã đơn vị hành chính của đơn vị tổng hợp. / Code of the upper unit.")
 @click.option("--expected", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Tệp CSV các đơn vị phải báo cáo: mã, tên. / CSV of expected units (code, name).")
-def rollup(paths, period, out, unit_name, unit_code, expected):
+@click.option("--settings", "settings_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Tệp TOML phần đầu và chữ ký của báo cáo (parent_body, issuing_body, place_name, bcd_head, "
+                   "doc_code, doc_next_number). / Report header and signer (TOML).")
+def rollup(paths, period, out, unit_name, unit_code, expected, settings_file):
     """Tổng hợp báo cáo của các đơn vị cấp dưới. / Roll up the units' submissions one level up."""
+    from .commune import load_settings_file
     from .messages import text
     from .verbs.rollup import rollup as rollup_submissions
 
+    settings = load_settings_file(settings_file) if settings_file else None
     with _Progress(text("rollup_progress")) as progress:
         result = rollup_submissions(paths, period, out, unit_name=unit_name, unit_code=unit_code,
-                                    expected=expected, progress=progress)
+                                    expected=expected, progress=progress, settings=settings)
     click.echo("\n".join(result.summary_lines()))
     sys.exit(1 if result.rejected else 0)
 
