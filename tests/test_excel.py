@@ -134,18 +134,20 @@ def test_aggregate_writes_the_summary_sheet(make_commune, defs, sample):
     period = Period.parse(sample[0]["current_period"])
     assert period.label.upper() in cells["A1"]
     assert summary in text
-    # the total row: the last written row; a `sum` indicator equals the villages' sum
+    # the total row follows the villages; a `sum` indicator equals the villages' sum
     rows: dict[int, dict[str, object]] = {}
     for address, value in cells.items():
         col = "".join(ch for ch in address if ch.isalpha())
         rows.setdefault(int(address[len(col):]), {})[col] = value
     from xltools.aggregation import aggregate_book
 
-    label = aggregate_book(read_workbook(path, defs), period).labels["team_meetings"]
-    col = next(c for c, v in rows[4].items() if v == label)
+    labels = aggregate_book(read_workbook(path, defs), period).labels
+    header = next(r for r, line in rows.items() if labels["team_meetings"] in line.values())
+    col = next(c for c, v in rows[header].items() if v == labels["team_meetings"])
     reports = sample[1]["reports"]
     month = reports[reports["period"] == str(period)]
-    total_row = max(rows)
+    total_row = next(r for r, line in rows.items() if line.get("A") == labels["_total"])
+    assert total_row == header + 1 + month["village_code"].nunique()
     assert rows[total_row][col] == int(month["team_meetings"].sum())
     assert _alert(book)[1] == "info"
 

@@ -15,18 +15,11 @@ from xltools.commune import new, sample_commune
 from xltools.definitions import get_definitions
 from xltools.frames import records
 from xltools.io.reader import read_workbook
+from xltools.io.forms import fill_form as fill
 
 WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 
 
-def fill(path: Path, values: dict, target: Path | None = None) -> Path:
-    """Type values into a form the way a village head's spreadsheet program would save them."""
-    wb = openpyxl.load_workbook(path)
-    for key, value in values.items():
-        (sheet, ref), = wb.defined_names[key].destinations
-        wb[sheet][ref.replace("$", "")] = value
-    wb.save(target or path)
-    return target or path
 
 
 @pytest.fixture

@@ -16,18 +16,11 @@ from xltools.cli import main
 from xltools.errors import WriteError
 from xltools.io.files import sha256_file
 from xltools.io.reader import read_workbook
+from xltools.io.forms import fill_form as fill
 
 PERIOD = "2023-12"
 
 
-def fill(path: Path, values: dict, target: Path | None = None) -> Path:
-    """Type values into the named input cells and save, as a spreadsheet program would."""
-    wb = openpyxl.load_workbook(path)
-    for key, value in values.items():
-        (sheet, ref), = wb.defined_names[key].destinations
-        wb[sheet][ref.replace("$", "")] = value
-    wb.save(target or path)
-    return target or path
 
 
 def values_for(defs, seed: int) -> dict:

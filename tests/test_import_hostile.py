@@ -19,6 +19,7 @@ from conftest import libreoffice_convert
 from xltools import import_reports, make_forms
 from xltools.commune import new
 from xltools.io.reader import read_workbook
+from xltools.io.forms import fill_form as fill
 
 PERIOD = "2023-12"
 
@@ -34,13 +35,6 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 """
 
 
-def fill(path: Path, values: dict, target: Path | None = None) -> Path:
-    wb = openpyxl.load_workbook(path)
-    for key, value in values.items():
-        (sheet, ref), = wb.defined_names[key].destinations
-        wb[sheet][ref.replace("$", "")] = value
-    wb.save(target or path)
-    return target or path
 
 
 def rezip(source: Path, target: Path, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None,

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .definitions import Definitions
+from .errors import InputError
 from .frames import CellProblem
 
 
@@ -43,6 +44,13 @@ class CommuneBook:
 
     def table(self, key: str) -> pd.DataFrame:
         return self.tables[key]
+
+    def chosen_period(self, period: str | None = None) -> str:
+        """``period``, else the workbook's current period (Cấu hình); InputError when neither is set."""
+        chosen = period or self.settings.get("current_period")
+        if not chosen:
+            raise InputError("aggregate_no_period")
+        return str(chosen)
 
     def cell(self, sheet_key: str, column_key: str, row: int) -> str:
         """The A1 address of a column's cell in an Excel row ('' if the column is missing)."""

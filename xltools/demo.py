@@ -46,12 +46,11 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
     One form carries "48 người" in a count (rejected); its village sends a corrected file and
     another village resubmits a correction (replaced).
     """
-    import openpyxl
-
     from .frames import records
     from .io.editor import edit_workbook
     from .io.reader import read_workbook
     from .messages import text
+    from .io.forms import fill_form
     from .verbs.forms import make_forms
     from .verbs.importing import import_reports
 
@@ -66,33 +65,22 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
         for old in inbox.glob("*.xlsx"):
             old.unlink()
     forms = make_forms(result.workbook, period, inbox, defs=defs)
-    keys = [i.key for i in defs.indicators] + [f["key"] for f in defs.extra("forms").get("field", [])]
-
-    def fill(form, values, target=None):
-        wb = openpyxl.load_workbook(form)
-        for key in keys:
-            if key in wb.defined_names and values.get(key) is not None:
-                (sheet, ref), = wb.defined_names[key].destinations
-                wb[sheet][ref.replace("$", "")] = values[key]
-        wb.save(target or form)
-        return target or form
-
     returned = [f for f in forms if f.name.split("_")[1] in sent]
     for form in [f for f in forms if f not in returned]:
         form.unlink()  # that village has not sent its form back
     for form in returned:
-        fill(form, sent[form.name.split("_")[1]])
+        fill_form(form, sent[form.name.split("_")[1]])
     bad, resent = returned[min(2, len(returned) - 1)], returned[0]
     bad_values = dict(sent[bad.name.split("_")[1]])
-    fill(bad, {**bad_values, "concentrated_attendance": f"{bad_values['concentrated_attendance']} người"})
+    fill_form(bad, {**bad_values, "concentrated_attendance": f"{bad_values['concentrated_attendance']} người"})
     result.files[text("demo_file_forms", period=period)] = inbox
     result.lines.append(text("demo_forms_made", n=len(forms), period=period, folder=inbox.name))
     echo(result.lines[-1])
     rounds = [import_reports(result.workbook, [inbox], defs=defs)]
-    fixed = fill(bad, bad_values, inbox / bad.name.replace(".xlsx", " (2).xlsx"))
+    fixed = fill_form(bad, bad_values, inbox / bad.name.replace(".xlsx", " (2).xlsx"))
     corrected = dict(sent[resent.name.split("_")[1]])
     corrected["individual_contacts"] = (corrected.get("individual_contacts") or 0) + 2
-    again = fill(resent, corrected, inbox / resent.name.replace(".xlsx", " (2).xlsx"))
+    again = fill_form(resent, corrected, inbox / resent.name.replace(".xlsx", " (2).xlsx"))
     rounds.append(import_reports(result.workbook, [fixed, again], defs=defs))
     for n, summary in enumerate(rounds, start=1):
         result.lines.append(text("demo_import_round", n=n, counts=summary.counts_text(defs)))

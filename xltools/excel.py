@@ -45,14 +45,14 @@ from .io.reader import read_grid_table, read_workbook
 from .io.writer import _cell, write_workbook
 from .periods import Period
 from .settings import resolve
+from .sheetrows import grid
 from .text import clean, header_key, is_blank
-from .validation.core import fmt_value
+from .validation.render import FIRST_ISSUE_ROW
 from .xlsm import buttons
 
 MAX_COLOR_CELLS = 10_000  # xlwings' Range.set_colors limit per call
 MAX_LISTED = 8  # rejected files named in a message box
 MAX_LINKS = 500  # issues of Kiểm tra that get a hyperlink to their cell (one call each)
-FIRST_ISSUE_ROW = 5  # Kiểm tra: title, counts, blank line, header (as validate --write)
 STAMP = "%d/%m/%Y %H:%M"
 
 
@@ -202,13 +202,7 @@ class Session:
 
     def replace_table(self, key: str, frame: pd.DataFrame) -> None:
         """Replace the data rows of a table with ``frame``'s rows (one write, table resized)."""
-        sheet = self.defs.sheet(key)
-        ws = self.sheet(key)
-        cb = self.commune()
-        letters = cb.letters.get(key) or {c.key: column_letter(i) for i, c in enumerate(sheet.columns)}
-        header = cb.header_rows.get(key) or 1
-        positions = {k: _column_index(letter) for k, letter in letters.items()}
-        first, last = min(positions.values()), max(positions.values())
+        sheet, ws, header, positions, first, last = self._layout(key)
         old_rows = self.table_body_rows(key, header)
         grid = self.grid(key)
         out = []
@@ -232,14 +226,8 @@ class Session:
         """Add rows after the table's last non-blank row (one write), growing the table."""
         if not rows:
             return
-        sheet = self.defs.sheet(key)
-        ws = self.sheet(key)
-        cb = self.commune()
-        letters = cb.letters.get(key) or {c.key: column_letter(i) for i, c in enumerate(sheet.columns)}
-        header = cb.header_rows.get(key) or 1
-        positions = {k: _column_index(letter) for k, letter in letters.items()}
-        first, last = min(positions.values()), max(positions.values())
-        frame = cb.tables.get(key)
+        sheet, ws, header, positions, first, last = self._layout(key)
+        frame = self.commune().tables.get(key)
         last_filled = int(frame[ROW].max()) if frame is not None and len(frame) else header
         last_filled += self._appended.get(key, 0)
         block = []
@@ -252,6 +240,14 @@ class Session:
             ws.range((last_filled + 1, first + 1)).value = block
             self._resize_table(ws, sheet, header, first, last, max(last_filled + len(block) - header, 1), grow_only=True)
         self._appended[key] = self._appended.get(key, 0) + len(block)
+
+    def _layout(self, key: str):
+        """Sheet definition, worksheet, header row, column key -> 0-based index, first and last index."""
+        sheet = self.defs.sheet(key)
+        cb = self.commune()
+        letters = cb.letters.get(key) or {c.key: column_letter(i) for i, c in enumerate(sheet.columns)}
+        positions = {k: _column_index(letter) for k, letter in letters.items()}
+        return sheet, self.sheet(key), cb.header_rows.get(key) or 1, positions, min(positions.values()), max(positions.values())
 
     def table_body_rows(self, key: str, header: int) -> int:
         grid = self.grid(key)
@@ -296,6 +292,7 @@ class Session:
 # ---------------------------------------------------------------------------- the verbs
 def _validate(session: Session) -> str:
     from .validation import validate_book
+    from .validation.render import checks_rows
 
     cb = session.commune()
     period = cb.settings.get("current_period") or None
@@ -303,7 +300,7 @@ def _validate(session: Session) -> str:
     config = session.defs.extra("rules").get("checks_sheet", {})
     old = _listed_cells(session.grid("checks"), config)
     now = dt.datetime.now().replace(microsecond=0)
-    session.write_grid("checks", checks_rows(report, session.defs, now))
+    session.write_grid("checks", grid(checks_rows(report, session.defs, now)))
     link_cells(session, report.issues, config)
     highlight(session, old, report.issues, config)
     counts = dict(errors=report.errors, warnings=report.warnings, infos=report.infos)
@@ -318,13 +315,13 @@ def _validate(session: Session) -> str:
 
 
 def _aggregate(session: Session) -> str:
-    from .aggregation import aggregate_book
+    from .aggregation import aggregate_book, summary_rows
 
     cb = session.commune()
     period = session.period()
     result = aggregate_book(cb, period)
     now = dt.datetime.now().replace(microsecond=0)
-    session.write_grid("summary", summary_rows(result, session.defs, now))
+    session.write_grid("summary", grid(summary_rows(result, session.defs, now)))
     text = messages.text("excel_aggregated", period=period.label, sheet=session.defs.sheet("summary").name)
     session.finish("aggregate", messages.text("excel_result_ok"), text, {"current_period": str(period), **_reported_status(session)})
     return text
@@ -384,65 +381,6 @@ def _export(session: Session, folder: str | Path | None) -> str:
 
 
 # ---------------------------------------------------------------------------- output sheets
-def checks_rows(report: Any, defs: Definitions, now: dt.datetime) -> list[list[Any]]:
-    """The Kiểm tra sheet as rows (rules.toml [checks_sheet]): title, counts, header, issues."""
-    rules = defs.extra("rules")
-    config = rules.get("checks_sheet", {})
-    labels = rules.get("severity", {})
-    columns = config.get("columns", [])
-    fixes = {k: v.get("fix", "") for k, v in rules.get("rule", {}).items() if isinstance(v, dict)}
-    rows: list[list[Any]] = [
-        [config.get("title", "")],
-        [messages_fill(config.get("checked", ""), time=now.strftime(STAMP),
-                       errors=report.errors, warnings=report.warnings, infos=report.infos)],
-        [],
-        [c.get("header", c["key"]) for c in columns],
-    ]
-    if not report.issues:
-        rows.append([config.get("none", "")])
-    for issue in report.issues:
-        line = []
-        for c in columns:
-            key = c["key"]
-            if key == "severity":
-                line.append(labels.get(issue.severity, issue.severity))
-            elif key == "cell":
-                line.append(_issue_cell(issue))
-            elif key == "fix":
-                line.append(fixes.get(issue.rule, ""))
-            elif key == "value":
-                line.append(fmt_value(issue.value))
-            else:
-                line.append(getattr(issue, key, ""))
-        rows.append([None if v == "" else v for v in line])
-    return rows
-
-
-def summary_rows(result: Any, defs: Definitions, now: dt.datetime) -> list[list[Any]]:
-    """The Tổng hợp sheet as rows (report.toml [summary]): title, time, the per-village table."""
-    config = defs.extra("report").get("summary", {})
-    header, table = result.table_rows()
-    n_ind = len(result.indicators)
-    rows: list[list[Any]] = [
-        [messages_fill(config.get("title", ""), period_label=result.period.label.upper(), period=str(result.period))],
-        [messages_fill(config.get("generated", ""), time=now.strftime(STAMP))],
-        [],
-        list(header),
-    ]
-    for line in table:
-        rows.append([line[0], *line[1: 1 + n_ind], *[None if v is None else round(float(v), 4) for v in line[1 + n_ind:]]])
-    return rows
-
-
-def messages_fill(template: str, **params: Any) -> str:
-    return template.format_map(_Default(params)) if template else ""
-
-
-class _Default(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
 def link_cells(session: Session, issues: list[Any], config: dict[str, Any]) -> None:
     """Hyperlink each listed cell address of Kiểm tra to its cell (as ``validate --write`` does)."""
     keys = [c["key"] for c in config.get("columns", [])]

@@ -22,6 +22,17 @@ class _Default(dict):  # leaves unknown placeholders visible instead of failing
         return "{" + key + "}"
 
 
+def fill(template: str, /, **params: Any) -> str:
+    """A template (from any definition file) with its placeholders filled; unknown ones stay
+    visible and a broken template is shown as it is rather than raising."""
+    if not template:
+        return ""
+    try:
+        return template.format_map(_Default(params))
+    except (ValueError, IndexError, AttributeError):
+        return template
+
+
 def text(key: str, lang: str = "vi", /, **params: Any) -> str:
     """One message of the catalogue in ``lang`` with its placeholders filled."""
     entry = catalogue().get(key)

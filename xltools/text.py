@@ -53,6 +53,16 @@ class ValueProblem(ValueError):
         self.value = value
 
 
+def _cell_text(value: str) -> str:
+    """Trimmed NFC text of a cell; empty cells and Excel error values are problems."""
+    text = clean(value)
+    if text is None:
+        raise ValueProblem("reason_empty", value)
+    if text.upper() in ERROR_VALUES:
+        raise ValueProblem("reason_error_value", text)
+    return text
+
+
 _GROUPED = re.compile(r"^\d{1,3}(?:[.\u00a0 \u202f]\d{3})+$")
 
 
@@ -76,11 +86,7 @@ def parse_count(value: Any) -> int:
             raise ValueProblem("reason_fraction", value)
         return int(value)
     if isinstance(value, str):
-        text = clean(value)
-        if text is None:
-            raise ValueProblem("reason_empty", value)
-        if text.upper() in ERROR_VALUES:
-            raise ValueProblem("reason_error_value", text)
+        text = _cell_text(value)
         if text.isdigit():
             return int(text)
         if _GROUPED.match(text):
@@ -102,11 +108,7 @@ def parse_number(value: Any) -> float:
             raise ValueProblem("reason_not_number", value)
         return float(value)
     if isinstance(value, str):
-        text = clean(value)
-        if text is None:
-            raise ValueProblem("reason_empty", value)
-        if text.upper() in ERROR_VALUES:
-            raise ValueProblem("reason_error_value", text)
+        text = _cell_text(value)
         compact = text.replace(" ", "").replace("\u202f", "")
         if _GROUPED.match(text):
             return float(re.sub(r"\D", "", text))

@@ -21,11 +21,13 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import openpyxl
 import pandas as pd
+from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter, range_boundaries
 
 from ..definitions import Definitions, Sheet, get_definitions
 from ..errors import WorkbookError
 from ..frames import records
+from ..sheetrows import SheetRow
 from ..text import header_key, is_blank
 from .files import refuse_if_open, write_atomic
 from .reader import check_file
@@ -144,6 +146,40 @@ class WorkbookEditor:
 
     def save(self) -> Path:
         return write_atomic(self.path, lambda tmp: self.wb.save(tmp), check_lock=False)
+
+
+def write_sheet_rows(ws, rows: Sequence[SheetRow], font: str = "Times New Roman", size: int = 12) -> list[int]:
+    """Replace the content of an output sheet with ``rows``; return the Excel row of each."""
+    if ws.max_row:
+        ws.delete_rows(1, ws.max_row)
+    for rng in list(ws.merged_cells.ranges):
+        ws.unmerge_cells(str(rng))
+    ws.auto_filter.ref = None
+    thin = Side(style="thin")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    fonts = {
+        "title": Font(name=font, size=size + 2, bold=True), "note": Font(name=font, size=size, italic=True),
+        "section": Font(name=font, size=size, bold=True), "header": Font(name=font, size=size, bold=True),
+        "total": Font(name=font, size=size, bold=True),
+    }
+    normal = Font(name=font, size=size)
+    centred = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    numbers = []
+    for r, row in enumerate(rows, start=1):
+        numbers.append(r)
+        for c, value in enumerate(row.values, start=1):
+            cell = ws.cell(r, c, _cell(value))
+            cell.font = fonts.get(row.style, normal)
+            if row.style in ("header", "data", "total"):
+                cell.border = border
+            if row.style == "header":
+                cell.alignment = centred
+            fmt = row.number_formats[c - 1] if c - 1 < len(row.number_formats) else None
+            if fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
+                cell.number_format = fmt
+        if row.style == "header" and len(row.values) > 1:
+            ws.row_dimensions[r].height = 64
+    return numbers
 
 
 @contextlib.contextmanager

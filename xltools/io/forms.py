@@ -271,3 +271,18 @@ def _height(text: str, chars_per_line: int) -> float:
 
 def _count(values: Mapping[str, Any], inputs: list[InputSpec]) -> int:
     return sum(1 for i in inputs if i.type == "int" and isinstance(values.get(i.key), (int, float)))
+
+
+def fill_form(path: str | Path, values: Mapping[str, Any], target: str | Path | None = None) -> Path:
+    """Type ``values`` (by key) into a form's named input cells and save it, as a village
+    head's spreadsheet program would (the demo, the tests and benchmarks use it)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    for key, value in values.items():
+        if key in wb.defined_names and value is not None:
+            (sheet, ref), = wb.defined_names[key].destinations
+            wb[sheet][ref.replace("$", "")] = value
+    out = Path(target or path)
+    wb.save(out)
+    return out

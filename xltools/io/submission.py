@@ -21,7 +21,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from ..aggregation import Aggregate, fill, group_number, percent, report_defs
+from ..aggregation import Aggregate, fill, general_lines, group_number, percent, report_defs
 from ..definitions import Definitions, get_definitions
 from ..frames import records
 from .files import write_atomic
@@ -337,41 +337,6 @@ def _table(ws, r: _Report, header: Sequence[str], rows: Sequence[Sequence[Any]],
             f = (bold_last[1] if is_num else bold_last[0]) if last else (f_num if is_num and f_num is not None else f_text)
             cell(r.row, span, value, f)
         r.row += 1
-
-
-def general_lines(agg: Aggregate, rep: Mapping[str, Any]) -> list[str]:
-    """The sentences of section I (general situation)."""
-    text = rep["text"]
-    layout = rep.get("layout", {})
-    decimals, comma = int(layout.get("percent_decimals", 1)), bool(layout.get("decimal_comma", True))
-    f = agg.facts
-    out = []
-    if agg.level == "commune":
-        exp = f.get("expected") or 0
-        out.append(fill(text["general_villages"], active=f.get("active", 0), reported=f.get("reported", 0), expected=exp,
-                        completeness=percent(f.get("reported", 0) / exp if exp else None, decimals, comma),
-                        timely=f.get("timely", 0), timeliness=percent(f.get("timely", 0) / exp if exp else None, decimals, comma)))
-        if "addicts" in f:
-            out.append(fill(text["general_situation"], **{k: group_number(f.get(k)) or "0" for k in ("addicts", "users", "post_rehab", "arrested")}))
-        unconfigured = []
-        for lv in agg.hotspot:
-            if not lv.configured:
-                unconfigured.append(lv.label)
-                continue
-            verdict = {True: text["hotspot_yes"], False: text["hotspot_no"], None: text["hotspot_unknown"]}[lv.met]
-            out.append(fill(text["general_hotspot"], level=lv.label, source=lv.source, met=lv.met_count, needed=lv.needed, verdict=verdict))
-        if unconfigured:
-            out.append(fill(text["hotspot_not_configured"], levels=", ".join(unconfigured)))
-    else:
-        exp = f.get("expected") or 0
-        out.append(fill(text["general_units"], submitted=f.get("submitted", 0), expected=exp,
-                        completeness=percent(f.get("submitted", 0) / exp if exp else None, decimals, comma),
-                        timely=f.get("timely", 0), timeliness=percent(f.get("timely", 0) / exp if exp else None, decimals, comma)))
-        for key, param in (("missing", "names"), ("late", "names"), ("unexpected", "names"), ("rejected", "items"), ("superseded", "items")):
-            items = agg.extra.get(key) or []
-            if items:
-                out.append(fill(text[f"general_{key}"], **{param: "; ".join(items)}))
-    return out
 
 
 def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definitions) -> None:

@@ -5,9 +5,12 @@ import csv
 import io
 import json
 
+import datetime as dt
+
 from .. import messages
 from ..definitions import Definitions, get_definitions
-from .core import FIELDS, Report, rules_config
+from ..sheetrows import SheetRow
+from .core import FIELDS, Report, fmt_value, rules_config
 
 
 def summary(report: Report, file: str = "") -> str:
@@ -55,3 +58,32 @@ def render(report: Report, fmt: str = "text", file: str = "", defs: Definitions 
     if fmt == "csv":
         return render_csv(report)
     return render_text(report, file, defs)
+
+
+FIRST_ISSUE_ROW = 5  # Kiểm tra: title, counts, blank line, header, then one row per issue
+
+
+def checks_rows(report: Report, defs: Definitions, when: dt.datetime) -> list[SheetRow]:
+    """The Kiểm tra sheet (rules.toml [checks_sheet]): title, counts, header, one row per issue
+    from row FIRST_ISSUE_ROW on (the writers add the hyperlinks and the highlights)."""
+    config = rules_config(defs).get("checks_sheet", {})
+    columns = config.get("columns", [])
+    labels = severity_labels(defs)
+    fixes = {k: v.get("fix", "") for k, v in rules_config(defs).get("rule", {}).items() if isinstance(v, dict)}
+    rows = [
+        SheetRow((config.get("title", defs.sheet("checks").name.upper()),), "title"),
+        SheetRow((messages.fill(config.get("checked", ""), time=when.strftime("%d/%m/%Y %H:%M"), errors=report.errors,
+                                warnings=report.warnings, infos=report.infos),), "note"),
+        SheetRow((), "blank"),
+        SheetRow(tuple(c.get("header", c["key"]) for c in columns), "header"),
+    ]
+    for issue in report.issues:
+        values = {
+            "severity": labels.get(issue.severity, issue.severity), "rule": issue.rule, "sheet": issue.sheet,
+            "cell": issue.cell, "header": issue.header, "value": fmt_value(issue.value), "message": issue.message,
+            "fix": fixes.get(issue.rule, ""), "row": issue.row, "column": issue.column,
+        }
+        rows.append(SheetRow(tuple(None if values.get(c["key"]) in ("", None) else values.get(c["key"]) for c in columns), "data"))
+    if not report.issues:
+        rows.append(SheetRow((config.get("none", ""),), "text"))
+    return rows

@@ -16,7 +16,7 @@ from .. import __version__
 from ..aggregation import Aggregate, aggregate_book, report_defs, rows_checksum
 from ..book import CommuneBook
 from ..definitions import Definitions, get_definitions
-from ..errors import InputError, XltoolsError
+from ..errors import XltoolsError
 from ..io.reader import read_workbook
 from ..io.submission import build_submission, write_submission
 from ..periods import Period
@@ -127,9 +127,7 @@ def export(
     defs = defs or get_definitions()
     path = Path(path)
     book = read_workbook(path, defs, strict=False)
-    chosen = period or book.settings.get("current_period")
-    if not chosen:
-        raise InputError("aggregate_no_period")
+    chosen = book.chosen_period(period)
     period = Period.parse(chosen)
     errors, warnings, examples = _validate(book, period)
     if errors and not force:

@@ -15,21 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from .. import messages
 from ..book import CommuneBook
 from ..definitions import Definitions, get_definitions
 from ..errors import WorkbookError
-from ..io.editor import edit_workbook, now
+from ..io.editor import edit_workbook, now, write_sheet_rows
 from ..io.reader import read_workbook
+from ..io.writer import FONT
 from ..text import header_key
 from ..validation import Report, validate_book
-from ..validation.core import fill, fmt_value, rules_config
-from ..validation.render import severity_labels
+from ..validation.core import rules_config
+from ..validation.render import FIRST_ISSUE_ROW, checks_rows
 from ..validation.structure import major_mismatch
 
-FIRST_ISSUE_ROW = 5  # title, summary, blank line, header
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -154,49 +155,27 @@ def _header_cell(book: CommuneBook, defs: Definitions, issue) -> str:
 def _write_checks(ws, wb, book: CommuneBook, report: Report, cfg: dict[str, Any], defs: Definitions,
                   when: dt.datetime) -> None:
     columns = cfg.get("columns", [])
-    labels = severity_labels(defs)
-    fixes = {k: v.get("fix", "") for k, v in rules_config(defs).get("rule", {}).items()}
-    if ws.max_row > 1 or ws.max_column > 1:
-        ws.delete_rows(1, ws.max_row)
-    for rng in list(ws.merged_cells.ranges):
-        ws.unmerge_cells(str(rng))
-    ws.auto_filter.ref = None
-    bold = Font(bold=True)
-    ws.cell(1, 1, cfg.get("title", defs.sheet("checks").name.upper())).font = Font(bold=True, size=14)
-    stamp = when.strftime("%d/%m/%Y %H:%M")
-    ws.cell(2, 1, fill(cfg.get("checked", "{time}: {errors} / {warnings} / {infos}"),
-                       {"time": stamp, "errors": report.errors, "warnings": report.warnings, "infos": report.infos}))
-    header_row = FIRST_ISSUE_ROW - 1
+    write_sheet_rows(ws, checks_rows(report, defs, when), FONT)
     for c, col in enumerate(columns, start=1):
-        cell = ws.cell(header_row, c, col["header"])
-        cell.font = bold
-        letter = cell.column_letter
-        ws.column_dimensions[letter].width = col.get("width", 14)
+        ws.column_dimensions[get_column_letter(c)].width = col.get("width", 14)
     titles = {}
     for r, issue in enumerate(report.issues, start=FIRST_ISSUE_ROW):
-        values = {
-            "severity": labels.get(issue.severity, issue.severity), "rule": issue.rule, "sheet": issue.sheet,
-            "cell": issue.cell, "header": issue.header, "value": fmt_value(issue.value), "message": issue.message,
-            "fix": fixes.get(issue.rule, ""), "row": issue.row, "column": issue.column,
-        }
         for c, col in enumerate(columns, start=1):
-            cell = ws.cell(r, c, values.get(col["key"]) if values.get(col["key"]) != "" else None)
             link_here = col["key"] == "cell" if issue.cell else col["key"] == "sheet"
-            if link_here and issue.sheet:
-                if issue.sheet not in titles:
-                    target = _find_sheet(wb, issue.sheet)
-                    titles[issue.sheet] = target.title if target is not None else None
-                title = titles[issue.sheet]
-                if title:
-                    address = issue.cell or _header_cell(book, defs, issue)
-                    cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"'{title}'!{address}",
-                                               display=str(cell.value))
-                    cell.font = Font(color="0563C1", underline="single")
-    last = FIRST_ISSUE_ROW + len(report.issues) - 1
+            if not (link_here and issue.sheet):
+                continue
+            if issue.sheet not in titles:
+                target = _find_sheet(wb, issue.sheet)
+                titles[issue.sheet] = target.title if target is not None else None
+            title = titles[issue.sheet]
+            if title:
+                cell = ws.cell(r, c)
+                address = issue.cell or _header_cell(book, defs, issue)
+                cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"'{title}'!{address}", display=str(cell.value))
+                cell.font = Font(color="0563C1", underline="single")
     if report.issues and columns:
-        ws.auto_filter.ref = f"A{header_row}:{ws.cell(header_row, len(columns)).column_letter}{last}"
-    elif not report.issues:
-        ws.cell(FIRST_ISSUE_ROW, 1, cfg.get("none", ""))
+        last = FIRST_ISSUE_ROW + len(report.issues) - 1
+        ws.auto_filter.ref = f"A{FIRST_ISSUE_ROW - 1}:{get_column_letter(len(columns))}{last}"
     ws.freeze_panes = f"A{FIRST_ISSUE_ROW}"
 
 
