@@ -41,6 +41,7 @@ class Column:
     comment: str | None = None
     aliases: tuple[str, ...] = ()
     indicator: bool = False  # the column comes from indicators.toml
+    personal: bool = False  # a person's name or phone: never leaves the commune workbook unless asked
 
     @property
     def numeric(self) -> bool:
@@ -212,6 +213,7 @@ def _column(entry: dict[str, Any], where: str) -> Column:
             comment=entry.get("comment"),
             aliases=tuple(entry.get("aliases", ())),
             indicator=bool(entry.get("indicator", False)),
+            personal=bool(entry.get("personal", False)),
         )
     except KeyError as exc:
         raise DefinitionsError("bad_definitions", file=where, reason=f"a column lacks '{exc.args[0]}'") from None

@@ -20,6 +20,7 @@ from ..errors import XltoolsError
 from ..io.reader import read_workbook
 from ..io.submission import build_submission, write_submission
 from ..periods import Period
+from ..validation import validate_book
 
 SUBMISSION_FORMAT = "xltools-submission-1"
 
@@ -30,11 +31,6 @@ class ExportRefused(XltoolsError):
 
 def _validate(book: CommuneBook, period: Period) -> tuple[int, int, list[str]]:
     """(errors, warnings, a few error descriptions) from the validation engine."""
-    try:
-        from ..validation import validate_book
-    except ImportError:  # the engine is optional at this layer: fall back on the reader's findings
-        problems = [f"{p.sheet} {p.column}{p.row}" for p in book.problems] + [p.message for p in book.structure]
-        return len(problems), 0, problems[:3]
     report = validate_book(book, period)
     errors = [i for i in report.issues if i.severity == "error"]
     examples = [f"{i.sheet}{' ' + i.cell if i.cell else ''}: {i.message}" for i in errors[:3]]
@@ -42,15 +38,16 @@ def _validate(book: CommuneBook, period: Period) -> tuple[int, int, list[str]]:
 
 
 def member_terms(book: CommuneBook) -> list[str]:
-    """Names and phones of the board and team members (to keep them out of a submission)."""
+    """Names and phones of people (columns marked ``personal`` in workbook.toml), to keep
+    them out of a submission."""
     terms: set[str] = set()
-    for key in ("board", "teams"):
-        frame = book.tables.get(key)
+    for sheet in book.defs.table_sheets:
+        frame = book.tables.get(sheet.key)
         if frame is None:
             continue
-        for col in ("name", "phone"):
-            if col in frame:
-                terms.update(str(v) for v in frame[col].dropna() if str(v).strip())
+        for col in sheet.columns:
+            if col.personal and col.key in frame:
+                terms.update(str(v) for v in frame[col.key].dropna() if str(v).strip())
     return sorted(terms, key=len, reverse=True)
 
 
