@@ -42,7 +42,7 @@ from .definitions import Definitions, Sheet, get_definitions
 from .errors import InputError, WorkbookError, XltoolsError
 from .frames import ROW, column_letter, empty_frame, records
 from .io.reader import read_grid_table, read_workbook
-from .io.writer import _cell, write_workbook
+from .io.writer import cell_value, write_workbook
 from .periods import Period
 from .settings import resolve
 from .sheetrows import grid
@@ -213,7 +213,7 @@ class Session:
                 col = sheet.column(k)
                 if col.type == "formula":
                     continue
-                row[c - first] = _excel_value(_cell(item.get(k)))
+                row[c - first] = _excel_value(cell_value(item.get(k)))
             out.append(row)
         with unprotected(ws):
             if out:
@@ -234,7 +234,7 @@ class Session:
         for item in rows:
             row: list[Any] = [None] * (last - first + 1)
             for k, c in positions.items():
-                row[c - first] = _excel_value(_cell(item.get(k)))
+                row[c - first] = _excel_value(cell_value(item.get(k)))
             block.append(row)
         with unprotected(ws):
             ws.range((last_filled + 1, first + 1)).value = block

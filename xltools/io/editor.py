@@ -31,7 +31,7 @@ from ..sheetrows import SheetRow
 from ..text import header_key, is_blank
 from .files import refuse_if_open, write_atomic
 from .reader import check_file
-from .writer import _cell
+from .writer import cell_value
 
 
 class WorkbookEditor:
@@ -87,7 +87,7 @@ class WorkbookEditor:
                     if col.formula:
                         cell.value = col.formula.replace("[@[", f"{sheet.table}[[#This Row],[").replace("[@", f"{sheet.table}[[#This Row],")
                     continue
-                cell.value = _cell(item.get(key))
+                cell.value = cell_value(item.get(key))
                 fmt = self.defs.column_format(col)
                 if fmt:
                     cell.number_format = fmt
@@ -142,7 +142,7 @@ class WorkbookEditor:
         """Write single cells ({'C5': value}) on a free-form sheet, e.g. the dashboard."""
         ws = self.worksheet(sheet_key)
         for address, value in cells.items():
-            ws[address] = _cell(value)
+            ws[address] = cell_value(value)
 
     def save(self) -> Path:
         return write_atomic(self.path, lambda tmp: self.wb.save(tmp), check_lock=False)
@@ -168,7 +168,7 @@ def write_sheet_rows(ws, rows: Sequence[SheetRow], font: str = "Times New Roman"
     for r, row in enumerate(rows, start=1):
         numbers.append(r)
         for c, value in enumerate(row.values, start=1):
-            cell = ws.cell(r, c, _cell(value))
+            cell = ws.cell(r, c, cell_value(value))
             cell.font = fonts.get(row.style, normal)
             if row.style in ("header", "data", "total"):
                 cell.border = border

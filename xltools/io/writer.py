@@ -32,10 +32,11 @@ def _rows(sheet: Sheet, data: pd.DataFrame | list[dict[str, Any]] | None) -> lis
         return []
     items = records(data) if isinstance(data, pd.DataFrame) else list(data)
     keys = [c.key for c in sheet.columns]
-    return [[_cell(item.get(k)) for k in keys] for item in items]
+    return [[cell_value(item.get(k)) for k in keys] for item in items]
 
 
-def _cell(value: Any) -> Any:
+def cell_value(value: Any) -> Any:
+    """A Python/pandas value as a spreadsheet cell takes it (booleans as Có/Không)."""
     if value is None or value is pd.NA:
         return None
     if isinstance(value, bool):
@@ -235,7 +236,7 @@ def build_workbook(
         fm = _Formats(wb, defs)
         village_letter: list[str] = []
         setting_rows = [
-            {"key": s.key, "label": s.label, "value": _setting_text(settings.get(s.key))} for s in defs.settings
+            {"key": s.key, "label": s.label, "value": settings.get(s.key)} for s in defs.settings
         ]
         for sheet in defs.sheets:
             if sheet.kind == "dashboard":
@@ -250,10 +251,6 @@ def build_workbook(
         _write_lists(wb, fm, defs, village_letter[0] if village_letter else "A", defs.sheet("villages").name)
     finally:
         wb.close()
-
-
-def _setting_text(value: Any) -> Any:
-    return value if value is not None else None
 
 
 def write_workbook(path: str | Path, tables, settings, defs: Definitions | None = None, **kwargs) -> Path:
