@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from xltools import aggregate
+from xltools import aggregate, validate
 from xltools.aggregation import aggregate_tables, rows_checksum
 from xltools.cli import main
 from xltools.definitions import get_definitions
@@ -69,6 +69,18 @@ def test_ratios_come_from_summed_numerators_and_denominators(small):
     per_village = agg.rate_table().set_index("code")
     mean = per_village.loc[["01", "02"], "launch_rate"].mean()
     assert mean != pytest.approx(rates["launch_rate"])  # never an average of ratios
+
+
+@pytest.mark.parametrize("deadline_day, timely", [(18, 4), (5, 5)])
+def test_timeliness_uses_the_deadline_of_validation(make_commune, deadline_day, timely):
+    # a deadline day before the window closes (the 15th) is that day of the next month:
+    # with 5, November's report dated 25/11 is on time (due 05/12)
+    path = make_commune("Deadline.xlsx", settings={"form_deadline_day": deadline_day}, edit=_two_villages)
+    agg = aggregate(path, "2023-Q4")
+    assert agg.facts["reported"] == 5 and agg.facts["timely"] == timely
+    assert agg.rates_of(agg.total())["timeliness"] == pytest.approx(timely / 6)
+    late = [i for i in validate(path, "2023-Q4").issues if i.rule == "plan-late-report"]
+    assert len(late) == agg.facts["reported"] - agg.facts["timely"]
 
 
 def test_a_month_is_aggregated_alone(small):

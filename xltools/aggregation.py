@@ -55,6 +55,31 @@ def group_number(value: Any) -> str:
     return f"{int(round(float(value))):,}".replace(",", ".")
 
 
+def report_deadline(month: str, deadline_day: int, cut_day: int = 15) -> dt.date:
+    """The last day a village report of ``month`` (YYYY-MM) is on time.
+
+    The ``form_deadline_day`` of the month itself, or of the next month when that day
+    comes before the data window closes (``cut_day`` of rules.toml [common]); a day past
+    the month's end is its last day. The rule of plan-late-report, so that timeliness
+    and validation never disagree.
+    """
+    year, mon = int(month[:4]), int(month[5:7])
+    if deadline_day < cut_day:
+        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return dt.date(year, mon, min(deadline_day, calendar.monthrange(year, mon)[1]))
+
+
+def _deadline_days(settings: Mapping[str, Any], defs: Definitions) -> tuple[int, int]:
+    """(form_deadline_day, cut_day) as validation reads them, with the same fallbacks."""
+    try:
+        day = min(max(int(settings.get("form_deadline_day") or 18), 1), 31)
+    except (TypeError, ValueError):
+        day = 18
+    cut = defs.extra("rules").get("common", {}).get("cut_day", 15)
+    cut = cut if isinstance(cut, int) and not isinstance(cut, bool) and 1 <= cut <= 28 else 15
+    return day, cut
+
+
 def period_end(period: Period) -> dt.date:
     last = period.month_numbers[-1]
     return dt.date(period.year, last, calendar.monthrange(period.year, last)[1])
@@ -387,7 +412,7 @@ def aggregate_tables(
     text = rep.get("text", {})
     months = period.months()
     n_months = len(months)
-    deadline_day = int(settings.get("form_deadline_day") or 18)
+    deadline_day, cut_day = _deadline_days(settings, defs)
 
     villages = tables.get("villages")
     villages = villages if villages is not None else pd.DataFrame(columns=["code", "name", "active"])
@@ -424,7 +449,7 @@ def aggregate_tables(
 
     reported = grouped.size() if len(rp) else pd.Series(dtype=int)
     if "report_date" in rp and len(rp):
-        deadlines = rp["period"].map(lambda m: dt.date(int(m[:4]), int(m[5:7]), min(deadline_day, calendar.monthrange(int(m[:4]), int(m[5:7]))[1])))
+        deadlines = rp["period"].map({m: report_deadline(m, deadline_day, cut_day) for m in months})
         on_time = pd.Series([d is not None and d is not pd.NA and d <= dl for d, dl in zip(rp["report_date"], deadlines)], index=rp.index)
         timely = on_time.groupby(rp["village_code"]).sum()
     else:
