@@ -20,8 +20,6 @@ from xltools.io.forms import fill_form as fill
 WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 
 
-
-
 @pytest.fixture
 def commune(make_commune):
     """The sample commune without its reports of 2023-12 (the month the forms are for)."""
@@ -77,6 +75,16 @@ def test_every_input_has_a_workbook_level_name_on_an_unlocked_validated_cell(com
     assert meta["commune_code"] == "20041" and meta["village_code"] == "01" and meta["period"] == "2023-12"
     assert meta["form_version"] == cfg["version"] and len(meta["form_id"]) == 32
     assert not any(n.lower().endswith("vbaproject.bin") for n in __import__("zipfile").ZipFile(form).namelist())
+
+
+@pytest.mark.parametrize("day, deadline", [(5, "05/01/2024"), (31, "31/12/2023")])
+def test_the_deadline_on_the_form_is_the_one_validation_applies(make_commune, tmp_path, day, deadline):
+    """A deadline day before the window closes (the 15th) is that day of the next month."""
+    path = make_commune(settings={"form_deadline_day": day})
+    [form, *_] = make_forms(path, "2023-12", tmp_path / "out")
+    ws = openpyxl.load_workbook(form).worksheets[0]
+    text = " ".join(str(c.value) for row in ws.iter_rows(max_row=10) for c in row if c.value)
+    assert f"trước hết ngày {deadline}" in text
 
 
 def test_forms_refuse_a_period_that_is_not_a_month(commune):

@@ -11,6 +11,7 @@ Every text comes from workbook/forms.toml and indicators.toml.
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 import uuid
@@ -104,11 +105,17 @@ def _date(d: dt.date) -> str:
     return d.strftime("%d/%m/%Y")
 
 
-def _deadline(period: Period, day: int | None) -> dt.date | None:
+def _deadline(period: Period, day: int | None, cut_day: int) -> dt.date | None:
+    """The deadline printed on the form, as validation's plan-late-report applies it: the
+    day of the month itself, or of the next month when it comes before the window closes;
+    a day past the month's end is its last day."""
     if not day:
         return None
-    day = max(1, min(int(day), 28))
-    return dt.date(period.year, period.n, day)
+    day = max(1, int(day))
+    year, month = period.year, period.n
+    if day < cut_day:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return dt.date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Mapping[str, Any] | None = None) -> None:
@@ -148,8 +155,9 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
         ws.merge_range("A1:D1", cfg.get("title", ""), f_title)
         ws.merge_range("A2:D2", cfg.get("subtitle", "").format(period_label=period.label, period=spec.period), f_sub)
 
-        start, end = period.window(int(cfg.get("window_cut_day", 15)))
-        deadline = _deadline(period, spec.deadline_day)
+        cut_day = int(cfg["window_cut_day"])
+        start, end = period.window(cut_day)
+        deadline = _deadline(period, spec.deadline_day, cut_day)
         header = [
             (cfg.get("commune_label", ""), f"{spec.commune_name} ({spec.commune_code})"),
             (cfg.get("village_label", ""), f"{spec.village_code} - {spec.village_name}"),
@@ -204,7 +212,7 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
             cell = xl_rowcol_to_cell(row, 2, row_abs=True, col_abs=True)
             if wb.define_name(inp.key, f"={sheet_ref}!{cell}") != 0:
                 raise DefinitionsError("bad_definitions", file=str(defs.folder / "indicators.toml"),
-                                       reason=f"'{inp.key}' cannot be an Excel defined name")
+                                       reason=f"khóa “{inp.key}” không dùng được làm tên ô (defined name) của Excel")
             row += 1
         # A recalculated check: how many of the count inputs are filled in (not the date).
         ws.write(row, 1, cfg.get("filled_label", ""), f_key)
