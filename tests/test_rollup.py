@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import zipfile
 
 import openpyxl
 import pytest
@@ -140,6 +141,21 @@ def test_edited_wrong_period_and_foreign_files_are_rejected_with_reasons(submiss
     wrong = runner.invoke(main, ["rollup", str(folder), "--period", "2023-11", "-o", str(tmp_path / "x"),
                                  "--unit-name", "huyện A Lưới"])
     assert wrong.exit_code == 1 and "Lỗi: Không có báo cáo hợp lệ nào của kỳ 2023-11" in wrong.output
+
+
+def test_a_damaged_sheet_is_rejected_and_the_batch_goes_on(submissions, tmp_path, defs):
+    _, files, _ = submissions
+    damaged = tmp_path / "BC138_hong_2023-12.xlsx"
+    with zipfile.ZipFile(files[0]) as src, zipfile.ZipFile(damaged, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet3.xml":  # Số liệu, cut in the middle of a tag
+                data = data[: len(data) // 2]
+            dst.writestr(item, data)
+    result = rollup([damaged, *files[1:]], "2023-12", tmp_path / "d", unit_name="huyện A Lưới", unit_code="474")
+    assert [(p.name, reason.startswith(f"Không đọc được tệp {damaged.name}:")) for p, reason in result.rejected] == [
+        (damaged.name, True)]
+    assert len(result.accepted) == len(files) - 1
 
 
 def test_demo_exports_a_month_and_a_quarter_and_rolls_four_communes_up(tmp_path):

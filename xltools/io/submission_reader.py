@@ -87,6 +87,10 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
         names = list(wb.sheet_names)
         info_grid = _sheet(wb, names, sheets["info"], path.name)
         data_grid = _sheet(wb, names, sheets["data"], path.name)
+    except WorkbookError:
+        raise
+    except Exception as exc:  # a damaged sheet: calamine's XML, zip or value errors
+        raise WorkbookError("unreadable", file=path.name, reason=str(exc) or type(exc).__name__) from None
     finally:
         wb.close()
     info: dict[str, str] = {}
