@@ -156,6 +156,10 @@ def test_a_damaged_sheet_is_rejected_and_the_batch_goes_on(submissions, tmp_path
     assert [(p.name, reason.startswith(f"Không đọc được tệp {damaged.name}:")) for p, reason in result.rejected] == [
         (damaged.name, True)]
     assert len(result.accepted) == len(files) - 1
+    ws = openpyxl.load_workbook(result.path)[report_defs(defs)["sheets"]["report"]]
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    line = next(t for t in texts if t.startswith("Tệp báo cáo không được chấp nhận: "))
+    assert f"Không đọc được tệp {damaged.name}:" in line and "cannot read" not in line  # Vietnamese only
 
 
 def test_demo_exports_a_month_and_a_quarter_and_rolls_four_communes_up(tmp_path):

@@ -130,6 +130,7 @@ def rollup(
 
     accepted: list[Submission] = []
     rejected: list[tuple[Path, str]] = []
+    rejected_vi: list[str] = []  # the printed report is Vietnamese only; each message names its file
     for i, f in enumerate(files, start=1):
         try:
             sub = read_submission(f, defs)
@@ -141,6 +142,7 @@ def rollup(
             accepted.append(sub)
         except XltoolsError as err:
             rejected.append((f, str(err)))
+            rejected_vi.append(err.vi.rstrip("."))
         if progress:
             progress(i, len(files))
     if not accepted:
@@ -148,7 +150,7 @@ def rollup(
 
     agg = combine([_unit(s) for s in accepted], period, unit_code, unit_name, defs, expected=expected_list)
     superseded = [(Path(old.file), Path(new.file)) for old, new in agg.extra["superseded_pairs"]]
-    agg.extra["rejected"] = [f"{p.name}: {reason}" for p, reason in rejected]
+    agg.extra["rejected"] = rejected_vi
 
     rep = report_defs(defs)
     roll = rep.get("rollup", {})
