@@ -107,4 +107,19 @@ def test_the_only_xlsm_of_the_folder_is_found(built, monkeypatch):
     monkeypatch.chdir(built.parent)
     assert doctor.find_workbook() == built
     result = CliRunner().invoke(main, ["doctor"])
-    assert str(built) in result.output or built.name in result.output
+    assert f"[OK]  Sổ theo dõi: {built.resolve()}" in result.output.splitlines()
+    (built.parent / "Khac.xlsm").write_bytes(b"")  # two workbooks: doctor does not guess
+    assert doctor.find_workbook() is None
+
+
+@pytest.mark.parametrize("content", ["damaged", "no_vba"])
+def test_an_unreadable_vba_project_names_the_file(tmp_path, content):
+    path = tmp_path / "Hỏng.xlsm"
+    if content == "damaged":
+        path.write_bytes(b"not a workbook")
+    else:
+        openpyxl.Workbook().save(path)  # a plain workbook renamed .xlsm: no VBA project
+    vba = _by_key(doctor.run_doctor(path))["vba"]
+    assert [c.status for c in vba] == ["error"]
+    assert vba[0].message.startswith("Không đọc được tệp Hỏng.xlsm: ")
+    assert "{" not in vba[0].message

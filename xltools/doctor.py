@@ -51,7 +51,7 @@ def exit_code(checks: list[Check]) -> int:
 
 
 def find_workbook(folder: str | Path = ".") -> Path | None:
-    """The only ``SoTheoDoi_*.xlsm`` of a folder, if there is exactly one."""
+    """The only ``.xlsm`` of a folder (Excel's lock files aside), if there is exactly one."""
     found = [p for p in Path(folder).glob("*.xlsm") if not p.name.startswith(("~$", ".~lock"))]
     return found[0].resolve() if len(found) == 1 else None
 
@@ -159,11 +159,11 @@ def workbook_checks(path: Path, platform: str, defs: Definitions) -> list[Check]
     try:
         modules = read_modules(path)
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is a finding
-        return out + [_check("vba", ERROR, file=path.name, reason=str(exc) or type(exc).__name__)]
+        return out + [_unreadable_vba(path, str(exc) or type(exc).__name__)]
     vba = next((vba_xlwings_version(src) for src in modules.values() if vba_xlwings_version(src)), None)
     installed = xlwings_version()
     if vba is None:
-        out.append(_check("vba", ERROR, file=path.name, reason=messages.text("doctor_vba_no_module")))
+        out.append(_unreadable_vba(path, messages.text("doctor_vba_no_module")))
     elif vba != installed:
         out.append(_check("vba", ERROR, vba=vba, installed=installed or "-", file=path.name))
     else:
@@ -181,6 +181,11 @@ def workbook_checks(path: Path, platform: str, defs: Definitions) -> list[Check]
     except XltoolsError as err:
         out.append(Check("settings", ERROR, err.vi))
     return out
+
+
+def _unreadable_vba(path: Path, reason: str) -> Check:
+    """The VBA project cannot be read, or has no xlwings module: the version check cannot run."""
+    return Check("vba", ERROR, messages.text("unreadable", file=path.name, reason=reason))
 
 
 def interpreter_checks(conf: dict[str, str], platform: str) -> list[Check]:
