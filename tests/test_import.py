@@ -21,8 +21,6 @@ from xltools.io.forms import fill_form as fill
 PERIOD = "2023-12"
 
 
-
-
 def values_for(defs, seed: int) -> dict:
     out = {i.key: (seed * 7 + n * 3) % 40 for n, i in enumerate(defs.numeric_indicators)}
     out.update(note=f"Thôn {seed}: ổn định", reporter=f"Hồ Văn {seed}", report_date=dt.datetime(2023, 12, 10 + seed % 5))
@@ -240,6 +238,20 @@ def test_cli_import_text_json_and_exit_codes(commune, forms, defs):
     data = json.loads(res.stdout)
     assert data["counts"] == {"accepted": 3, "unchanged": 0, "replaced": 0, "rejected": 0} and data["written"]
     assert [f["village_code"] for f in data["files"]] == ["01", "02", "03"]
+
+
+def test_cli_missing_files_are_one_vietnamese_line(commune, forms, defs, tmp_path):
+    runner = CliRunner()
+    missing = tmp_path / "khong_co.xlsx"
+    res = runner.invoke(main, ["import", str(missing), str(forms[0])])
+    assert res.exit_code == 2 and res.output == f"Lỗi: Không tìm thấy tệp {missing}. (file not found: {missing})\n"
+    res = runner.invoke(main, ["forms", str(missing), "--period", PERIOD])
+    assert res.exit_code == 2 and res.output.startswith(f"Lỗi: Không tìm thấy tệp {missing}.")
+    fill(forms[0], values_for(defs, 1))
+    res = runner.invoke(main, ["import", str(commune), str(forms[0]), str(missing), "--dry-run"])
+    assert res.exit_code == 1  # the missing form is rejected, the other one read
+    assert f"[Bị từ chối] {missing.name}: Không tìm thấy tệp {missing}." in res.output
+    assert f"[Đã nhận] {forms[0].name}" in res.output
 
 
 def test_folder_import_skips_lock_files_and_the_workbook(commune, forms, defs):
