@@ -8,7 +8,6 @@ can be rolled up again (commune → district → province).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from ..io.submission_reader import Submission, read_submission
 from ..periods import Period
 from ..consolidation import UnitData, combine, read_expected_rows
 from ..text import slug
-from .export import info_rows, submission_name
+from .export import info_rows, report_header, submission_name
 
 Progress = Callable[[int, int], None]
 
@@ -152,20 +151,16 @@ def rollup(
     superseded = [(Path(old.file), Path(new.file)) for old, new in agg.extra["superseded_pairs"]]
     agg.extra["rejected"] = rejected_vi
 
-    rep = report_defs(defs)
-    roll = rep.get("rollup", {})
-    given = dict(settings or {})
-    header = {
-        "parent_body": given.get("parent_body") or fill(roll.get("parent_body", ""), unit_name=unit_name),
-        "issuing_body": given.get("issuing_body") or roll.get("issuing_body", ""),
-        "doc_number": given.get("doc_next_number"),
-        "doc_code": given.get("doc_code") or roll.get("doc_code", ""),
-        "place_name": given.get("place_name") or fill(roll.get("place_name", ""), unit_name=unit_name),
-        "model_name": given.get("model_name") or defs.setting("model_name").default,
-        "upper_bcd_name": given.get("upper_bcd_name") or "",
-        "signer": given.get("bcd_head") or "",
-        "date": dt.date.today(),
+    roll = report_defs(defs).get("rollup", {})
+    given = {k: v for k, v in (settings or {}).items() if v not in (None, "")}
+    defaults = {
+        "parent_body": fill(roll.get("parent_body", ""), unit_name=unit_name),
+        "issuing_body": roll.get("issuing_body", ""),
+        "doc_code": roll.get("doc_code", ""),
+        "place_name": fill(roll.get("place_name", ""), unit_name=unit_name),
+        "model_name": defs.setting("model_name").default,
     }
+    header = report_header({**defaults, **given}, defs)
     if given.get("recipients"):
         header["recipients"] = list(given["recipients"])
     rows = agg.long_rows()
