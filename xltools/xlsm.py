@@ -19,6 +19,7 @@ xlwings is never imported here: the quickstart file is found through
 """
 from __future__ import annotations
 
+import html
 import importlib.metadata
 import importlib.util
 import re
@@ -54,8 +55,8 @@ class Button:
     sub: str
     verb: str
     cell: str
-    width: int = 200
-    height: int = 34
+    width: int  # pixels: the button's own, else [size] of buttons.toml
+    height: int
 
 
 def buttons_config(defs: Definitions | None = None) -> dict[str, Any]:
@@ -190,7 +191,7 @@ def build_vba_project(target: str | Path, sources: Mapping[str, str] | None = No
             problems = wb.validate()
             missing = [n for n in sources if n not in wb.module_names()]
         if problems or missing:
-            raise WorkbookError("xlsm_bad_project", reason="; ".join(problems + [f"missing {n}" for n in missing]))
+            raise WorkbookError("xlsm_bad_project", reason="; ".join(problems + [f"thiếu mô-đun {n}" for n in missing]))
         with zipfile.ZipFile(edited) as zf:
             target.write_bytes(zf.read(VBA_PART))
     return target
@@ -294,15 +295,9 @@ def button_macros(path: str | Path) -> dict[str, str]:
                 if not macro:
                     continue
                 text = re.sub(r"<[^>]+>", "", " ".join(re.findall(r"<v:textbox\b.*?</v:textbox>", shape, flags=re.S)))
-                caption = _unescape(" ".join(text.split()))
+                caption = html.unescape(" ".join(text.split()))
                 out[caption] = macro.group(1).split("!")[-1]
     return out
-
-
-def _unescape(text: str) -> str:
-    for a, b in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&")):
-        text = text.replace(a, b)
-    return text
 
 
 def conf_from_file(path: str | Path, defs: Definitions | None = None) -> dict[str, str] | None:
