@@ -27,6 +27,7 @@ from ..reports import (
     import_config, log_rows, merge_reports, reported_text,
 )
 from ..text import clean
+from ..validation import validate_book
 
 Progress = Callable[[int, int], None]
 _NEEDED = ("villages", "reports", "history", "log")
@@ -120,10 +121,6 @@ def _validate(book, merged: MergeResult, summary: ImportSummary, defs: Definitio
     """Warnings of the validation engine on the imported rows; they never block the import."""
     touched = {f.row: f for f in summary.files if f.status in (ACCEPTED, REPLACED) and f.row}
     if not touched:
-        return
-    try:
-        from ..validation import validate_book  # another engineer's module: optional at run time
-    except ImportError:
         return
     periods = {f.period for f in touched.values()}
     sheet_name = defs.sheet("reports").name
