@@ -38,8 +38,6 @@ def report_defs(defs: Definitions) -> dict[str, Any]:
     return defs.extra("report")
 
 
-
-
 def percent(value: float | None, decimals: int = 1, comma: bool = True) -> str:
     """0.853 -> '85,3%' (Vietnamese decimal comma); None -> '–'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -201,14 +199,11 @@ def hotspot_check(situation: pd.DataFrame | None, period: Period, population: in
             req = c.get("requires_level")
             if req and met is not False:
                 other = results.get(req.get("level", ""))
+                needed = int(req.get("min", 1))
                 if other is None or not other.configured:
                     met = None
-                elif other.met_count >= int(req.get("min", 1)):
-                    met = met if met is not None else None
-                elif other.met_count + other.unknown_count >= int(req.get("min", 1)):
-                    met = None
-                else:
-                    met = False
+                elif other.met_count < needed:  # enough met leaves ``met`` as it is
+                    met = None if other.met_count + other.unknown_count >= needed else False
             out.append(CriterionResult(lv["key"], c["key"], c.get("label", c["key"]), c.get("source", ""), met, ", ".join(shown)))
         results[lv["key"]] = LevelResult(
             key=lv["key"], label=lv.get("label", lv["key"]), source=lv.get("source", ""), configured=configured,
@@ -593,11 +588,7 @@ def budget_by_source(budget: pd.DataFrame | None, defs: Definitions) -> pd.DataF
 
 def aggregate_book(book: Any, period: str | Period | None = None) -> Aggregate:
     """``aggregate_tables`` over a CommuneBook; ``period`` defaults to its current period."""
-    chosen = period or book.settings.get("current_period")
-    if not chosen:
-        from .errors import InputError
-
-        raise InputError("bad_period", value="")
+    chosen = book.chosen_period(None if period is None else str(period))
     return aggregate_tables(book.tables, book.settings, chosen, book.defs)
 
 

@@ -21,9 +21,10 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from ..aggregation import Aggregate, fill, general_lines, group_number, percent, report_defs
+from ..aggregation import Aggregate, general_lines, group_number, percent, report_defs
 from ..definitions import Definitions, get_definitions
 from ..frames import records
+from ..messages import fill
 from .files import write_atomic
 
 MM_PER_INCH = 25.4

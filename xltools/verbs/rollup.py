@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..aggregation import Aggregate, fill, report_defs
+from ..aggregation import Aggregate, report_defs
 from ..definitions import Definitions, get_definitions
 from ..errors import InputError, WorkbookError, XltoolsError
 from ..io.submission import build_submission, write_submission
+from ..messages import fill
 from ..io.submission_reader import Submission, read_submission
 from ..periods import Period
 from ..consolidation import UnitData, combine, read_expected_rows
