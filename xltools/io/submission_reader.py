@@ -7,7 +7,7 @@ checked against the sum of the parts.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,11 @@ from ..errors import WorkbookError
 from ..text import clean, header_key
 from .reader import check_file
 
-DATA_COLUMNS = ("unit_code", "period", "part_code", "part_name", "key", "agg", "value")
-
-
 @dataclass
 class Submission:
     path: Path
     info: dict[str, str]
     rows: list[tuple[str, str, str, str, str, str, int]]  # canonical Số liệu rows
-    sha256: str = ""  # of the file
-    problems: list[str] = field(default_factory=list)
 
     @property
     def unit_code(self) -> str:
@@ -98,7 +93,6 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
         if len(line) >= 3 and _text(line[0]):
             info[_text(line[0])] = _text(line[2])
     rows: list[tuple[str, str, str, str, str, str, int]] = []
-    problems: list[str] = []
     for r, line in enumerate(data_grid[1:], start=2):
         cells = list(line[:7]) + [""] * (7 - len(line[:7]))
         if all(_text(c) == "" for c in cells):
@@ -115,7 +109,7 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
             raise WorkbookError("submission_bad_row", file=path.name, sheet=sheets["data"], row=r,
                                 reason=f"“{cells[6]}”")
         rows.append(tuple(_text(c) for c in cells[:6]) + (int(value),))  # type: ignore[arg-type]
-    sub = Submission(path=path, info=info, rows=rows, problems=problems)
+    sub = Submission(path=path, info=info, rows=rows)
     if verify:
         verify_submission(sub)
     return sub

@@ -8,7 +8,6 @@ Thông tin (and Thành phần only with ``include_members``).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -52,9 +51,10 @@ def member_terms(book: CommuneBook) -> list[str]:
 
 
 def redact(text: str, terms: Iterable[str], mark: str) -> str:
+    """``text`` with every term replaced by ``mark`` (longest terms first, as member_terms sorts them)."""
     for term in terms:
-        if term and term in text:
-            text = re.sub(re.escape(term), mark, text)
+        if term:
+            text = text.replace(term, mark)
     return text
 
 
