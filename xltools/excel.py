@@ -44,6 +44,7 @@ from .frames import ROW, column_letter, empty_frame, records
 from .io.reader import read_grid_table, read_workbook
 from .io.writer import cell_value, write_workbook
 from .periods import Period
+from .reports import reported_text
 from .settings import resolve
 from .sheetrows import grid
 from .text import clean, header_key, is_blank
@@ -186,7 +187,7 @@ class Session:
         with tempfile.TemporaryDirectory(prefix="xltools-excel-") as tmp:
             path = Path(tmp) / (Path(self.book.name).stem + ".xlsx")
             tables = {k: v for k, v in cb.tables.items() if k != "settings"}
-            write_workbook(path, tables, resolve(self.defs, _known(self.defs, cb.raw_settings), strict=False), self.defs)
+            write_workbook(path, tables, cb.settings, self.defs)
             yield path
 
     # -- writing -------------------------------------------------------------------
@@ -357,7 +358,7 @@ def _import_reports(session: Session, folder: str | Path | None) -> str:
         session.replace_table(key, after.tables[key])
     session.append_rows("log", records(after.tables["log"])[log_before:])
     lines = [summary.counts_text(session.defs)]
-    rejected = summary.rejected() if callable(summary.rejected) else list(summary.rejected)
+    rejected = summary.rejected
     lines += [f"- {f.file}: {f.detail()}" for f in rejected[:MAX_LISTED]]
     if len(rejected) > MAX_LISTED:
         lines.append(messages.text("excel_more", count=len(rejected) - MAX_LISTED))
@@ -560,18 +561,17 @@ def _table(ws, sheet: Sheet):
 
 
 def _reported_status(session: Session, reports: pd.DataFrame | None = None) -> dict[str, Any]:
-    """'reported / expected' villages for the current period (dashboard)."""
+    """'reported/expected' villages for the current period (dashboard), as ``xltools import`` writes it."""
     cb = session.commune()
     period = cb.settings.get("current_period")
     villages = cb.tables.get("villages")
     reports = cb.tables.get("reports") if reports is None else reports
-    if not period or villages is None or reports is None:
+    if not period or villages is None:
         return {}
-    active = villages[villages["active"].fillna(True).astype(bool)] if "active" in villages else villages
-    codes = set(active["code"].dropna().astype(str))
-    months = {str(m) for m in Period.parse(str(period)).months()}
-    got = set(reports.loc[reports["period"].astype(str).isin(months), "village_code"].dropna().astype(str)) & codes
-    return {"villages_reported": f"{len(got)} / {len(codes)}", "current_period": str(period)}
+    active = {  # code -> active (an empty "active" cell counts as active)
+        str(code): on is not False for code, on in zip(villages["code"], villages["active"].astype(object)) if pd.notna(code)
+    }
+    return {"villages_reported": reported_text(reports, active, str(period)), "current_period": str(period)}
 
 
 def _issue_cell(issue: Any) -> str:
