@@ -122,3 +122,15 @@ def test_a_new_indicator_appears_on_the_form_and_is_imported(tmp_path, monkeypat
     reports = read_workbook(path).tables["reports"]
     row = reports[(reports["period"] == "2023-12") & (reports["village_code"] == "01")]
     assert int(row["school_talks"].iloc[0]) == values["school_talks"]
+
+
+def test_a_forms_toml_missing_an_entry_is_one_clear_error(commune, tmp_path, monkeypatch):
+    folder = tmp_path / "defs"
+    shutil.copytree(get_definitions().folder, folder)
+    toml = folder / "forms.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("max_members = 60\n", ""), encoding="utf-8")
+    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+    for args in (["forms", str(commune), "--period", "2023-12"], ["import", str(commune), str(tmp_path)]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        assert res.output.startswith(f"Lỗi: Tệp định nghĩa {toml} có lỗi: thiếu tệp hoặc thiếu mục limits.max_members.")

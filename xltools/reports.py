@@ -31,7 +31,8 @@ STATUSES = (ACCEPTED, UNCHANGED, REPLACED, REJECTED)
 
 
 def import_config(defs: Definitions) -> dict[str, Any]:
-    return dict(defs.extra("forms").get("import", {}))
+    """forms.toml [import] (checked by ``io.forms.form_config`` before an import starts)."""
+    return dict(defs.extra("forms")["import"])
 
 
 def status_label(defs: Definitions, status: str) -> str:
@@ -44,7 +45,7 @@ def is_manual(source: Any, defs: Definitions) -> bool:
     text = clean(source) if isinstance(source, str) else source
     if is_blank(text):
         return True
-    marker = str(import_config(defs).get("manual_source", "nhập tay"))
+    marker = str(import_config(defs)["manual_source"])
     return str(text).casefold() == marker.casefold()
 
 
@@ -316,7 +317,7 @@ def merge_reports(
 
 def log_rows(summary: ImportSummary, defs: Definitions, *, user: str, time: dt.datetime) -> list[dict[str, Any]]:
     """One row of the Nhật ký table per file: file, SHA-256, time, user, result, detail."""
-    action = str(import_config(defs).get("action", "import"))
+    action = str(import_config(defs)["action"])
     return [
         {"time": time, "action": action, "file": f.file, "sha256": f.sha256 or None,
          "result": status_label(defs, f.status), "detail": f.detail()[:2000], "user": user}

@@ -87,11 +87,11 @@ def _parse_ref(text: str) -> tuple[str, int, int] | None:
 
 def _check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: dict[str, Any]) -> None:
     infos = zf.infolist()
-    if len(infos) > int(limits.get("max_members", 60)):
+    if len(infos) > int(limits["max_members"]):
         raise _Reject("import_zip_bomb", file=name, detail=f"{len(infos)} thành phần")
     total = 0
-    ratio_min = int(limits.get("ratio_min_bytes", 200_000))
-    max_ratio = float(limits.get("max_ratio", 100))
+    ratio_min = int(limits["ratio_min_bytes"])
+    max_ratio = float(limits["max_ratio"])
     for info in infos:
         total += info.file_size
         if info.file_size > ratio_min and info.file_size > max_ratio * max(info.compress_size, 1):
@@ -99,7 +99,7 @@ def _check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: dict[str, An
                           detail=f"{info.filename}: nén {info.file_size // max(info.compress_size, 1)} lần")
         if info.filename.lower().endswith("vbaproject.bin"):
             raise _Reject("import_macros", file=name)
-    if total > int(limits.get("max_uncompressed_bytes", 20_000_000)):
+    if total > int(limits["max_uncompressed_bytes"]):
         raise _Reject("import_zip_bomb", file=name, detail=f"{total // 1_000_000} MB khi giải nén")
     names = {i.filename for i in infos}
     if "xl/workbook.xml" not in names:
@@ -198,13 +198,13 @@ def read_form(path: str | Path, defs: Definitions) -> FormFile:
 
 def _read(path: Path, defs: Definitions, result: FormFile) -> None:
     cfg = form_config(defs)
-    limits = cfg.get("limits", {})
+    limits = cfg["limits"]
     name = path.name
     try:
         size = path.stat().st_size
     except OSError:
         raise _Reject("not_found", file=str(path)) from None
-    limit = int(limits.get("max_file_bytes", 2_000_000))
+    limit = int(limits["max_file_bytes"])
     if size > limit:
         raise _Reject("import_too_large", file=name, size=f"{size / 1e6:.1f}".replace(".", ","),
                       limit=f"{limit / 1e6:.1f}".replace(".", ","))  # Vietnamese decimal comma
@@ -235,7 +235,7 @@ def _read(path: Path, defs: Definitions, result: FormFile) -> None:
 
 
 def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs: Definitions, cfg, result: FormFile) -> None:
-    meta_name = cfg.get("meta_sheet", "ThongTinPhieu")
+    meta_name = cfg["meta_sheet"]
     meta_actual = next((s for s, _, _ in sheets if header_key(s) == header_key(meta_name)), None)
     if meta_actual is None:
         raise _Reject("import_not_form", file=name, sheet=meta_name)
@@ -261,9 +261,9 @@ def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs
                     value = int(value)
                 meta[line[0].strip()] = clean(str(value)) if value not in (None, "") else ""
         result.meta = meta
-        if meta.get("generator") != cfg.get("generator", "xltools"):
+        if meta.get("generator") != cfg["generator"]:
             raise _Reject("import_not_form", file=name, sheet=meta_name)
-        supported = [str(v) for v in cfg.get("supported_versions", [cfg.get("version")])]
+        supported = [str(v) for v in cfg["supported_versions"]]
         if meta.get("form_version") not in supported:
             raise _Reject("import_bad_version", file=name, version=meta.get("form_version") or "?",
                           supported=", ".join(supported))
@@ -272,7 +272,7 @@ def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs
         rel_of = {s: rid for s, _, rid in sheets}
         odd: dict[str, dict[str, tuple[str, Any]]] = {}
         reasons: list[str] = []
-        max_text = int(cfg.get("limits", {}).get("max_text_length", 500))
+        max_text = int(cfg["limits"]["max_text_length"])
         for inp in form_inputs(defs):
             ref = _parse_ref(names.get(inp.key, ""))
             if ref is None or ref[0] not in sheet_names:

@@ -36,13 +36,27 @@ META_KEYS = (
     "generator", "form_version", "definitions_version", "toolkit_version", "commune_code",
     "commune_name", "village_code", "village_name", "period", "form_id", "created_at",
 )
+# Entries of forms.toml the code reads without a fallback (the wording may be left empty).
+_REQUIRED = {
+    "": ("version", "supported_versions", "generator", "file_name", "out_dir", "sheet_name", "meta_sheet",
+         "window_cut_day"),
+    "limits": ("max_file_bytes", "max_members", "max_uncompressed_bytes", "max_ratio", "ratio_min_bytes",
+               "max_text_length"),
+    "import": ("action", "manual_source", "folder_suffixes"),
+    "results": ("accepted", "unchanged", "replaced", "rejected"),
+}
 
 
 def form_config(defs: Definitions) -> dict[str, Any]:
-    """The content of workbook/forms.toml (DefinitionsError when it is missing)."""
+    """The content of workbook/forms.toml (DefinitionsError when it or a required entry is missing)."""
     cfg = defs.extra("forms")
-    if not cfg or "sheet_name" not in cfg:
-        raise DefinitionsError("bad_definitions", file=str(defs.folder / "forms.toml"), reason="thiếu tệp hoặc thiếu sheet_name")
+    for table, keys in _REQUIRED.items():
+        found = cfg.get(table, {}) if table else cfg
+        missing = [k for k in keys if not isinstance(found, dict) or k not in found]
+        if missing:
+            where = ", ".join(f"{table}.{k}" if table else k for k in missing)
+            raise DefinitionsError("bad_definitions", file=str(defs.folder / "forms.toml"),
+                                   reason=f"thiếu tệp hoặc thiếu mục {where}")
     return cfg
 
 
@@ -64,7 +78,7 @@ def form_inputs(defs: Definitions) -> list[InputSpec]:
     cfg = form_config(defs)
     out = [
         InputSpec(i.key, i.label, i.short, i.unit, "int" if i.numeric else "text", i.help,
-                  None if i.numeric else int(cfg.get("limits", {}).get("max_text_length", 500)))
+                  None if i.numeric else int(cfg["limits"]["max_text_length"]))
         for i in defs.indicators
     ]
     for f in cfg.get("field", []):
@@ -94,7 +108,7 @@ def safe_file_name(name: str) -> str:
 
 def form_file_name(spec: FormSpec, defs: Definitions) -> str:
     cfg = form_config(defs)
-    name = cfg.get("file_name", "PhieuBaoCao_{village_code}_{period}.xlsx").format(
+    name = cfg["file_name"].format(
         village_code=spec.village_code, period=spec.period, village_slug=slug(spec.village_name or ""),
         commune_code=spec.commune_code,
     )
@@ -127,7 +141,7 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
     wb = xlsxwriter.Workbook(str(target), {"in_memory": True})
     try:
         wb.set_properties({"title": cfg.get("title", ""), "author": "xltools",
-                           "comments": f"xltools {__version__}, form {cfg.get('version')}"})
+                           "comments": f"xltools {__version__}, form {cfg['version']}"})
         base = {"font_name": FONT, "font_size": 12, "valign": "vcenter"}
         f_title = wb.add_format({**base, "bold": True, "font_size": 14, "align": "center", "text_wrap": True})
         f_sub = wb.add_format({**base, "italic": True, "align": "center", "text_wrap": True})
@@ -182,8 +196,8 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
 
         sheet_ref = quote_sheetname(cfg["sheet_name"])
         numeric_cells: list[str] = []
-        error_title = cfg.get("error_title", "")[:32]
-        title_max = int(cfg.get("input_title_max", 32))
+        title_max = int(cfg.get("input_title_max", 32))  # Excel's limit
+        error_title = cfg.get("error_title", "")[:title_max]
         for no, inp in enumerate(inputs, start=1):
             ws.write_number(row, 0, no, f_no)
             ws.write_string(row, 1, inp.label, f_label)
@@ -204,7 +218,7 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
             else:
                 ws.merge_range(row, 2, row, 3, None, f_text)
                 _write_value(ws, row, 2, value, f_text)
-                limit = inp.max_length or 500
+                limit = inp.max_length or int(cfg["limits"]["max_text_length"])
                 opts.update(validate="length", criteria="<=", value=limit,
                             error_message=cfg.get("error_text", "").format(max_length=limit)[:255])
                 ws.set_row(row, 60 if limit > 100 else max(22, _height(inp.label, 50)))
@@ -234,13 +248,13 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
         ws.set_first_sheet()
         ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
 
-        meta = wb.add_worksheet(cfg.get("meta_sheet", "ThongTinPhieu"))
+        meta = wb.add_worksheet(cfg["meta_sheet"])
         meta.set_column("A:A", 22)
         meta.set_column("B:B", 40)
         meta.write_string(0, 0, cfg.get("meta_title", ""))
         entries = {
-            "generator": cfg.get("generator", "xltools"),
-            "form_version": str(cfg.get("version", "")),
+            "generator": cfg["generator"],
+            "form_version": str(cfg["version"]),
             "definitions_version": defs.version,
             "toolkit_version": __version__,
             "commune_code": spec.commune_code,

@@ -40,7 +40,7 @@ def make_forms(
     if not villages:
         raise InputError("forms_no_villages", file=path.name)
     folder = Path(out_dir) if out_dir else path.parent / safe_file_name(
-        str(cfg.get("out_dir", "Phieu_bao_cao_{period}")).format(period=str(chosen)))
+        str(cfg["out_dir"]).format(period=str(chosen)))
     folder.mkdir(parents=True, exist_ok=True)
     deadline = book.settings.get("form_deadline_day")
     written = []

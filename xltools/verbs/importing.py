@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..io.editor import edit_workbook, now
 from ..io.files import refuse_if_open
 from ..io.formreader import read_form
+from ..io.forms import form_config
 from ..io.reader import read_workbook
 from ..reports import (
     ACCEPTED, REJECTED, REPLACED, FileResult, ImportSummary, Incoming, MergeResult, check_identity,
@@ -35,7 +36,7 @@ _NEEDED = ("villages", "reports", "history", "log")
 
 def collect_files(sources: Iterable[str | Path], defs: Definitions, exclude: Path | None = None) -> list[Path]:
     """Files named directly, and the form-like files of folders (oldest first, then by name)."""
-    suffixes = {s.lower() for s in import_config(defs).get("folder_suffixes", [".xlsx"])}
+    suffixes = {s.lower() for s in import_config(defs)["folder_suffixes"]}
     out: list[Path] = []
     seen: set[Path] = set()
     for source in sources:
@@ -74,6 +75,7 @@ def import_reports(
     with ``replace_manual``.
     """
     defs = defs or get_definitions()
+    form_config(defs)  # a broken forms.toml is one clear error before any file is touched
     path = Path(path)
     sources = list(sources)
     if not dry_run:
