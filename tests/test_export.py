@@ -110,6 +110,7 @@ def test_no_member_name_or_phone_leaves_the_commune(commune, tmp_path, sample):
     cells = "\n".join(_cells(path))
     assert [n for n in names if n in cells] == []
     assert [p for p in phones if p in cells] == []
+    assert ": Đề nghị hỗ trợ ông … …" in cells  # the note is kept, only the name and phone are masked
     with_members = "\n".join(_cells(export(_with_note(commune, note), "2023-12", tmp_path / "m", include_members=True)))
     assert all(n in with_members for n in names) and all(p in with_members for p in phones)
 
@@ -145,8 +146,9 @@ def test_export_refuses_with_errors_and_force_says_so(make_commune, tmp_path, de
 
 def test_password_round_trip(commune, tmp_path):
     path = export(commune, "2023-12", tmp_path, password="Bí mật 138")
-    with pytest.raises(WorkbookError):
+    with pytest.raises(WorkbookError) as err:
         read_submission(path)  # encrypted: refused with a clear reason, never a traceback
+    assert str(err.value).startswith(f"Tệp {path.name} đang được đặt mật khẩu")
     office = msoffcrypto.OfficeFile(open(path, "rb"))
     assert office.is_encrypted()
     office.load_key(password="Bí mật 138")
