@@ -152,6 +152,15 @@ def test_a_misconfigured_rule_yields_an_issue_about_itself(make_commune, own_def
     assert "no_such_indicator" in bad["plan-monthly-launch"].message
     assert not hits(report, "plan-monthly-launch")
     assert report.errors == 3  # the rest ran and the clean data gave nothing else
+    # the Kiểm tra sheet's fix names the entry to edit, not a "{rule_id}" placeholder
+    from xltools.validation.render import FIRST_ISSUE_ROW, checks_rows
+
+    defs = get_definitions()
+    keys = [c["key"] for c in defs.extra("rules")["checks_sheet"]["columns"]]
+    rows = checks_rows(report, defs, dt.datetime(2023, 12, 20))[FIRST_ISSUE_ROW - 1:]
+    fixes = sorted(r.values[keys.index("fix")] for r in rows)
+    assert [("[rule.milestone-launch-date]" in f, "{" in f) for f in fixes] == [(True, False), (False, False), (False, False)]
+    assert any("[rule.plan-late-report]" in f for f in fixes) and any("[rule.plan-monthly-launch]" in f for f in fixes)
 
 
 def test_a_bad_common_parameter_is_reported(make_commune, own_definitions):

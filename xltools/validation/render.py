@@ -81,7 +81,9 @@ def checks_rows(report: Report, defs: Definitions, when: dt.datetime) -> list[Sh
         values = {
             "severity": labels.get(issue.severity, issue.severity), "rule": issue.rule, "sheet": issue.sheet,
             "cell": issue.cell, "header": issue.header, "value": fmt_value(issue.value), "message": issue.message,
-            "fix": fixes.get(issue.rule, ""), "row": issue.row, "column": issue.column,
+            # an engine issue's value is the rule it is about: its fix names that rule's entry
+            "fix": messages.fill(fixes.get(issue.rule, ""), rule_id=issue.value),
+            "row": issue.row, "column": issue.column,
         }
         rows.append(SheetRow(tuple(None if values.get(c["key"]) in ("", None) else values.get(c["key"]) for c in columns), "data"))
     if not report.issues:
