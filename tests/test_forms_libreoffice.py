@@ -3,7 +3,6 @@ and the file it saves back still imports (defined names and the metadata sheet s
 from __future__ import annotations
 
 import datetime as dt
-
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from conftest import libreoffice_convert
 from xltools import import_reports, make_forms
+from xltools.io.forms import fill_form
 from xltools.io.reader import read_workbook
 
 pytestmark = pytest.mark.libreoffice
@@ -30,21 +30,13 @@ def _recalc_profile(outdir: Path) -> None:
     (user / "registrymodifications.xcu").write_text(RECALC_ALWAYS, encoding="utf-8")
 
 
-def _fill(path: Path, values: dict) -> None:
-    wb = openpyxl.load_workbook(path)
-    for key, value in values.items():
-        (sheet, ref), = wb.defined_names[key].destinations
-        wb[sheet][ref.replace("$", "")] = value
-    wb.save(path)
-
-
 def test_libreoffice_prints_recalculates_and_resaves_importable_forms(make_commune, defs, tmp_path):
     commune = make_commune(edit=lambda t: t.update(reports=t["reports"][t["reports"]["period"] != "2023-12"]))
     forms = make_forms(commune, "2023-12", tmp_path / "forms")[:2]
     values = {i.key: 10 + n for n, i in enumerate(defs.numeric_indicators)}
     values.update(note="Đã tổ chức ký cam kết", reporter="Hồ Văn Thắm", report_date=dt.date(2023, 12, 16))
     for form in forms:
-        _fill(form, values)
+        fill_form(form, values)
 
     pdfs = libreoffice_convert(forms, "pdf", tmp_path / "pdf")
     for pdf in pdfs:
