@@ -13,6 +13,7 @@ from xltools import aggregate, validate
 from xltools.aggregation import aggregate_tables, rows_checksum
 from xltools.cli import main
 from xltools.definitions import get_definitions
+from xltools.errors import DefinitionsError
 from xltools.resources import resource_dir
 from xltools.settings import resolve
 
@@ -134,6 +135,19 @@ def test_a_new_indicator_is_aggregated_with_no_code_change(tmp_path, monkeypatch
     agg = aggregate_tables(tables, resolve(defs, settings), "2023-Q4", defs)
     assert agg.total()["school_talks"] == 2 * len(tables["reports"][tables["reports"]["period"].isin(["2023-10", "2023-11", "2023-12"])])
     assert any(r[4] == "school_talks" for r in agg.long_rows())
+
+
+def test_a_derived_indicator_naming_an_unknown_column_is_a_clear_error(tmp_path, monkeypatch, sample):
+    folder = tmp_path / "defs"
+    shutil.copytree(resource_dir("workbook"), folder)
+    toml = folder / "indicators.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('"villages.households"', '"villages.ho_dan"'), encoding="utf-8")
+    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+    defs = get_definitions()
+    settings, tables = sample
+    with pytest.raises(DefinitionsError) as err:
+        aggregate_tables(tables, resolve(defs, settings), "2023-Q4", defs)
+    assert str(err.value).startswith(f"Tệp định nghĩa {toml} có lỗi: [[derived]] zalo_coverage: denominator = “villages.ho_dan”")
 
 
 def test_write_fills_the_summary_sheet(make_commune, defs):

@@ -381,18 +381,25 @@ def base_keys(defs: Definitions) -> tuple[list[str], dict[str, str], dict[str, s
 
 
 def _check_derived(defs: Definitions, d: Derived) -> None:
+    """A derived indicator must name numeric indicators (or a column of the villages sheet)."""
     known = {i.key for i in defs.numeric_indicators}
+    villages = defs.sheet("villages")
+    village_columns = {c.key for c in villages.columns}
     where = str(defs.folder / "indicators.toml")
     if d.kind == "ratio":
         for side in ("numerator", "denominator"):
             ref = str(d.params.get(side, ""))
-            if not (ref in known or ref.startswith("villages.")):
-                raise DefinitionsError("bad_definitions", file=where, reason=f"derived {d.key}: {side} {ref!r}")
+            column = ref.split(".", 1)[1] if ref.startswith("villages.") else None
+            if not (ref in known or column in village_columns):
+                raise DefinitionsError("bad_definitions", file=where, reason=(
+                    f"[[derived]] {d.key}: {side} = “{ref}” không phải mã chỉ tiêu số hay villages.<mã cột của sheet {villages.name}>"))
     elif d.kind == "months_with":
         if d.params.get("indicator") not in known:
-            raise DefinitionsError("bad_definitions", file=where, reason=f"derived {d.key}: indicator")
+            raise DefinitionsError("bad_definitions", file=where, reason=(
+                f"[[derived]] {d.key}: indicator = “{d.params.get('indicator', '')}” không phải mã chỉ tiêu số"))
     elif d.kind not in ("completeness", "timeliness"):
-        raise DefinitionsError("bad_definitions", file=where, reason=f"derived {d.key}: unknown kind {d.kind}")
+        raise DefinitionsError("bad_definitions", file=where, reason=(
+            f"[[derived]] {d.key}: kind = “{d.kind}” không hợp lệ (ratio, months_with, completeness, timeliness)"))
 
 
 def aggregate_tables(
