@@ -21,6 +21,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from .. import __version__
 from ..aggregation import Aggregate, general_lines, group_number, percent, report_defs
 from ..definitions import Definitions, get_definitions
 from ..frames import records
@@ -551,7 +552,8 @@ def build_submission(
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
     try:
-        wb.set_properties({"title": f"{agg.unit_name} {agg.period}", "author": "xltools", "comments": "xltools submission"})
+        wb.set_properties({"title": f"{agg.unit_name} – {agg.period.label}", "author": "xltools",
+                           "comments": f"xltools {__version__}"})
         write_report_sheet(wb, agg, header, defs)
         write_charts_sheet(wb, agg, defs)
         write_data_sheet(wb, rows, agg.labels, defs)
