@@ -170,6 +170,14 @@ def test_a_bad_common_parameter_is_reported(make_commune, own_definitions):
     assert issue.rule == "rule-misconfigured" and issue.value == "common.cut_day" and "40" in issue.message
 
 
+def test_a_boolean_cut_day_is_reported_not_used_as_day_1(make_commune, own_definitions):
+    _edit_rules(own_definitions, "cut_day = 15", "cut_day = true")
+    # deadline day 5 is before cut day 15: the 5th of the next month, so the clean reports are on time
+    report = check(make_commune(edit=clean, settings={"form_deadline_day": 5}), defs=get_definitions())
+    (issue,) = report.issues  # reported, and the reports are checked with day 15 as announced
+    assert issue.rule == "rule-misconfigured" and issue.value == "common.cut_day" and "True" in issue.message
+
+
 def test_a_rule_without_an_entry_in_rules_toml_is_reported(make_commune):
     @rule("test-explodes", "engine")
     def explodes(ctx, run):

@@ -201,7 +201,6 @@ class Context:
         self.config = config
         self.period = period
         self.today = today
-        self.common: dict[str, Any] = dict(config.get("common", {}))
         self._cache: dict[str, Any] = {}
 
     # tables -----------------------------------------------------------------
@@ -261,8 +260,7 @@ class Context:
 
     @property
     def cut_day(self) -> int:
-        value = self.common.get("cut_day", 15)
-        return value if isinstance(value, int) and 1 <= value <= 28 else 15
+        return common_cut_day(self.config) or 15
 
     @property
     def deadline_day(self) -> int:
@@ -403,6 +401,14 @@ def rules_config(defs: Definitions) -> dict[str, Any]:
     return defs.extra("rules")
 
 
+def common_cut_day(config: Mapping[str, Any]) -> int | None:
+    """The [common] cut_day of rules.toml (default 15); None when it is not a day 1..28."""
+    common = config.get("common")
+    value = common.get("cut_day", 15) if isinstance(common, dict) else 15
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 28
+    return value if ok else None
+
+
 def _check_config(spec: RuleSpec, entry: Any) -> str | None:
     """Why a rule's entry is unusable (None when it is fine)."""
     if not isinstance(entry, dict):
@@ -448,8 +454,8 @@ def run_rules(
     entries = config.get("rule", {})
     ctx = Context(book, config, period, today)
     issues: list[Issue] = []
-    cut_day = config.get("common", {}).get("cut_day", 15)
-    if not isinstance(cut_day, int) or isinstance(cut_day, bool) or not 1 <= cut_day <= 28:
+    if common_cut_day(config) is None:
+        cut_day = config["common"].get("cut_day")
         issues.append(_engine_issue(config, "rule-misconfigured", "common.cut_day",
                                     f"cut_day = {cut_day!r} phải là số ngày từ 1 đến 28; dùng 15"))
     wanted = set(only) if only is not None else None
