@@ -123,3 +123,15 @@ def test_an_unreadable_vba_project_names_the_file(tmp_path, content):
     assert [c.status for c in vba] == ["error"]
     assert vba[0].message.startswith("Không đọc được tệp Hỏng.xlsm: ")
     assert "{" not in vba[0].message
+
+
+def test_the_xlwings_pin_for_this_python_without_packaging(monkeypatch):
+    import sys
+
+    # packaging is no dependency of xltools: without it the python_version markers still decide
+    monkeypatch.setitem(sys.modules, "packaging", None)
+    monkeypatch.setitem(sys.modules, "packaging.markers", None)
+    new = sys.version_info[:2] >= (3, 11)
+    assert doctor._marker_applies('python_version >= "3.11"') is new
+    assert doctor._marker_applies('python_version < "3.11"') is not new
+    assert doctor.pinned_xlwings() == xlsm.xlwings_version()  # the pin pip installed for this Python

@@ -110,12 +110,23 @@ def _marker_applies(marker: str | None) -> bool:
         return True
     try:
         from packaging.markers import Marker
-    except ImportError:  # packaging is nearly always there; without it, take the pin as is
-        return True
+    except ImportError:  # none of xltools' dependencies needs packaging: read python_version by hand
+        return _python_version_applies(marker)
     try:
         return bool(Marker(marker).evaluate())
     except Exception:  # noqa: BLE001 - an unreadable marker: do not guess
         return True
+
+
+def _python_version_applies(marker: str) -> bool:
+    """A ``python_version <op> "X.Y"`` marker (the only kind setup.cfg uses); True for any other."""
+    found = re.fullmatch(r"""\s*python_version\s*(<=|>=|==|!=|<|>)\s*["']([\d.]+)["']\s*""", marker)
+    if not found:
+        return True
+    here = sys.version_info[:2]
+    wanted = tuple(int(p) for p in found.group(2).split("."))[:2]
+    return {"<": here < wanted, "<=": here <= wanted, ">": here > wanted, ">=": here >= wanted,
+            "==": here == wanted, "!=": here != wanted}[found.group(1)]
 
 
 def pin_check() -> Check:
