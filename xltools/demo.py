@@ -48,9 +48,10 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
     """
     from .frames import records
     from .io.editor import edit_workbook
+    from .io.formreader import read_form
+    from .io.forms import fill_form
     from .io.reader import read_workbook
     from .messages import text
-    from .io.forms import fill_form
     from .verbs.forms import make_forms
     from .verbs.importing import import_reports
 
@@ -65,20 +66,21 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
         for old in inbox.glob("*.xlsx"):
             old.unlink()
     forms = make_forms(result.workbook, period, inbox, defs=defs)
-    returned = [f for f in forms if f.name.split("_")[1] in sent]
+    village = {f: read_form(f, defs).meta.get("village_code") for f in forms}  # from the form, not its name
+    returned = [f for f in forms if village[f] in sent]
     for form in [f for f in forms if f not in returned]:
         form.unlink()  # that village has not sent its form back
     for form in returned:
-        fill_form(form, sent[form.name.split("_")[1]])
+        fill_form(form, sent[village[form]])
     bad, resent = returned[min(2, len(returned) - 1)], returned[0]
-    bad_values = dict(sent[bad.name.split("_")[1]])
+    bad_values = dict(sent[village[bad]])
     fill_form(bad, {**bad_values, "concentrated_attendance": f"{bad_values['concentrated_attendance']} người"})
     result.files[text("demo_file_forms", period=period)] = inbox
     result.lines.append(text("demo_forms_made", n=len(forms), period=period, folder=inbox.name))
     echo(result.lines[-1])
     rounds = [import_reports(result.workbook, [inbox], defs=defs)]
     fixed = fill_form(bad, bad_values, inbox / bad.name.replace(".xlsx", " (2).xlsx"))
-    corrected = dict(sent[resent.name.split("_")[1]])
+    corrected = dict(sent[village[resent]])
     corrected["individual_contacts"] = (corrected.get("individual_contacts") or 0) + 2
     again = fill_form(resent, corrected, inbox / resent.name.replace(".xlsx", " (2).xlsx"))
     rounds.append(import_reports(result.workbook, [fixed, again], defs=defs))
@@ -129,20 +131,6 @@ def _step_validate(result: DemoResult, defs: Definitions, echo: Echo) -> None:
             echo(f"    {issue.sheet} {issue.cell}: {issue.message}".rstrip())
 
 
-STEPS: list[Callable[[DemoResult, Definitions, Echo], None]] = [_step_workbook, _step_forms_import, _step_validate]
-
-
-def run_demo(folder: str | Path = "xltools-demo", echo: Echo = lambda _: None, defs: Definitions | None = None) -> DemoResult:
-    """Build the sample commune and run every step of the loop in ``folder``."""
-    defs = defs or get_definitions()
-    folder = Path(folder).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    settings_name = default_file_name({"commune_name": "Hồng Thủy"}, defs)
-    result = DemoResult(folder=folder, workbook=folder / settings_name)
-    for step in STEPS:
-        step(result, defs, echo)
-    return result
-
 
 # ---------------------------------------------------------------- aggregate, export, rollup
 DEMO_PERIODS = ("2023-12", "2023-Q4")  # a month and a quarter of the sample year
@@ -179,15 +167,10 @@ def _sample_settings() -> dict:
     return load_settings_file(resource_dir("samples") / "commune.toml")
 
 
-def submission_name(unit_code: str, period: str, defs: Definitions) -> str:
-    from .verbs.export import submission_name as name
-
-    return name(unit_code, period, defs)
-
-
 def _step_rollup(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     from .messages import text
     from .sample import generated_communes, sample_commune_specs
+    from .verbs.export import submission_name
     from .verbs.rollup import rollup
 
     period = DEMO_PERIODS[0]
@@ -217,4 +200,17 @@ def _step_rollup(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     echo(result.lines[-1])
 
 
-STEPS.extend([_step_export, _step_rollup])
+STEPS: list[Callable[[DemoResult, Definitions, Echo], None]] = [
+    _step_workbook, _step_forms_import, _step_validate, _step_export, _step_rollup,
+]
+
+
+def run_demo(folder: str | Path = "xltools-demo", echo: Echo = lambda _: None, defs: Definitions | None = None) -> DemoResult:
+    """Build the sample commune and run every step of the loop in ``folder``."""
+    defs = defs or get_definitions()
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    result = DemoResult(folder=folder, workbook=folder / default_file_name(_sample_settings(), defs))
+    for step in STEPS:
+        step(result, defs, echo)
+    return result
