@@ -46,6 +46,8 @@ class _Report:
         self.n_cols = n_cols
         self.widths = widths
         self.row = 0
+        self.sections = 0  # numbered headings written so far
+        self.heights: dict[int, float] = {}  # row -> height set so far (the tallest cell wins)
         self.cache: dict[tuple, Any] = {}
         self.font = self.layout.get("font", "Times New Roman")
 
@@ -76,8 +78,6 @@ class _Report:
             self.heights[row] = height
             self.ws.set_row(row, height)
 
-    heights: dict[int, float]
-
     def para(self, text: str, **props: Any) -> None:
         self.put(text, **props)
         self.row += 1
@@ -89,8 +89,6 @@ class _Report:
         """A numbered section heading (I, II, III …)."""
         self.sections += 1
         self.para(f"{_roman(self.sections)}. {title}", bold=True)
-
-    sections = 0
 
 
 def _roman(n: int) -> str:
@@ -132,7 +130,6 @@ def write_report_sheet(
     for i, w in enumerate(widths):
         ws.set_column(i, i, w)
     r = _Report(wb, ws, rep, n_cols, widths)
-    r.heights = {}
     size_h = layout.get("size_header", 13)
     half = max(2, n_cols // 2 - 1)  # left block: columns 0..half-1
     left = (0, half - 1)
