@@ -63,6 +63,14 @@ def test_cli_new_xlsm_default_name_and_wrong_suffix(tmp_path, monkeypatch):
     assert not (tmp_path / "x.xlsx").exists()
 
 
+def test_cli_new_to_an_xlsm_path_builds_the_macro_workbook(tmp_path):
+    target = tmp_path / "SoTheoDoi_HongThuy.xlsm"
+    result = CliRunner().invoke(main, ["new", str(target)])  # no --xlsm: the suffix says it
+    assert result.exit_code == 0, result.output
+    assert xlsm.content_type(target) == xlsm.MACRO_CONTENT_TYPE
+    assert xlsm.button_macros(target)
+
+
 def test_every_module_equals_its_bas_file(built_xlsm):
     modules = _olevba_modules(built_xlsm)
     for path in xlsm.macro_files():

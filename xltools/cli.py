@@ -82,7 +82,7 @@ def new(path, settings_file, villages, board, teams, pairs, overwrite, xlsm):
         if csv_path:
             tables[key] = read_csv_table(csv_path, key)
     path = path or Path(default_file_name(settings, xlsm=xlsm))
-    if xlsm:
+    if xlsm or path.suffix.lower() == ".xlsm":  # an .xlsm without its VBA project: Excel would not open it
         from .xlsm import new_xlsm as new_workbook
     written = new_workbook(path, settings, tables, overwrite=overwrite)
     click.echo(f"Đã tạo sổ theo dõi: {written}")
