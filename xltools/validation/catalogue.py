@@ -5,13 +5,12 @@ import json
 from typing import Any
 
 from ..definitions import Definitions, get_definitions
-from .core import RULES, _load_families, rules_config
+from .core import RULES, rules_config
 
 
 def catalogue(defs: Definitions | None = None) -> list[dict[str, Any]]:
     """Every registered rule: id, family, severity, description, fix, parameters, message."""
     defs = defs or get_definitions()
-    _load_families()
     config = rules_config(defs)
     entries = config.get("rule", {})
     labels = config.get("severity", {})

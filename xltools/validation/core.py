@@ -10,6 +10,7 @@ rule that fails yields ``rule-failed``; the other rules still run.
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import functools
 import math
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import pandas as pd
 
+from .. import messages
 from ..book import CommuneBook
 from ..definitions import Definitions, Sheet
 from ..frames import ROW, empty_frame
@@ -169,11 +171,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-class _Template(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
 @functools.lru_cache(maxsize=256)
 def template_fields(template: str) -> frozenset[str]:
     """The placeholder names of a message template."""
@@ -183,12 +180,24 @@ def template_fields(template: str) -> frozenset[str]:
         return frozenset()
 
 
+def shown(value: Any) -> str:
+    """A placeholder's text: strings as they are, other values as ``fmt_value`` shows them."""
+    return value if isinstance(value, str) else fmt_value(value)
+
+
 def fill(template: str, values: Mapping[str, Any]) -> str:
-    shown = _Template({k: (v if isinstance(v, str) else fmt_value(v)) for k, v in values.items()})
+    """A rule's message template filled with ``values`` (see ``messages.fill``)."""
+    return messages.fill(template, **{k: shown(v) for k, v in values.items()})
+
+
+def column_header(sheet: Sheet | None, column_key: str | None) -> str:
+    """The header of a column of the definitions ('' when there is none)."""
+    if sheet is None or not column_key:
+        return ""
     try:
-        return template.format_map(shown)
-    except (ValueError, IndexError, AttributeError):  # a broken template still shows something
-        return template
+        return sheet.column(column_key).header
+    except KeyError:
+        return ""
 
 
 # ---------------------------------------------------------------------- context
@@ -277,8 +286,7 @@ class Context:
         year, mon = p.year, p.n
         if self.deadline_day < self.cut_day:  # a day before the window closes: next month
             year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-        last = (dt.date(year + (mon == 12), mon % 12 + 1, 1) - dt.timedelta(days=1)).day
-        return dt.date(year, mon, min(self.deadline_day, last))
+        return dt.date(year, mon, min(self.deadline_day, calendar.monthrange(year, mon)[1]))
 
 
 # ---------------------------------------------------------------------- one rule's run
@@ -303,12 +311,7 @@ class RuleRun:
         name = sheet_name if sheet_name is not None else (sheet.name if sheet else "")
         letter = ctx.letter(sheet_key, column_key) if sheet_key and column_key else ""
         if header is None:
-            header = ""
-            if sheet is not None and column_key:
-                try:
-                    header = sheet.column(column_key).header
-                except KeyError:
-                    header = ""
+            header = column_header(sheet, column_key)
         cell = f"{letter}{row}" if letter and row else ""
         value = plain(value)
         values = {**self.params, "sheet": name, "row": "" if row is None else str(row), "cell": cell or name,
@@ -347,34 +350,24 @@ class RuleRun:
             columns.setdefault("period", list(hit["period"]))
         sheet = self.ctx.sheet(sheet_key)
         letter = self.ctx.letter(sheet_key, column_key)
-        try:
-            header = sheet.column(column_key).header
-        except KeyError:
-            header = ""
+        header = column_header(sheet, column_key)
         rid, sev, template = self.spec.id, self.severity, self.template
         used = template_fields(template)
         # format once what is the same for every row; per row only the placeholders used
-        base = _Template({k: (v if isinstance(v, str) else fmt_value(v))
-                          for k, v in {**self.params, "sheet": sheet.name, "header": header}.items()})
+        base = {k: shown(v) for k, v in {**self.params, "sheet": sheet.name, "header": header}.items()}
         keys = [k for k in columns if k in used]
         want_value = "value" in used
         for i, (row, val) in enumerate(zip(hit[ROW].tolist(), values)):
             row = int(row)
             val = plain(val)
             cell = f"{letter}{row}" if letter else ""
-            shown = _Template(base)
-            shown["row"] = str(row)
-            shown["cell"] = cell or sheet.name
+            params = dict(base, row=str(row), cell=cell or sheet.name)
             if want_value:
-                shown["value"] = val if isinstance(val, str) else fmt_value(val)
+                params["value"] = shown(val)
             for k in keys:
-                v = plain(columns[k][i])
-                shown[k] = v if isinstance(v, str) else fmt_value(v)
-            try:
-                msg = template.format_map(shown)
-            except (ValueError, IndexError, AttributeError):
-                msg = template
-            self.issues.append(Issue(rid, sev, sheet.name, row, letter, cell, header, val, msg))
+                params[k] = shown(plain(columns[k][i]))
+            self.issues.append(Issue(rid, sev, sheet.name, row, letter, cell, header, val,
+                                     messages.fill(template, **params)))
 
     # parameter helpers -----------------------------------------------------------
     def indicator(self, name: str) -> str:
@@ -441,15 +434,13 @@ def _engine_issue(config: Mapping[str, Any], rule_id: str, target: str, reason: 
     return Issue(rule_id, severity, "", None, "", "", "", target, fill(template, {"rule_id": target, "reason": reason}))
 
 
-def _load_families() -> None:
-    from . import budget, cells, milestones, outliers, plan, references, structure  # noqa: F401  (registration)
-
-
 def run_rules(
     book: CommuneBook, period: Period | None, today: dt.date, only: Iterable[str] | None = None
 ) -> list[Issue]:
-    """Run every registered rule (or ``only`` those ids) and collect their issues."""
-    _load_families()
+    """Run every registered rule (or ``only`` those ids) and collect their issues.
+
+    The rule families register themselves when ``xltools.validation`` is imported.
+    """
     config = rules_config(book.defs)
     entries = config.get("rule", {})
     ctx = Context(book, config, period, today)

@@ -5,13 +5,14 @@ parameters in rules.toml, checked against lists.toml and indicators.toml.
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 
 import pandas as pd
 
 from ..periods import Period
 from ..text import is_blank
-from .core import Context, RuleRun, rule
+from .core import Context, RuleConfigError, RuleRun, rule
 
 
 def _active_codes(ctx: Context) -> pd.Series:
@@ -124,8 +125,6 @@ def _reports(ctx: Context) -> pd.DataFrame:
 
 def _village_numbers(ctx: Context, reports: pd.DataFrame, column: str) -> pd.Series:
     if column not in ctx.villages:
-        from .core import RuleConfigError
-
         raise RuleConfigError(f"villages_column = {column!r} không phải cột của sheet Thôn")
     lookup = dict(zip(ctx.villages["code"], ctx.villages[column]))
     return pd.to_numeric(reports["village_code"].map(lookup), errors="coerce").astype("Float64")
@@ -236,7 +235,7 @@ def missing_report(ctx: Context, run: RuleRun) -> None:
 
 def _month_end(month: str) -> dt.date:
     p = Period.parse(month)
-    return dt.date(p.year + (p.n == 12), p.n % 12 + 1, 1) - dt.timedelta(days=1)
+    return dt.date(p.year, p.n, calendar.monthrange(p.year, p.n)[1])
 
 
 @rule("plan-late-report", "plan")

@@ -1,7 +1,9 @@
 """Structure family: missing sheets and columns (found by the reader), template version."""
 from __future__ import annotations
 
-from .core import Context, Issue, RuleRun, rule
+import dataclasses
+
+from .core import Context, RuleRun, rule
 
 
 @rule("structure-missing-sheet", "structure")
@@ -33,9 +35,7 @@ def version(ctx: Context, run: RuleRun) -> None:
     row = ctx.book.settings_rows.get("template_version")
     run.issue("settings", row, "value", found, found=found, expected=expected)
     if found.split(".")[0] != expected.split(".")[0]:  # another major version: unusable, always an error
-        last = run.issues[-1]
-        run.issues[-1] = Issue(last.rule, "error", last.sheet, last.row, last.column, last.cell,
-                               last.header, last.value, last.message)
+        run.issues[-1] = dataclasses.replace(run.issues[-1], severity="error")
 
 
 def major_mismatch(found: object, expected: str) -> bool:

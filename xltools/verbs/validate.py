@@ -26,12 +26,12 @@ from ..io.editor import edit_workbook, now, write_sheet_rows
 from ..io.reader import read_workbook
 from ..io.writer import FONT
 from ..text import header_key
-from ..validation import Report, validate_book
+from ..validation import SEVERITIES, Report, validate_book
 from ..validation.core import rules_config
 from ..validation.render import FIRST_ISSUE_ROW, checks_rows
 from ..validation.structure import major_mismatch
 
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+_SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def refuse_foreign(book: CommuneBook) -> None:
