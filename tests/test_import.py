@@ -87,6 +87,7 @@ def test_counts_written_as_text_are_read_like_people_write_them(commune, forms, 
         ("#REF!", "lỗi công thức #REF!"),
         ("=1+1", "công thức nhưng chưa có giá trị"),
         (None, "ô trống"),
+        (10**20, "số quá lớn"),  # more than the Int64 count column holds: a rejection, not a traceback
     ],
 )
 def test_bad_values_reject_the_file_naming_the_cell(commune, forms, defs, value, reason):
