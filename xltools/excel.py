@@ -364,7 +364,7 @@ def _import_reports(session: Session, folder: str | Path | None) -> str:
         lines.append(messages.text("excel_more", count=len(rejected) - MAX_LISTED))
     text = messages.text("excel_imported", folder=str(inbox)) + "\n" + "\n".join(lines)
     status = _reported_status(session, after.tables["reports"])
-    session.finish("import_reports", messages.text("excel_result_ok"), " ".join(lines)[:1000], status)
+    session.finish("import_reports", messages.text("excel_result_ok"), " ".join(lines), status)
     return text
 
 
@@ -389,7 +389,7 @@ def link_cells(session: Session, issues: list[Any], config: dict[str, Any]) -> N
         return
     column = keys.index("cell") + 1
     ws = session.sheet("checks")
-    names = {header_key(n): s.name for n, s in session.sheets.items()}
+    names = {key: ws.name for key, ws in session.sheets.items()}  # already keyed by header_key
     with unprotected(ws):
         for r, issue in enumerate(issues[:MAX_LINKS], start=FIRST_ISSUE_ROW):
             cell = _issue_cell(issue)
