@@ -67,15 +67,19 @@ def report_deadline(month: str, deadline_day: int, cut_day: int = 15) -> dt.date
     return dt.date(year, mon, min(deadline_day, calendar.monthrange(year, mon)[1]))
 
 
+def cut_day(defs: Definitions) -> int:
+    """The day a month's data window closes on (rules.toml [common] cut_day; 15 when unusable)."""
+    cut = defs.extra("rules").get("common", {}).get("cut_day", 15)
+    return cut if isinstance(cut, int) and not isinstance(cut, bool) and 1 <= cut <= 28 else 15
+
+
 def _deadline_days(settings: Mapping[str, Any], defs: Definitions) -> tuple[int, int]:
     """(form_deadline_day, cut_day) as validation reads them, with the same fallbacks."""
     try:
         day = min(max(int(settings.get("form_deadline_day") or 18), 1), 31)
     except (TypeError, ValueError):
         day = 18
-    cut = defs.extra("rules").get("common", {}).get("cut_day", 15)
-    cut = cut if isinstance(cut, int) and not isinstance(cut, bool) and 1 <= cut <= 28 else 15
-    return day, cut
+    return day, cut_day(defs)
 
 
 def period_end(period: Period) -> dt.date:

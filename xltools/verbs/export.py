@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import __version__
-from ..aggregation import Aggregate, aggregate_book, report_defs, rows_checksum
+from ..aggregation import Aggregate, aggregate_book, cut_day, report_defs, rows_checksum
 from ..book import CommuneBook
 from ..definitions import Definitions, get_definitions
 from ..errors import XltoolsError
@@ -71,6 +71,7 @@ def report_header(settings: dict[str, Any], defs: Definitions, *, signer: bool =
         "upper_level_name": settings.get("upper_level_name") or "",
         "signer": (settings.get("bcd_head") or "") if signer else "",
         "date": dt.date.today(),
+        "cut_day": cut_day(defs),  # the data window printed under the title
     }
 
 
