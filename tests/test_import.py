@@ -110,6 +110,14 @@ def test_bad_values_reject_the_file_naming_the_cell(commune, forms, defs, value,
     assert "01" not in after and set(after) == set(before) | {"02"}  # all-or-nothing per file
 
 
+def test_a_text_too_long_is_quoted_short(commune, forms, defs):
+    fill(forms[0], dict(values_for(defs, 2), reporter="Hồ Văn " + "A" * 600))
+    [res] = import_reports(commune, [forms[0]], dry_run=True).files
+    [text] = res.reasons
+    assert res.status == "rejected" and "dài quá 80 ký tự" in text
+    assert text.endswith("AAA…”)") and len(text) < 200
+
+
 def test_the_same_file_twice_changes_nothing(commune, forms, defs):
     for n, form in enumerate(forms):
         fill(form, values_for(defs, n))

@@ -45,6 +45,7 @@ _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)$")
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 _XML_HEAD_BYTES = 4096
+_SHOWN_CHARS = 40  # of a rejected value quoted in the reason
 _COUNT_LIMIT = 2**63  # the Int64 count columns of Báo cáo thôn hold less (as frames.build_frame checks)
 
 
@@ -312,6 +313,8 @@ def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs
                     result.values[inp.key] = text
             except ValueProblem as exc:
                 shown = exc.value if exc.value not in (None, "") else raw
+                if isinstance(shown, str) and len(shown) > _SHOWN_CHARS:  # a line, not the whole text
+                    shown = shown[:_SHOWN_CHARS] + "…"
                 reasons.append(messages.text(
                     "import_cell", label=inp.label, key=inp.key, cell=where,
                     reason=messages.text(exc.reason, value=shown, max_length=inp.max_length or max_text),
