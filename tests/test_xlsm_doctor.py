@@ -135,3 +135,17 @@ def test_the_xlwings_pin_for_this_python_without_packaging(monkeypatch):
     assert doctor._marker_applies('python_version >= "3.11"') is new
     assert doctor._marker_applies('python_version < "3.11"') is not new
     assert doctor.pinned_xlwings() == xlsm.xlwings_version()  # the pin pip installed for this Python
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_every_required_package_is_checked(monkeypatch, installed):
+    if not installed:  # a source checkout: install_requires of setup.cfg
+        def not_installed(name):
+            raise doctor.importlib.metadata.PackageNotFoundError(name)
+
+        monkeypatch.setattr(doctor.importlib.metadata, "requires", not_installed)
+    checks = [c for c in doctor.package_checks() if c.key == "package"]
+    names = [c.message.split()[0] for c in checks]
+    assert {"xlwings", "pyOpenVBA", "pandas", "python-calamine", "defusedxml", "msoffcrypto-tool"} <= set(names)
+    assert "pytest" not in names and len(names) == len(set(names))  # no test extras, xlwings once
+    assert all(c.status == "ok" for c in checks)

@@ -11,6 +11,7 @@ exits 1 when one is an error.
 """
 from __future__ import annotations
 
+import configparser
 import importlib.metadata
 import re
 import shutil
@@ -25,7 +26,6 @@ from .definitions import Definitions, get_definitions
 from .errors import XltoolsError
 
 OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"
-PACKAGES = ("xlwings", "pandas", "openpyxl", "python-calamine", "XlsxWriter", "click", "pyOpenVBA")
 CLOUD_MARKERS = ("onedrive", "sharepoint", "dropbox", "google drive", "icloud")
 MIN_PYTHON = (3, 10)
 
@@ -77,8 +77,15 @@ def python_check() -> Check:
 
 
 def package_checks() -> list[Check]:
+    """xltools and every package it requires on this Python (setup.cfg install_requires)."""
     out = [Check("xltools", OK, messages.text("doctor_xltools_ok", version=__version__))]
-    for name in PACKAGES:
+    names = []
+    for line in requirements():
+        requirement, _, marker = line.partition(";")
+        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+        if name and _marker_applies(marker.strip() or None) and name.group(1) not in names:
+            names.append(name.group(1))
+    for name in names:
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -88,16 +95,20 @@ def package_checks() -> list[Check]:
     return out
 
 
-def pinned_xlwings() -> str | None:
-    """The xlwings version xltools pins (installed metadata, else setup.cfg of a checkout)."""
-    requires: list[str] = []
+def requirements() -> list[str]:
+    """xltools' requirement lines (installed metadata, else install_requires of a checkout's setup.cfg)."""
     try:
-        requires = importlib.metadata.requires("xltools") or []
+        return list(importlib.metadata.requires("xltools") or [])
     except importlib.metadata.PackageNotFoundError:
-        cfg = Path(__file__).resolve().parent.parent / "setup.cfg"
-        if cfg.exists():
-            requires = cfg.read_text(encoding="utf-8").splitlines()
-    for line in requires:
+        parser = configparser.ConfigParser()
+        parser.read(Path(__file__).resolve().parent.parent / "setup.cfg", encoding="utf-8")
+        lines = parser.get("options", "install_requires", fallback="").splitlines()
+        return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def pinned_xlwings() -> str | None:
+    """The xlwings version xltools pins for this Python."""
+    for line in requirements():
         found = re.match(r"\s*xlwings\s*==\s*([\w.]+)\s*(?:;\s*(.+))?$", line.strip())
         if found and _marker_applies(found.group(2)):
             return found.group(1)
@@ -108,6 +119,8 @@ def _marker_applies(marker: str | None) -> bool:
     """Whether an environment marker (e.g. python_version >= "3.11") holds here."""
     if not marker:
         return True
+    if "extra" in marker:  # an optional group (the tests' packages): not needed by the buttons
+        return False
     try:
         from packaging.markers import Marker
     except ImportError:  # none of xltools' dependencies needs packaging: read python_version by hand
