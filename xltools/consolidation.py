@@ -22,6 +22,7 @@ import pandas as pd
 from .aggregation import DEN, LEVEL_UPPER, NUM, Aggregate, base_keys, report_defs
 from .definitions import Definitions
 from .periods import Period
+from .text import clean, header_key
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,6 @@ def combine(
 
 def read_expected_rows(rows: Iterable[Sequence[Any]], header_words: Iterable[str]) -> list[tuple[str, str]]:
     """(code, name) pairs from the rows of an expected-units list; a header row is skipped."""
-    from .text import clean, header_key
-
     words = {header_key(w) for w in header_words}
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
