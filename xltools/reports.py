@@ -136,7 +136,6 @@ class ImportSummary:
     dry_run: bool = False
     written: bool = False
     warnings: list[str] = field(default_factory=list)  # validation warnings (Vietnamese)
-    backup: str | None = None
 
     def by_status(self, status: str) -> list[FileResult]:
         return [f for f in self.files if f.status == status]
