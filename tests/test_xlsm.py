@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from openpyxl.utils import get_column_letter
 with warnings.catch_warnings():  # oletools uses pyparsing's deprecated names at import
     warnings.simplefilter("ignore")
     from oletools.olevba import VBA_Parser
@@ -123,7 +125,16 @@ def test_the_buttons_sit_on_the_dashboard(built_xlsm, defs):
     assert first.title == defs.sheet("dashboard").name
     with zipfile.ZipFile(built_xlsm) as zf:
         rels = zf.read("xl/worksheets/_rels/sheet1.xml.rels").decode()
-    assert "vmlDrawing" in rels
+        vml = re.search(r'Target="\.\./drawings/(vmlDrawing\d+\.vml)"', rels)
+        assert vml, rels
+        shapes = re.findall(r"<v:shape\b.*?</v:shape>", zf.read(f"xl/drawings/{vml.group(1)}").decode(), flags=re.S)
+    # each button's top-left corner is its cell of buttons.toml (VML anchor: column, dx, row, dy, …)
+    corners = {}
+    for shape in shapes:
+        macro = re.search(r"<x:FmlaMacro>.*?!(\w+)</x:FmlaMacro>", shape, flags=re.S)
+        col, _dx, row, _dy = (int(n) for n in re.search(r"<x:Anchor>(.*?)</x:Anchor>", shape, flags=re.S).group(1).split(",")[:4])
+        corners[macro.group(1)] = f"{get_column_letter(col + 1)}{row + 1}"
+    assert corners == {b.sub: b.cell for b in xlsm.buttons(defs)}
 
 
 def test_the_xlwings_conf_sheet(built_xlsm, defs):
