@@ -1,6 +1,7 @@
 """aggregate: flows summed, stocks from the last month, ratios from sums, Tổng hợp, CLI."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 
@@ -10,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from xltools import aggregate, validate
-from xltools.aggregation import aggregate_tables, rows_checksum
+from xltools.aggregation import aggregate_tables, report_deadline, rows_checksum
 from xltools.cli import main
 from xltools.definitions import get_definitions
 from xltools.errors import DefinitionsError
@@ -70,6 +71,16 @@ def test_ratios_come_from_summed_numerators_and_denominators(small):
     per_village = agg.rate_table().set_index("code")
     mean = per_village.loc[["01", "02"], "launch_rate"].mean()
     assert mean != pytest.approx(rates["launch_rate"])  # never an average of ratios
+
+
+@pytest.mark.parametrize("month, day, due", [
+    ("2023-03", 18, dt.date(2023, 3, 18)),   # rules.toml: due on the 18th of the month itself
+    ("2023-03", 5, dt.date(2023, 4, 5)),     # a day before the cut day: that day of the next month
+    ("2023-12", 5, dt.date(2024, 1, 5)),
+    ("2023-02", 31, dt.date(2023, 2, 28)),   # past the month's end: its last day
+])
+def test_report_deadline(month, day, due):
+    assert report_deadline(month, day) == due
 
 
 @pytest.mark.parametrize("deadline_day, timely", [(18, 4), (5, 5)])

@@ -67,3 +67,4 @@ def test_invalid_periods_are_refused_with_a_message(text):
     with pytest.raises(InputError) as err:
         Period.parse(text)
     assert "YYYY-MM" in str(err.value)
+    assert str(err.value).startswith(f"Kỳ báo cáo “{text}” không hợp lệ; dùng YYYY-MM (tháng)")  # Vietnamese first
