@@ -112,6 +112,20 @@ def test_the_only_xlsm_of_the_folder_is_found(built, monkeypatch):
     assert doctor.find_workbook() is None
 
 
+def test_a_damaged_sheet_part_behind_a_good_vba_project_is_one_line(built, tmp_path):
+    import zipfile
+
+    broken = tmp_path / "Hỏng một phần.xlsm"
+    with zipfile.ZipFile(built) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data[: len(data) // 2] if item.filename == "xl/workbook.xml" else data)
+    checks = _by_key(doctor.run_doctor(broken))
+    assert checks["vba"][0].status == "ok"
+    assert checks["conf"][0].status == "error"
+    assert checks["conf"][0].message.startswith("Không đọc được tệp Hỏng một phần.xlsm: ")
+
+
 @pytest.mark.parametrize("content", ["damaged", "no_vba"])
 def test_an_unreadable_vba_project_names_the_file(tmp_path, content):
     path = tmp_path / "Hỏng.xlsm"

@@ -192,7 +192,10 @@ def workbook_checks(path: Path, platform: str, defs: Definitions) -> list[Check]
         out.append(_check("vba", ERROR, vba=vba, installed=installed or "-", file=path.name))
     else:
         out.append(_check("vba", OK, vba=vba))
-    conf = conf_from_file(path, defs)
+    try:
+        conf = conf_from_file(path, defs)
+    except Exception as exc:  # noqa: BLE001 - a VBA project that reads but a damaged sheet
+        return out + [Check("conf", ERROR, messages.text("unreadable", file=path.name, reason=str(exc) or type(exc).__name__))]
     if conf is None:
         out.append(_check("conf", ERROR, file=path.name))
     else:
