@@ -461,7 +461,6 @@ def aggregate_tables(
     else:
         timely = pd.Series(dtype=int)
     n_reported = [int(reported.get(c, 0)) for c in codes]
-    households = dict(zip(vil["code"], vil["households"])) if "households" in vil else {}
 
     for d in defs.derived:
         _check_derived(defs, d)
@@ -610,7 +609,7 @@ def general_lines(agg: Aggregate, rep: Mapping[str, Any]) -> list[str]:
     decimals, comma = int(layout.get("percent_decimals", 1)), bool(layout.get("decimal_comma", True))
     f = agg.facts
     out = []
-    if agg.level == "commune":
+    if agg.level == LEVEL_COMMUNE:
         exp = f.get("expected") or 0
         out.append(fill(text["general_villages"], active=f.get("active", 0), reported=f.get("reported", 0), expected=exp,
                         completeness=percent(f.get("reported", 0) / exp if exp else None, decimals, comma),

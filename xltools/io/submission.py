@@ -22,7 +22,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .. import __version__
-from ..aggregation import Aggregate, general_lines, group_number, percent, report_defs
+from ..aggregation import LEVEL_COMMUNE, Aggregate, general_lines, group_number, percent, report_defs
 from ..definitions import Definitions, get_definitions
 from ..frames import records
 from ..messages import fill
@@ -134,7 +134,7 @@ def write_report_sheet(
     half = max(2, n_cols // 2 - 1)  # left block: columns 0..half-1
     left = (0, half - 1)
     right = (half, n_cols - 1)
-    upper = agg.level != "commune"
+    upper = agg.level != LEVEL_COMMUNE
 
     # -- header blocks ---------------------------------------------------------------
     r.put(str(header.get("parent_body") or "").upper(), *left, row=0, size=size_h, align="center")
@@ -350,7 +350,7 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
     f_cell = wb.add_format({"font_name": font, "border": 1})
     f_pct = wb.add_format({"font_name": font, "border": 1, "num_format": "0.0%"})
     sheet = rep["sheets"]["charts"]
-    part_label = text["column_unit" if agg.level != "commune" else "column_village"]
+    part_label = text["column_unit" if agg.level != LEVEL_COMMUNE else "column_village"]
     params = {"part_label": part_label.lower(), "period_label": agg.period.label, "year": agg.period.year}
     keys = [k for k in ch.get("per_part", []) if k in agg.indicators]
     parts = records(agg.parts)
