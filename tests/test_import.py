@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
+import re
 import unicodedata
 from pathlib import Path
 
@@ -229,6 +229,11 @@ def test_backups_are_timestamped_and_limited(commune, forms, defs):
     import_reports(commune, [forms[0]])
     backups = list((commune.parent / "Sao_luu").glob(commune.stem + "_*" + commune.suffix))
     assert len(backups) == 1
+    assert re.fullmatch(re.escape(commune.stem) + r"_\d{8}-\d{6}-\d+" + re.escape(commune.suffix), backups[0].name)
+    fill(forms[1], values_for(defs, 2))
+    import_reports(commune, [forms[1]], dry_run=True)  # a dry run keeps no backup
+    import_reports(commune, [forms[1]])
+    assert len(list((commune.parent / "Sao_luu").iterdir())) == 2
 
 
 def test_cli_import_text_json_and_exit_codes(commune, forms, defs):

@@ -47,6 +47,7 @@ def test_identity_checks():
     ok = {"commune_code": "20041", "village_code": "01", "period": "2023-12"}
     assert check_identity("f", ok, commune_code="20041", villages=villages) == []
     assert "xã mã 1" in check_identity("f", {**ok, "commune_code": "1"}, commune_code="20041", villages=villages)[0]
+    assert "mã thôn “77” không có" in check_identity("f", {**ok, "village_code": "77"}, commune_code="20041", villages=villages)[0]
     assert "ngừng hoạt động" in check_identity("f", {**ok, "village_code": "10"}, commune_code="20041", villages=villages)[0]
     assert "không hợp lệ" in check_identity("f", {**ok, "period": "2023-Q4"}, commune_code="20041", villages=villages)[0]
 
