@@ -12,7 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from xltools.definitions import get_definitions
+from xltools.definitions import get_definitions, load_definitions
 from xltools.io.reader import read_workbook
 from xltools.sample import make_reports
 from xltools.validation import FIELDS, RULES, Issue, Report, catalogue, rule, rule_catalogue, validate_book
@@ -150,6 +150,9 @@ def test_a_misconfigured_rule_yields_an_issue_about_itself(make_commune, own_def
     bad = {i.value: i for i in hits(report, "rule-misconfigured")}
     assert set(bad) == {"plan-monthly-launch", "plan-late-report", "milestone-launch-date"}
     assert "no_such_indicator" in bad["plan-monthly-launch"].message
+    assert 'indicator = "no_such_indicator" không phải chỉ tiêu số' in bad["plan-monthly-launch"].message
+    assert 'mức độ "fatal" không phải error, warning hoặc info' in bad["plan-late-report"].message
+    assert 'max_days = "a month" phải là số nguyên' in bad["milestone-launch-date"].message
     assert not hits(report, "plan-monthly-launch")
     assert report.errors == 3  # the rest ran and the clean data gave nothing else
     # the Kiểm tra sheet's fix names the entry to edit, not a "{rule_id}" placeholder
@@ -161,6 +164,34 @@ def test_a_misconfigured_rule_yields_an_issue_about_itself(make_commune, own_def
     fixes = sorted(r.values[keys.index("fix")] for r in rows)
     assert [("[rule.milestone-launch-date]" in f, "{" in f) for f in fixes] == [(True, False), (False, False), (False, False)]
     assert any("[rule.plan-late-report]" in f for f in fixes) and any("[rule.plan-monthly-launch]" in f for f in fixes)
+
+
+def test_every_configuration_reason_has_its_words_in_rules_toml(defs):
+    import re
+    from pathlib import Path
+
+    import xltools.validation as validation
+
+    source = "".join(p.read_text(encoding="utf-8") for p in Path(validation.__file__).parent.glob("*.py"))
+    used = set(re.findall(r'RuleConfigError\(\s*"(\w+)"', source)) | set(re.findall(r'config_reason\(config, "(\w+)"', source))
+    used |= {f"type_{kind.__name__}" for spec in RULES.values() for kind in spec.params.values()}
+    reasons = defs.extra("rules")["config_reasons"]
+    assert len(used) > 10 and used <= set(reasons), sorted(used - set(reasons))
+    assert all(isinstance(v, str) and v.strip() for v in reasons.values())
+
+
+def test_a_rule_switched_off_does_not_run_and_the_catalogue_says_so(make_commune, own_definitions):
+    def change(t):
+        t["reports"].loc[0, "movement_launches"] = 0
+
+    path = build(make_commune, change)
+    assert cells(check(path, defs=load_definitions(own_definitions)), "plan-monthly-launch") == ["D2"]
+    _edit_rules(own_definitions, '[rule.plan-monthly-launch]\nseverity = "warning"',
+                '[rule.plan-monthly-launch]\nenabled = false\nseverity = "warning"')
+    defs = load_definitions(own_definitions)
+    assert check(path, defs=defs).issues == []
+    (line,) = [x for x in rule_catalogue("md", defs).splitlines() if "`plan-monthly-launch`" in x]
+    assert "| Cảnh báo (tắt) |" in line
 
 
 def test_a_bad_common_parameter_is_reported(make_commune, own_definitions):
@@ -175,7 +206,7 @@ def test_a_boolean_cut_day_is_reported_not_used_as_day_1(make_commune, own_defin
     # deadline day 5 is before cut day 15: the 5th of the next month, so the clean reports are on time
     report = check(make_commune(edit=clean, settings={"form_deadline_day": 5}), defs=get_definitions())
     (issue,) = report.issues  # reported, and the reports are checked with day 15 as announced
-    assert issue.rule == "rule-misconfigured" and issue.value == "common.cut_day" and "True" in issue.message
+    assert issue.rule == "rule-misconfigured" and issue.value == "common.cut_day" and "cut_day = true" in issue.message
 
 
 def test_a_rule_without_an_entry_in_rules_toml_is_reported(make_commune):

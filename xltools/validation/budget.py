@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..text import header_key
-from .core import Context, RuleConfigError, RuleRun, rule
+from .core import Context, RuleConfigError, RuleRun, rule, toml_text
 
 
 def _budget(ctx: Context):
@@ -31,7 +31,7 @@ def launch_line(ctx: Context, run: RuleRun) -> None:
     """Each launch-ceremony budget line of the plan is in the Kinh phí sheet."""
     lines = [b for b in ctx.defs.budget_lines if b.get("kind") == run.params["kind"]]
     if not lines:
-        raise RuleConfigError(f"không có dòng kinh phí nào có kind = {run.params['kind']!r} trong plan.toml")
+        raise RuleConfigError("no_budget_kind", value=toml_text(run.params["kind"]))
     if not ctx.has_sheet("budget"):
         return
     present = {header_key(v) for v in _budget(ctx)["item"].dropna()}

@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from ..definitions import Definitions, get_definitions
-from .core import RULES, rules_config
+from .core import RULES, rules_config, words
 
 
 def catalogue(defs: Definitions | None = None) -> list[dict[str, Any]]:
@@ -40,13 +40,16 @@ def _cell(text: Any) -> str:
 
 def rule_catalogue(fmt: str = "md", defs: Definitions | None = None) -> str:
     """The catalogue as a Markdown table (``md``) or JSON (``json``)."""
+    defs = defs or get_definitions()
     rules = catalogue(defs)
     if fmt == "json":
         return json.dumps(rules, ensure_ascii=False, indent=2)
-    lines = ["| mã quy tắc | nhóm | mức độ | kiểm tra | cách sửa | tham số |", "|---|---|---|---|---|---|"]
+    config = rules_config(defs)
+    header = words(config, "catalogue_header", "| id | family_label | severity_label | description | fix | params |")
+    lines = [header, "|" + "---|" * header.count("|", 1)]
     for r in rules:
         params = ", ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in r["params"].items())
-        severity = r["severity_label"] + ("" if r["enabled"] else " (tắt)")
+        severity = r["severity_label"] + ("" if r["enabled"] else words(config, "disabled", " (enabled = false)"))
         lines.append(
             f"| `{r['id']}` | {_cell(r['family_label'])} | {_cell(severity)} | {_cell(r['description'])} "
             f"| {_cell(r['fix'])} | {_cell(params)} |"

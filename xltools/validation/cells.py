@@ -138,7 +138,7 @@ def cell_phone(ctx: Context, run: RuleRun) -> None:
     try:
         pattern = re.compile(run.params["pattern"])
     except re.error as exc:
-        raise RuleConfigError(f"pattern không phải biểu thức chính quy hợp lệ ({exc})") from None
+        raise RuleConfigError("bad_pattern", error=str(exc)) from None
     for sheet, frame, col in _checked_columns(ctx, lambda c: c.type == "phone"):
         text = frame[col.key].astype("string")
         mask = text.notna() & ~text.str.fullmatch(pattern.pattern).fillna(False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
+import json
 import math
 import re
 import string
@@ -103,7 +104,16 @@ class Report:
 
 
 class RuleConfigError(Exception):
-    """Raised by a rule whose parameters do not make sense (unknown indicator, bad regex)."""
+    """Raised by a rule whose parameters do not make sense (unknown indicator, bad regex).
+
+    ``key`` names a template of [config_reasons] in rules.toml, filled with
+    ``params``; a text that is no key there is shown as it is.
+    """
+
+    def __init__(self, key: str, /, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -374,7 +384,7 @@ class RuleRun:
         """A parameter that names a numeric indicator column (else the rule is misconfigured)."""
         key = self.params.get(name)
         if not isinstance(key, str) or key not in {i.key for i in self.ctx.defs.numeric_indicators}:
-            raise RuleConfigError(f"tham số {name} = {key!r} không phải chỉ tiêu số trong indicators.toml")
+            raise RuleConfigError("not_indicator", name=name, value=toml_text(key))
         return key
 
     def list_values(self, name: str, list_key: str) -> list[str]:
@@ -384,7 +394,7 @@ class RuleRun:
         allowed = set(self.ctx.defs.lists[list_key].values)
         bad = [v for v in values if v not in allowed]
         if bad or not values:
-            raise RuleConfigError(f"tham số {name} = {raw!r} không thuộc danh sách {list_key} của lists.toml")
+            raise RuleConfigError("not_in_list", name=name, value=toml_text(raw), list=list_key)
         return values
 
 
@@ -392,6 +402,28 @@ class RuleRun:
 def rules_config(defs: Definitions) -> dict[str, Any]:
     """The parsed workbook/rules.toml of the definitions in use."""
     return defs.extra("rules")
+
+
+def toml_text(value: Any) -> str:
+    """A parameter value as rules.toml writes it: "text", 12, 2.5, true, ["a", "b"]."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def config_reason(config: Mapping[str, Any], key: str, **params: Any) -> str:
+    """Why a rule is misconfigured, in words of [config_reasons] (rules.toml)."""
+    templates = config.get("config_reasons")
+    template = templates.get(key, key) if isinstance(templates, dict) else key
+    return fill(template if isinstance(template, str) else key, params)
+
+
+def words(config: Mapping[str, Any], key: str, default: str = "") -> str:
+    """A word of [words] in rules.toml (``default`` when it is missing)."""
+    table = config.get("words")
+    value = table.get(key, default) if isinstance(table, dict) else default
+    return value if isinstance(value, str) else default
 
 
 def common_cut_day(config: Mapping[str, Any]) -> int | None:
@@ -402,27 +434,28 @@ def common_cut_day(config: Mapping[str, Any]) -> int | None:
     return value if ok else None
 
 
-def _check_config(spec: RuleSpec, entry: Any) -> str | None:
+def _check_config(config: Mapping[str, Any], spec: RuleSpec, entry: Any) -> str | None:
     """Why a rule's entry is unusable (None when it is fine)."""
     if not isinstance(entry, dict):
-        return "không có mục [rule.%s]" % spec.id
+        return config_reason(config, "no_entry", rule_id=spec.id)
     if entry.get("severity") not in SEVERITIES:
-        return f"mức độ {entry.get('severity')!r} không phải error, warning hoặc info"
+        return config_reason(config, "bad_severity", value=toml_text(entry.get("severity")))
     for key in ("message", "description", "fix"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
-            return f"thiếu {key}"
+            return config_reason(config, "missing_text", key=key)
     params = entry.get("params", {})
     if not isinstance(params, dict):
-        return "params phải là một bảng"
+        return config_reason(config, "params_not_table")
     for name, kind in spec.params.items():
         if name not in params:
-            return f"thiếu tham số {name}"
+            return config_reason(config, "missing_param", name=name)
         value = params[name]
         ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
         if kind is float:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not ok:
-            return f"tham số {name} = {value!r} phải có kiểu {kind.__name__}"
+            kind_text = config_reason(config, f"type_{kind.__name__}")
+            return config_reason(config, "param_type", name=name, value=toml_text(value), kind=kind_text)
     return None
 
 
@@ -446,15 +479,14 @@ def run_rules(
     ctx = Context(book, config, period, today)
     issues: list[Issue] = []
     if common_cut_day(config) is None:
-        cut_day = config["common"].get("cut_day")
-        issues.append(_engine_issue(config, "rule-misconfigured", "common.cut_day",
-                                    f"cut_day = {cut_day!r} phải là số ngày từ 1 đến 28; dùng 15"))
+        reason = config_reason(config, "bad_cut_day", value=toml_text(config["common"].get("cut_day")))
+        issues.append(_engine_issue(config, "rule-misconfigured", "common.cut_day", reason))
     wanted = set(only) if only is not None else None
     for rule_id, spec in RULES.items():
         if spec.func is None or (wanted is not None and rule_id not in wanted):
             continue
         entry = entries.get(rule_id)
-        reason = _check_config(spec, entry)
+        reason = _check_config(config, spec, entry)
         if reason:
             issues.append(_engine_issue(config, "rule-misconfigured", rule_id, reason))
             continue
@@ -464,7 +496,8 @@ def run_rules(
         try:
             spec.func(ctx, run)
         except RuleConfigError as exc:
-            issues.append(_engine_issue(config, "rule-misconfigured", rule_id, str(exc)))
+            issues.append(_engine_issue(config, "rule-misconfigured", rule_id,
+                                        config_reason(config, exc.key, **exc.params)))
             continue
         except Exception as exc:  # a rule must never stop validation: report it instead
             issues.append(_engine_issue(config, "rule-failed", rule_id, f"{type(exc).__name__}: {exc}"))
@@ -472,7 +505,7 @@ def run_rules(
         issues.extend(run.issues)
     unknown = sorted(set(entries) - set(RULES))
     for rule_id in unknown:
-        issues.append(_engine_issue(config, "rule-misconfigured", rule_id, "không có quy tắc nào mang mã này trong công cụ"))
+        issues.append(_engine_issue(config, "rule-misconfigured", rule_id, config_reason(config, "unknown_rule")))
     return issues
 
 

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 
 from ..frames import ROW
-from .core import Context, RuleConfigError, RuleRun, rule
+from .core import Context, RuleConfigError, RuleRun, rule, toml_text
 
 _SPLIT = re.compile(r"[,;\s]+")
 
@@ -69,10 +69,10 @@ def launch_date(ctx: Context, run: RuleRun) -> None:
     try:
         dt.date(2024, p["month"], p["day"])
     except ValueError:
-        raise RuleConfigError(f"ngày {p['day']}/{p['month']} không hợp lệ") from None
+        raise RuleConfigError("bad_day", day=p["day"], month=p["month"]) from None
     numbers = {int(m["step_no"]) for m in ctx.defs.milestones if m.get("kind") == p["kind"] and "step_no" in m}
     if not numbers:
-        raise RuleConfigError(f"không có bước nào có kind = {p['kind']!r} trong plan.toml")
+        raise RuleConfigError("no_step_kind", value=toml_text(p["kind"]))
     steps = _steps(ctx)
     for row, step, done, deadline in zip(steps.get(ROW, []), steps.get("step_no", []), steps.get("done_on", []), steps.get("deadline", [])):
         if step is pd.NA or int(step) not in numbers:

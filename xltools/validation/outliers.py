@@ -52,7 +52,7 @@ def report_outlier(ctx: Context, run: RuleRun) -> None:
     """Report values far outside the village's own history."""
     p = run.params
     if p["window"] < 1 or p["min_history"] < 1 or p["min_history"] > p["window"] or p["factor"] <= 0:
-        raise RuleConfigError("cần 1 ≤ min_history ≤ window và factor > 0")
+        raise RuleConfigError("outlier_params")
     frame = ctx.table("reports")
     if frame.empty:
         return

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..periods import Period
 from ..text import is_blank
-from .core import Context, RuleConfigError, RuleRun, rule
+from .core import Context, RuleConfigError, RuleRun, rule, toml_text, words
 
 
 def _active_codes(ctx: Context) -> pd.Series:
@@ -54,7 +54,7 @@ def leader_composition(ctx: Context, run: RuleRun) -> None:
     if not ctx.has_sheet("teams") or teams.empty:
         return
     mask = (teams["role"] == leader) & teams["composition"].notna() & ~teams["composition"].isin(allowed)
-    run.rows("teams", teams, mask, "composition", allowed=" hoặc ".join(allowed))
+    run.rows("teams", teams, mask, "composition", allowed=words(ctx.config, "or", " / ").join(allowed))
 
 
 # ---------------------------------------------------------------------- board
@@ -125,7 +125,7 @@ def _reports(ctx: Context) -> pd.DataFrame:
 
 def _village_numbers(ctx: Context, reports: pd.DataFrame, column: str) -> pd.Series:
     if column not in ctx.villages:
-        raise RuleConfigError(f"villages_column = {column!r} không phải cột của sheet Thôn")
+        raise RuleConfigError("not_village_column", value=toml_text(column), sheet=ctx.sheet("villages").name)
     lookup = dict(zip(ctx.villages["code"], ctx.villages[column]))
     return pd.to_numeric(reports["village_code"].map(lookup), errors="coerce").astype("Float64")
 
