@@ -115,6 +115,7 @@ def test_newest_duplicate_wins_and_the_older_is_listed(submissions, tmp_path):
     wb.save(older)
     result = rollup([folder], "2023-12", tmp_path / "dist", unit_name="huyện A Lưới", unit_code="474")
     assert [(o.name, n.name) for o, n in result.superseded] == [(older.name, files[0].name)]
+    assert f"  ↷ {older.name} → {files[0].name}" in result.summary_lines()
     assert len(result.aggregate.parts) == 4
 
 

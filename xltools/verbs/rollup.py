@@ -49,7 +49,7 @@ class RollupResult:
         for path, reason in self.rejected:
             lines.append(f"  ✗ {path.name}: {reason}")
         for old, new in self.superseded:
-            lines.append(f"  ↷ {old} → {new}")
+            lines.append(f"  ↷ {old.name} → {new.name}")  # as the report lists them
         words = report_defs(self.defs or get_definitions()).get("text", {})
         if self.missing:
             lines.append("  " + fill(words.get("general_missing", "{names}"), names="; ".join(self.missing)))
