@@ -149,6 +149,7 @@ def test_export_refuses_with_errors_and_force_says_so(make_commune, tmp_path, de
     result = runner.invoke(main, ["export", str(path), "--period", "2023-12", "-o", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert result.output.startswith("Lỗi: Chưa xuất báo cáo") and "--force" in result.output
+    assert ".;" not in result.output and ".." not in result.output  # examples joined without their full stops
     assert not (tmp_path / "o").exists()
     result = runner.invoke(main, ["export", str(path), "--period", "2023-12", "-o", str(tmp_path / "o"), "--force"])
     assert result.exit_code == 0, result.output

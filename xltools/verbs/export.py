@@ -32,7 +32,8 @@ def _validate(book: CommuneBook, period: Period) -> tuple[int, int, list[str]]:
     """(errors, warnings, a few error descriptions) from the validation engine."""
     report = validate_book(book, period)
     errors = [i for i in report.issues if i.severity == "error"]
-    examples = [f"{i.sheet}{' ' + i.cell if i.cell else ''}: {i.message}" for i in errors[:3]]
+    # joined with "; " into a sentence of the catalogue: no full stop of their own
+    examples = [f"{i.sheet}{' ' + i.cell if i.cell else ''}: {i.message.rstrip('.')}" for i in errors[:3]]
     return int(report.errors), int(report.warnings), examples
 
 
