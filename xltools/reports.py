@@ -49,6 +49,15 @@ def is_manual(source: Any, defs: Definitions) -> bool:
     return str(text).casefold() == marker.casefold()
 
 
+def village_states(villages: pd.DataFrame) -> dict[str, bool]:
+    """Village code -> active, from the Thôn table (an empty "active" cell counts as active)."""
+    return {
+        str(code): active is not False
+        for code, active in zip(villages["code"], villages["active"].astype(object))
+        if not is_blank(code) and code is not pd.NA
+    }
+
+
 def check_identity(
     file: str, meta: Mapping[str, str], *, commune_code: str | None, villages: Mapping[str, bool]
 ) -> list[str]:

@@ -25,7 +25,7 @@ from ..io.forms import form_config
 from ..io.reader import read_workbook
 from ..reports import (
     ACCEPTED, REJECTED, REPLACED, FileResult, ImportSummary, Incoming, MergeResult, check_identity,
-    import_config, log_rows, merge_reports, reported_text,
+    import_config, log_rows, merge_reports, reported_text, village_states,
 )
 from ..text import clean
 from ..validation import validate_book
@@ -86,12 +86,7 @@ def import_reports(
     files = collect_files(sources, defs, exclude=path.resolve())
     if not files:
         raise InputError("import_no_files", paths=", ".join(str(s) for s in sources) or "-")
-    villages_df = book.tables["villages"]
-    villages = {  # code -> active (an empty "active" cell counts as active)
-        str(code): active is not False
-        for code, active in zip(villages_df["code"], villages_df["active"].astype(object))
-        if code is not None
-    }
+    villages = village_states(book.tables["villages"])
     commune_code = clean(book.settings.get("commune_code") or "") or None
 
     items: list[Incoming | FileResult] = []
