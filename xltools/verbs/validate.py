@@ -73,12 +73,9 @@ def _colour(value: Any) -> str:
     return str(value or "").strip().lstrip("#").upper()
 
 
-def _find_sheet(wb, name: str):
-    wanted = header_key(name)
-    for ws in wb.worksheets:
-        if header_key(ws.title) == wanted:
-            return ws
-    return None
+def _sheets_by_name(wb) -> dict[str, Any]:
+    """The worksheets by their name as ``header_key`` folds it (case, spaces, NFC)."""
+    return {header_key(ws.title): ws for ws in wb.worksheets}
 
 
 def _previous_cells(ws, columns: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -99,10 +96,10 @@ def _previous_cells(ws, columns: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
-def _clear_highlights(wb, cells: list[tuple[str, str]], colours: set[str]) -> None:
+def _clear_highlights(sheets: dict[str, Any], cells: list[tuple[str, str]], colours: set[str]) -> None:
     """Remove our fills from the cells of the previous run (a fill the user chose stays)."""
     for sheet_name, address in cells:
-        ws = _find_sheet(wb, sheet_name)
+        ws = sheets.get(header_key(sheet_name))
         if ws is None:
             continue
         try:
@@ -114,7 +111,7 @@ def _clear_highlights(wb, cells: list[tuple[str, str]], colours: set[str]) -> No
             cell.fill = PatternFill(fill_type=None)
 
 
-def _set_highlights(wb, report: Report, fills: dict[str, str]) -> int:
+def _set_highlights(sheets: dict[str, Any], report: Report, fills: dict[str, str]) -> int:
     worst: dict[tuple[str, str], str] = {}
     for issue in report.issues:
         if not issue.cell or not fills.get(issue.severity):
@@ -123,11 +120,8 @@ def _set_highlights(wb, report: Report, fills: dict[str, str]) -> int:
         if key not in worst or _SEVERITY_ORDER[issue.severity] < _SEVERITY_ORDER[worst[key]]:
             worst[key] = issue.severity
     done = 0
-    sheets: dict[str, Any] = {}
     for (sheet_name, address), severity in worst.items():
-        if sheet_name not in sheets:
-            sheets[sheet_name] = _find_sheet(wb, sheet_name)
-        ws = sheets[sheet_name]
+        ws = sheets.get(header_key(sheet_name))
         if ws is None:
             continue
         ws[address].fill = PatternFill("solid", fgColor=fills[severity])
@@ -152,27 +146,24 @@ def _header_cell(book: CommuneBook, defs: Definitions, issue) -> str:
     return "A1"
 
 
-def _write_checks(ws, wb, book: CommuneBook, report: Report, cfg: dict[str, Any], defs: Definitions,
-                  when: dt.datetime) -> None:
+def _write_checks(ws, sheets: dict[str, Any], book: CommuneBook, report: Report, cfg: dict[str, Any],
+                  defs: Definitions, when: dt.datetime) -> None:
     columns = cfg.get("columns", [])
     write_sheet_rows(ws, checks_rows(report, defs, when), FONT)
     for c, col in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(c)].width = col.get("width", 14)
-    titles = {}
+    # the link goes on the cell address, or on the sheet name for an issue about a whole table
+    position = {col["key"]: c for c, col in enumerate(columns, start=1)}
     for r, issue in enumerate(report.issues, start=FIRST_ISSUE_ROW):
-        for c, col in enumerate(columns, start=1):
-            link_here = col["key"] == "cell" if issue.cell else col["key"] == "sheet"
-            if not (link_here and issue.sheet):
-                continue
-            if issue.sheet not in titles:
-                target = _find_sheet(wb, issue.sheet)
-                titles[issue.sheet] = target.title if target is not None else None
-            title = titles[issue.sheet]
-            if title:
-                cell = ws.cell(r, c)
-                address = issue.cell or _header_cell(book, defs, issue)
-                cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"'{title}'!{address}", display=str(cell.value))
-                cell.font = Font(color="0563C1", underline="single")
+        c = position.get("cell" if issue.cell else "sheet")
+        target = sheets.get(header_key(issue.sheet)) if issue.sheet else None
+        if c is None or target is None:
+            continue
+        cell = ws.cell(r, c)
+        address = issue.cell or _header_cell(book, defs, issue)
+        title = target.title.replace("'", "''")  # a quote inside a quoted sheet name is doubled
+        cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"'{title}'!{address}", display=str(cell.value))
+        cell.font = Font(color="0563C1", underline="single")
     if report.issues and columns:
         last = FIRST_ISSUE_ROW + len(report.issues) - 1
         ws.auto_filter.ref = f"A{FIRST_ISSUE_ROW - 1}:{get_column_letter(len(columns))}{last}"
@@ -187,9 +178,10 @@ def write_report(path: Path, book: CommuneBook, report: Report, defs: Definition
     when = now()
     with edit_workbook(path, defs) as ed:
         ws = _checks_sheet(ed, defs)
-        _clear_highlights(ed.wb, _previous_cells(ws, cfg.get("columns", [])), ours)
-        highlighted = _set_highlights(ed.wb, report, fills)
-        _write_checks(ws, ed.wb, book, report, cfg, defs, when)
+        sheets = _sheets_by_name(ed.wb)
+        _clear_highlights(sheets, _previous_cells(ws, cfg.get("columns", [])), ours)
+        highlighted = _set_highlights(sheets, report, fills)
+        _write_checks(ws, sheets, book, report, cfg, defs, when)
         dashboard = {f.key: f.cell for f in defs.sheet("dashboard").fields}
         stamp = when.strftime("%d/%m/%Y %H:%M")
         status = {}
