@@ -100,6 +100,14 @@ def test_forms_command(commune, tmp_path):
     assert len(list((tmp_path / "p").glob("PhieuBaoCao_*_2023-12.xlsx"))) == 9
 
 
+def test_an_output_folder_that_cannot_be_made_is_one_line(commune, tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    res = CliRunner().invoke(main, ["forms", str(commune), "--period", "2023-12", "-o", str(blocker)])
+    assert res.exit_code == 1 and res.output.startswith(f"Lỗi: Không ghi được tệp {blocker}")
+    assert res.output.count("\n") == 1
+
+
 def test_a_new_indicator_appears_on_the_form_and_is_imported(tmp_path, monkeypatch):
     folder = tmp_path / "defs"
     shutil.copytree(get_definitions().folder, folder)

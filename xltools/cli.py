@@ -117,7 +117,7 @@ def demo(folder):
 @main.command()
 @click.argument("workbook", type=click.Path(path_type=Path))  # a missing file: the library's Vietnamese error
 @click.option("--period", required=True, metavar="YYYY-MM", help="Tháng báo cáo. / Reporting month.")
-@click.option("-o", "--out-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--out-dir", type=click.Path(path_type=Path),
               help="Thư mục ghi phiếu (mặc định: cạnh sổ theo dõi). / Output folder.")
 def forms(workbook, period, out_dir):
     """Lập phiếu báo cáo tháng cho các thôn. / Make this month's village forms."""

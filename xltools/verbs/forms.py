@@ -41,7 +41,6 @@ def make_forms(
         raise InputError("forms_no_villages", file=path.name)
     folder = Path(out_dir) if out_dir else path.parent / safe_file_name(
         str(cfg["out_dir"]).format(period=str(chosen)))
-    folder.mkdir(parents=True, exist_ok=True)
     deadline = book.settings.get("form_deadline_day")
     written = []
     for v in villages:
