@@ -44,7 +44,7 @@ from .frames import ROW, column_letter, empty_frame, records
 from .io.reader import read_grid_table, read_workbook
 from .io.writer import cell_value, write_workbook
 from .periods import Period
-from .reports import reported_text
+from .reports import reported_text, village_states
 from .settings import resolve
 from .sheetrows import grid
 from .text import clean, header_key, is_blank
@@ -568,10 +568,7 @@ def _reported_status(session: Session, reports: pd.DataFrame | None = None) -> d
     reports = cb.tables.get("reports") if reports is None else reports
     if not period or villages is None:
         return {}
-    active = {  # code -> active (an empty "active" cell counts as active)
-        str(code): on is not False for code, on in zip(villages["code"], villages["active"].astype(object)) if pd.notna(code)
-    }
-    return {"villages_reported": reported_text(reports, active, str(period)), "current_period": str(period)}
+    return {"villages_reported": reported_text(reports, village_states(villages), str(period)), "current_period": str(period)}
 
 
 def _issue_cell(issue: Any) -> str:
