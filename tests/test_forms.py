@@ -86,6 +86,18 @@ def test_the_deadline_on_the_form_is_the_one_validation_applies(make_commune, tm
     assert f"trước hết ngày {deadline}" in text
 
 
+def test_the_data_window_follows_the_cut_day_of_the_rules(commune, tmp_path, monkeypatch):
+    folder = tmp_path / "defs"
+    shutil.copytree(get_definitions().folder, folder)
+    rules = folder / "rules.toml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("\ncut_day = 15 ", "\ncut_day = 20 "), encoding="utf-8")
+    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+    [form, *_] = make_forms(commune, "2023-12", tmp_path / "out", defs=get_definitions())
+    ws = openpyxl.load_workbook(form).worksheets[0]
+    text = " ".join(str(c.value) for row in ws.iter_rows(max_row=10) for c in row if c.value)
+    assert "ngày 20/11/2023 đến ngày 19/12/2023" in text and "trước hết ngày 18/01/2024" in text
+
+
 def test_forms_refuse_a_period_that_is_not_a_month(commune):
     runner = CliRunner()
     res = runner.invoke(main, ["forms", str(commune), "--period", "2023-Q4"])

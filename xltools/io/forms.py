@@ -11,7 +11,6 @@ Every text comes from workbook/forms.toml and indicators.toml.
 """
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 import uuid
@@ -23,6 +22,7 @@ import xlsxwriter
 from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from .. import __version__
+from ..aggregation import cut_day, report_deadline
 from ..definitions import Definitions
 from ..errors import DefinitionsError
 from ..periods import Period
@@ -38,8 +38,7 @@ META_KEYS = (
 )
 # Entries of forms.toml the code reads without a fallback (the wording may be left empty).
 _REQUIRED = {
-    "": ("version", "supported_versions", "generator", "file_name", "out_dir", "sheet_name", "meta_sheet",
-         "window_cut_day"),
+    "": ("version", "supported_versions", "generator", "file_name", "out_dir", "sheet_name", "meta_sheet"),
     "limits": ("max_file_bytes", "max_members", "max_uncompressed_bytes", "max_ratio", "ratio_min_bytes",
                "max_text_length"),
     "import": ("action", "manual_source", "folder_suffixes"),
@@ -119,19 +118,6 @@ def _date(d: dt.date) -> str:
     return d.strftime("%d/%m/%Y")
 
 
-def _deadline(period: Period, day: int | None, cut_day: int) -> dt.date | None:
-    """The deadline printed on the form, as validation's plan-late-report applies it: the
-    day of the month itself, or of the next month when it comes before the window closes;
-    a day past the month's end is its last day."""
-    if not day:
-        return None
-    day = max(1, int(day))
-    year, month = period.year, period.n
-    if day < cut_day:
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return dt.date(year, month, min(day, calendar.monthrange(year, month)[1]))
-
-
 def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Mapping[str, Any] | None = None) -> None:
     """Write the form of ``spec`` to ``target``; ``values`` pre-fill inputs (tests, benchmarks)."""
     cfg = form_config(defs)
@@ -169,9 +155,9 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
         ws.merge_range("A1:D1", cfg.get("title", ""), f_title)
         ws.merge_range("A2:D2", cfg.get("subtitle", "").format(period_label=period.label, period=spec.period), f_sub)
 
-        cut_day = int(cfg["window_cut_day"])
-        start, end = period.window(cut_day)
-        deadline = _deadline(period, spec.deadline_day, cut_day)
+        cut = cut_day(defs)  # rules.toml [common]: the window and deadline validation applies
+        start, end = period.window(cut)
+        deadline = report_deadline(spec.period, max(1, int(spec.deadline_day)), cut) if spec.deadline_day else None
         header = [
             (cfg.get("commune_label", ""), f"{spec.commune_name} ({spec.commune_code})"),
             (cfg.get("village_label", ""), f"{spec.village_code} - {spec.village_name}"),
