@@ -19,6 +19,11 @@ from ..periods import Period
 from ..text import clean
 
 
+def default_folder(path: str | Path, period: Period | str, defs: Definitions) -> Path:
+    """Where the forms of ``period`` go without ``out_dir``: beside the workbook (forms.toml out_dir)."""
+    return Path(path).parent / safe_file_name(str(form_config(defs)["out_dir"]).format(period=str(period)))
+
+
 def make_forms(
     path: str | Path, period: str, out_dir: str | Path | None = None, *, defs: Definitions | None = None
 ) -> list[Path]:
@@ -31,7 +36,7 @@ def make_forms(
         raise InputError("forms_period_month", value=period) from None
     if chosen.kind != "month":
         raise InputError("forms_period_month", value=period)
-    cfg = form_config(defs)
+    form_config(defs)  # a broken forms.toml is one clear error before the workbook is read
     book = read_workbook(path, defs, sheets=["villages"])
     commune_code = clean(book.settings.get("commune_code") or "")
     if not commune_code:
@@ -39,8 +44,7 @@ def make_forms(
     villages = [v for v in records(book.tables["villages"]) if v.get("code") and v.get("active") is not False]
     if not villages:
         raise InputError("forms_no_villages", file=path.name)
-    folder = Path(out_dir) if out_dir else path.parent / safe_file_name(
-        str(cfg["out_dir"]).format(period=str(chosen)))
+    folder = Path(out_dir) if out_dir else default_folder(path, chosen, defs)
     deadline = book.settings.get("form_deadline_day")
     written = []
     for v in villages:
