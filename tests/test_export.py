@@ -59,6 +59,10 @@ def test_report_sheet_follows_decree_30(commune, tmp_path, defs):
     assert "Tổng cộng" in texts and "Nơi nhận:" in texts and "- BCĐ 138 huyện A Lưới;" in texts
     fonts = {c.font.name for row in ws.iter_rows() for c in row if c.value is not None}
     assert fonts == {"Times New Roman"}
+    sizes = {c.value: c.font.sz for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    body = rep["layout"]["size_body"]
+    assert sizes["Số: 05/BC-BCĐ"] == sizes[date_line] == sizes["TM. BAN CHỈ ĐẠO"] == sizes["Quỳnh Văn Đức"] == body
+    assert sizes["BÁO CÁO"] == rep["layout"]["size_title"] and sizes["Nơi nhận:"] == rep["layout"]["size_recipients"]
     # page setup: A4, margins within the Decree's ranges (mm), one page wide, repeated header
     assert ws.page_setup.paperSize == 9
     mm = {k: getattr(ws.page_margins, k) * 25.4 for k in ("top", "bottom", "left", "right")}

@@ -149,9 +149,9 @@ def write_report_sheet(
     number = header.get("doc_number")
     number_text = f"{int(number):02d}" if isinstance(number, int) or str(number or "").isdigit() else str(number or "")
     number_text = number_text or " " * 6  # no number yet: room to write it by hand
-    r.put(fill(text["number"], number=number_text, doc_code=header.get("doc_code") or ""), *left, row=3, size=13, align="center")
+    r.put(fill(text["number"], number=number_text, doc_code=header.get("doc_code") or ""), *left, row=3, align="center")
     day = header.get("date") or dt.date.today()
-    r.put(_date_line(rep, str(header.get("place_name") or ""), day), *right, row=3, size=13, italic=True, align="center")
+    r.put(_date_line(rep, str(header.get("place_name") or ""), day), *right, row=3, italic=True, align="center")
     r.row = 5
     r.para(text["title"], size=layout.get("size_title", 14), bold=True, align="center")
     subject = text["subject_upper" if upper else "subject"]
@@ -269,10 +269,10 @@ def write_report_sheet(
     r.put(text["recipients_label"], *left, row=start_row, size=layout.get("size_recipients", 12), bold=True, italic=True)
     for i, line in enumerate(lines, start=1):
         r.put(line, *left, row=start_row + i, size=size_rl)
-    r.put(text["signature_for"], *right, row=start_row, size=13, bold=True, align="center")
-    r.put(text["signature_title"], *right, row=start_row + 1, size=13, bold=True, align="center")
+    r.put(text["signature_for"], *right, row=start_row, bold=True, align="center")
+    r.put(text["signature_title"], *right, row=start_row + 1, bold=True, align="center")
     name_row = max(start_row + 6, start_row + len(lines) + 1)
-    r.put(str(header.get("signer") or ""), *right, row=name_row, size=13, bold=True, align="center")
+    r.put(str(header.get("signer") or ""), *right, row=name_row, bold=True, align="center")
     last_row = name_row
 
     # -- page setup -------------------------------------------------------------------
