@@ -163,6 +163,16 @@ def test_a_damaged_sheet_is_rejected_and_the_batch_goes_on(submissions, tmp_path
     assert f"Không đọc được tệp {damaged.name}:" in line and "cannot read" not in line  # Vietnamese only
 
 
+def test_an_expected_list_in_utf16_is_one_clear_line(submissions, tmp_path):
+    _, files, _ = submissions
+    expected = tmp_path / "don_vi.csv"
+    expected.write_text("Mã đơn vị\tTên đơn vị\n20041\tXã Hồng Thủy\n", encoding="utf-16")  # Excel's "Unicode text"
+    result = CliRunner().invoke(main, ["rollup", *map(str, files), "--period", "2023-12", "-o", str(tmp_path / "d"),
+                                       "--unit-name", "huyện A Lưới", "--expected", str(expected)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Lỗi: Không đọc được danh sách đơn vị phải báo cáo {expected}: tệp không phải văn bản UTF-8")
+
+
 def test_demo_exports_a_month_and_a_quarter_and_rolls_four_communes_up(tmp_path):
     result = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output

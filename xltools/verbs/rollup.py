@@ -79,16 +79,16 @@ def submission_files(paths: Iterable[str | Path]) -> list[Path]:
 def read_expected(path: str | Path, defs: Definitions) -> list[tuple[str, str]]:
     """The expected units from a CSV/TXT file: code, then name (optional), one per line."""
     path = Path(path)
+    roll = report_defs(defs).get("rollup", {})
     try:
         raw = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError("rollup_expected_file", file=str(path), reason=exc.strerror or str(exc)) from None
     except UnicodeDecodeError:
-        raise InputError("rollup_expected_file", file=str(path), reason="UTF-8") from None
-    dialect = ";" if raw.count(";") > raw.count(",") else ","
-    rows = list(csv.reader(raw.splitlines(), delimiter=dialect))
-    headers = report_defs(defs).get("rollup", {}).get("expected_headers", [])
-    return read_expected_rows(rows, headers)
+        raise InputError("rollup_expected_file", file=str(path), reason=roll.get("expected_not_utf8", "UTF-8")) from None
+    delimiter = ";" if raw.count(";") > raw.count(",") else ","
+    rows = list(csv.reader(raw.splitlines(), delimiter=delimiter))
+    return read_expected_rows(rows, roll.get("expected_headers", []))
 
 
 def _unit(sub: Submission) -> UnitData:
