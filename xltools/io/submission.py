@@ -22,7 +22,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .. import __version__
-from ..aggregation import LEVEL_COMMUNE, Aggregate, general_lines, group_number, percent, report_defs
+from ..aggregation import LEVEL_COMMUNE, Aggregate, general_lines, percent, report_defs
 from ..definitions import Definitions, get_definitions
 from ..frames import records
 from ..messages import fill
