@@ -170,6 +170,10 @@ def test_write_fills_the_summary_sheet(make_commune, defs):
     assert any(isinstance(v, str) and "QUÝ IV NĂM 2023" in v for v in flat)
     total_row = next(row for row in values if row[0] == "Tổng cộng")
     assert total_row[1] == agg.total()[agg.indicators[0]]
+    assert list(total_row[1:1 + len(agg.indicators)]) == [agg.total()[k] for k in agg.indicators]
+    rates = agg.rates_of(agg.total())
+    assert list(total_row[1 + len(agg.indicators):1 + len(agg.indicators) + len(agg.derived)]) == pytest.approx(
+        [rates[k] for k, _ in agg.derived])
 
 
 def test_cli_aggregate_prints_text_and_json(make_commune):
