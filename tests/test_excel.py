@@ -189,6 +189,16 @@ def test_a_workbook_that_is_not_ours_is_refused_in_a_message_box(tmp_path):
     assert mode == "critical" and "không phải Sổ theo dõi" in message
 
 
+def test_a_workbook_of_another_template_version_is_refused_before_the_verb_runs(make_commune, defs):
+    book = book_from_file(make_commune(settings={"template_version": "2.0"}))
+    x.aggregate(book)
+    message, mode = _alert(book)
+    assert mode == "critical"
+    assert "theo mẫu sổ phiên bản 2.0" in message
+    dashboard = sheet_index(book, defs.sheet("dashboard").name)
+    assert {a["sheet_position"] for a in actions(book, "setValues")} <= {dashboard}  # only the status cell
+
+
 # ---------------------------------------------------------------------------- file-based verbs
 def _without_month(month):
     def edit(tables):

@@ -143,12 +143,20 @@ class Session:
         return self._grids[key]
 
     def commune(self) -> CommuneBook:
-        """The open book as the CommuneBook the file reader would build (never strict)."""
+        """The open book as the CommuneBook the file reader would build (never strict).
+
+        A book that is not a commune workbook of this major version is refused as
+        ``xltools validate`` refuses the file (WorkbookError: one message box).
+        """
+        from .verbs.validate import refuse_foreign
+
         if self._commune is None:
-            self._commune = commune_from_grids(
+            book = commune_from_grids(
                 {s.key: self.grid(s.key) for s in self.defs.table_sheets if self.sheet(s.key, required=False)},
                 self.defs, self.book.name, path=self.path,
             )
+            refuse_foreign(book)
+            self._commune = book
         return self._commune
 
     @property
