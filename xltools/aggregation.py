@@ -76,10 +76,10 @@ def cut_day(defs: Definitions) -> int:
 def _deadline_days(settings: Mapping[str, Any], defs: Definitions) -> tuple[int, int]:
     """(form_deadline_day, cut_day) as validation reads them, with the same fallbacks."""
     try:
-        day = min(max(int(settings.get("form_deadline_day") or 18), 1), 31)
+        day = int(settings.get("form_deadline_day"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         day = 18
-    return day, cut_day(defs)
+    return min(max(day, 1), 31), cut_day(defs)
 
 
 def period_end(period: Period) -> dt.date:
