@@ -207,7 +207,7 @@ def _without_month(month):
     return edit
 
 
-def test_make_forms_writes_one_form_per_active_village_next_to_the_workbook(make_commune, defs, tmp_path):
+def test_make_forms_writes_one_form_per_active_village_next_to_the_workbook(make_commune, defs, sample, tmp_path):
     path = make_commune()
     book = book_from_file(path)
     text = x.make_forms(book)
@@ -217,6 +217,10 @@ def test_make_forms_writes_one_form_per_active_village_next_to_the_workbook(make
     forms = list(tmp_path.glob("*/*.xlsx"))
     assert len(forms) == active
     assert str(forms[0].parent) in text
+    from xltools.verbs.forms import default_folder
+
+    # the folder `xltools forms` uses beside this workbook (forms.toml out_dir)
+    assert {f.parent for f in forms} == {default_folder(path, Period.parse(sample[0]["current_period"]), defs)}
 
 
 def test_import_reports_writes_the_new_rows_into_the_open_book(make_commune, defs, sample, tmp_path):

@@ -337,13 +337,11 @@ def _aggregate(session: Session) -> str:
 
 
 def _make_forms(session: Session, folder: str | Path | None) -> str:
-    from .io.forms import form_config, safe_file_name
-    from .verbs.forms import make_forms as make
+    from .verbs.forms import default_folder, make_forms as make
 
     period = session.period()
-    cfg = form_config(session.defs)
-    out_dir = Path(folder) if folder else session.folder / safe_file_name(
-        str(cfg.get("out_dir", "{period}")).format(period=str(period)))
+    # beside the open book, not beside the snapshot the verb reads
+    out_dir = Path(folder) if folder else default_folder(session.folder / session.book.name, period, session.defs)
     with session.snapshot() as path:
         made = make(path, str(period), out_dir, defs=session.defs)
     text = messages.text("excel_forms_made", count=len(made), period=period.label, folder=str(out_dir))
