@@ -76,7 +76,7 @@ def test_every_input_has_a_workbook_level_name_on_an_unlocked_validated_cell(com
     assert not any(n.lower().endswith("vbaproject.bin") for n in __import__("zipfile").ZipFile(form).namelist())
 
 
-@pytest.mark.parametrize("day, deadline", [(5, "05/01/2024"), (31, "31/12/2023")])
+@pytest.mark.parametrize("day, deadline", [(5, "05/01/2024"), (31, "31/12/2023"), (0, "01/01/2024")])
 def test_the_deadline_on_the_form_is_the_one_validation_applies(make_commune, tmp_path, day, deadline):
     """A deadline day before the window closes (the 15th) is that day of the next month."""
     path = make_commune(settings={"form_deadline_day": day})

@@ -157,7 +157,8 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
 
         cut = cut_day(defs)  # rules.toml [common]: the window and deadline validation applies
         start, end = period.window(cut)
-        deadline = report_deadline(spec.period, max(1, int(spec.deadline_day)), cut) if spec.deadline_day else None
+        day = spec.deadline_day  # read as validation reads it: 0 is day 1, a day past the month's end its last
+        deadline = None if day is None else report_deadline(spec.period, min(max(int(day), 1), 31), cut)
         header = [
             (cfg.get("commune_label", ""), f"{spec.commune_name} ({spec.commune_code})"),
             (cfg.get("village_label", ""), f"{spec.village_code} - {spec.village_name}"),

@@ -54,7 +54,7 @@ def make_forms(
             village_code=str(v["code"]),
             village_name=str(v.get("name") or ""),
             period=str(chosen),
-            deadline_day=int(deadline) if deadline else None,
+            deadline_day=None if deadline is None else int(deadline),
         )
         target = folder / form_file_name(spec, defs)
         written.append(write_atomic(target, lambda tmp, spec=spec: write_form(tmp, spec, defs), keep_backup=False))
