@@ -280,6 +280,22 @@ def test_missing_sheet_and_column(good, tmp_path):
     assert report.issues[0].rule.startswith("structure")  # structure first
 
 
+@pytest.mark.parametrize("sheet, header", [
+    ("Thôn", "Mã thôn"),                 # required: the reader reports it; no "unknown village" everywhere
+    ("Tổ điều hành", "Vai trò trong Tổ"),  # required: no "0 Tổ trưởng" for every village
+    ("Tiến độ", "Ngày hoàn thành"),      # optional, but a rule needs it: no step "overdue" for lack of it
+])
+def test_a_missing_column_is_one_issue_not_a_flood(good, sheet, header):
+    wb = openpyxl.load_workbook(good)
+    ws = wb[sheet]
+    (cell,) = [c for c in ws[1] if c.value == header]
+    cell.value = "Cột lạ"
+    wb.save(good)
+    (issue,) = check(good).issues
+    assert (issue.rule, issue.sheet, issue.header, issue.severity) == ("structure-missing-column", sheet, header, "error")
+    assert header in issue.message
+
+
 def test_template_version(make_commune):
     assert not hits(check(make_commune(edit=clean)), "structure-version")
     report = check(make_commune(edit=clean, settings={"template_version": "1.1"}))

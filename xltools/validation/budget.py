@@ -10,7 +10,7 @@ def _budget(ctx: Context):
     return frame if ctx.has_sheet("budget") else frame.iloc[0:0]
 
 
-@rule("budget-approved-estimate", "budget")
+@rule("budget-approved-estimate", "budget", needs=("budget.estimate", "budget.approved"))
 def approved_estimate(ctx: Context, run: RuleRun) -> None:
     """The approved amount does not exceed the estimate."""
     b = _budget(ctx)
@@ -18,7 +18,7 @@ def approved_estimate(ctx: Context, run: RuleRun) -> None:
         run.rows("budget", b, b["approved"] > b["estimate"], "approved", estimate=b["estimate"], item=b["item"])
 
 
-@rule("budget-spent-approved", "budget")
+@rule("budget-spent-approved", "budget", needs=("budget.approved", "budget.spent"))
 def spent_approved(ctx: Context, run: RuleRun) -> None:
     """The amount spent does not exceed the approved amount."""
     b = _budget(ctx)
@@ -26,7 +26,7 @@ def spent_approved(ctx: Context, run: RuleRun) -> None:
         run.rows("budget", b, b["spent"] > b["approved"], "spent", approved=b["approved"], item=b["item"])
 
 
-@rule("budget-launch-line", "budget", kind=str)
+@rule("budget-launch-line", "budget", needs=("budget.item",), kind=str)
 def launch_line(ctx: Context, run: RuleRun) -> None:
     """Each launch-ceremony budget line of the plan is in the Kinh phí sheet."""
     lines = [b for b in ctx.defs.budget_lines if b.get("kind") == run.params["kind"]]

@@ -158,7 +158,7 @@ def _setting_column(setting) -> Column:
     return Column(key=setting.key, header=setting.label, type=setting.type)
 
 
-@rule("setting-required", "cells")
+@rule("setting-required", "cells", needs=("settings.key", "settings.value"))
 def setting_required(ctx: Context, run: RuleRun) -> None:
     """Required settings of the Cấu hình sheet are filled."""
     if not ctx.has_sheet("settings"):
@@ -169,7 +169,7 @@ def setting_required(ctx: Context, run: RuleRun) -> None:
             run.issue("settings", row, "value", None, key=s.key, label=s.label)
 
 
-@rule("setting-invalid", "cells")
+@rule("setting-invalid", "cells", needs=("settings.key", "settings.value"))
 def setting_invalid(ctx: Context, run: RuleRun) -> None:
     """Settings have the type (and pattern) the definitions give them."""
     if not ctx.has_sheet("settings"):

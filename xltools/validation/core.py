@@ -123,6 +123,7 @@ class RuleSpec:
     func: Callable[["Context", "RuleRun"], None] | None
     params: Mapping[str, type]  # declared parameter types (float accepts int)
     doc: str = ""
+    needs: tuple[tuple[str, str], ...] = ()  # (sheet key, column key) the rule cannot do without
 
 
 RULES: dict[str, RuleSpec] = {}
@@ -130,15 +131,24 @@ ENGINE_RULES = ("rule-misconfigured", "rule-failed")
 _ID = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
 
-def rule(rule_id: str, family: str, **params: type) -> Callable:
-    """Register a rule function under a stable kebab-case id."""
+def rule(rule_id: str, family: str, *, needs: Iterable[str] = (), **params: type) -> Callable:
+    """Register a rule function under a stable kebab-case id.
+
+    ``needs`` names the columns ("sheet.column" keys) without which the rule's
+    result means nothing: when one is missing from the workbook the rule does not
+    run, and the sheet or column is reported once by the structure rules instead
+    of as a flood of false findings.
+    """
     if not _ID.match(rule_id):
         raise ValueError(f"rule id {rule_id!r} is not kebab-case")
+    needed = tuple(tuple(n.split(".", 1)) for n in needs)
+    if any(len(n) != 2 for n in needed):
+        raise ValueError(f"rule {rule_id!r}: needs are 'sheet.column' keys")
 
     def register(func: Callable[["Context", "RuleRun"], None]) -> Callable:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id!r} registered twice")
-        RULES[rule_id] = RuleSpec(rule_id, family, func, params, (func.__doc__ or "").strip())
+        RULES[rule_id] = RuleSpec(rule_id, family, func, params, (func.__doc__ or "").strip(), needed)  # type: ignore[arg-type]
         return func
 
     return register
@@ -238,6 +248,10 @@ class Context:
 
     def has_sheet(self, sheet_key: str) -> bool:
         return sheet_key in self.book.letters
+
+    def lacks(self, spec: RuleSpec) -> list[tuple[str, str]]:
+        """The columns a rule needs that the workbook does not have."""
+        return [(s, c) for s, c in spec.needs if not self.has_column(s, c)]
 
     def letter(self, sheet_key: str, column_key: str) -> str:
         return self.book.letters.get(sheet_key, {}).get(column_key, "")
@@ -490,8 +504,8 @@ def run_rules(
         if reason:
             issues.append(_engine_issue(config, "rule-misconfigured", rule_id, reason))
             continue
-        if entry.get("enabled", True) is False:
-            continue
+        if entry.get("enabled", True) is False or ctx.lacks(spec):
+            continue  # a missing sheet or column is reported by the structure rules
         run = RuleRun(ctx, spec, entry["severity"], entry["message"], dict(entry.get("params", {})))
         try:
             spec.func(ctx, run)

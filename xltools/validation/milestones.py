@@ -22,7 +22,7 @@ def _tokens(text) -> list[str]:
     return [t for t in _SPLIT.split(str(text or "")) if t]
 
 
-@rule("milestone-overdue", "milestones")
+@rule("milestone-overdue", "milestones", needs=("milestones.deadline", "milestones.done_on"))
 def overdue(ctx: Context, run: RuleRun) -> None:
     """A step past its deadline without a completion date."""
     steps = _steps(ctx)
@@ -33,7 +33,7 @@ def overdue(ctx: Context, run: RuleRun) -> None:
     run.rows("milestones", steps, mask, "deadline", step_no=steps["step_no"])
 
 
-@rule("milestone-depends", "milestones")
+@rule("milestone-depends", "milestones", needs=("milestones.step_no", "milestones.depends_on"))
 def depends(ctx: Context, run: RuleRun) -> None:
     """'Sau bước' names existing step numbers."""
     steps = _steps(ctx)
@@ -46,7 +46,7 @@ def depends(ctx: Context, run: RuleRun) -> None:
                 run.issue("milestones", int(row), "depends_on", text, token=token)
 
 
-@rule("milestone-order", "milestones")
+@rule("milestone-order", "milestones", needs=("milestones.step_no", "milestones.depends_on", "milestones.done_on"))
 def order(ctx: Context, run: RuleRun) -> None:
     """A step is not done before a step it depends on."""
     steps = _steps(ctx)

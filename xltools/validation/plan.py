@@ -20,7 +20,7 @@ def _active_codes(ctx: Context) -> pd.Series:
 
 
 # ---------------------------------------------------------------------- teams
-@rule("plan-village-team", "plan")
+@rule("plan-village-team", "plan", needs=("villages.code", "villages.active", "teams.village_code"))
 def village_team(ctx: Context, run: RuleRun) -> None:
     """Every active village has an executive team."""
     if not ctx.has_sheet("teams") or not ctx.has_sheet("villages"):
@@ -30,7 +30,7 @@ def village_team(ctx: Context, run: RuleRun) -> None:
     run.rows("villages", active, ~active["code"].isin(with_team), "code")
 
 
-@rule("plan-team-leader", "plan", leader_role=str)
+@rule("plan-team-leader", "plan", needs=("teams.village_code", "teams.role"), leader_role=str)
 def team_leader(ctx: Context, run: RuleRun) -> None:
     """Every village team has exactly one leader (Tổ trưởng)."""
     (leader,) = run.list_values("leader_role", "team_roles")
@@ -45,7 +45,8 @@ def team_leader(ctx: Context, run: RuleRun) -> None:
     run.rows("teams", teams, mask, "role", count=count)
 
 
-@rule("plan-leader-composition", "plan", leader_role=str, compositions=list)
+@rule("plan-leader-composition", "plan", needs=("teams.role", "teams.composition"), leader_role=str,
+      compositions=list)
 def leader_composition(ctx: Context, run: RuleRun) -> None:
     """The team leader is the village head or the head of the village Front committee."""
     (leader,) = run.list_values("leader_role", "team_roles")
@@ -58,7 +59,7 @@ def leader_composition(ctx: Context, run: RuleRun) -> None:
 
 
 # ---------------------------------------------------------------------- board
-@rule("plan-board-head", "plan", head_role=str)
+@rule("plan-board-head", "plan", needs=("board.role",), head_role=str)
 def board_head(ctx: Context, run: RuleRun) -> None:
     """The commune board has exactly one head (Trưởng ban)."""
     (head,) = run.list_values("head_role", "board_roles")
@@ -73,7 +74,7 @@ def board_head(ctx: Context, run: RuleRun) -> None:
         run.rows("board", board, is_head, "role", count=count)
 
 
-@rule("plan-board-organisation", "plan", organisations=list)
+@rule("plan-board-organisation", "plan", needs=("board.organisation",), organisations=list)
 def board_organisation(ctx: Context, run: RuleRun) -> None:
     """The board has members of the commune People's Committee and the Fatherland Front."""
     wanted = run.list_values("organisations", "organisations")
@@ -85,7 +86,7 @@ def board_organisation(ctx: Context, run: RuleRun) -> None:
             run.issue("board", None, "organisation", None, organisation=org)
 
 
-@rule("plan-board-village-heads", "plan")
+@rule("plan-board-village-heads", "plan", needs=("villages.code", "villages.active", "board.village_code"))
 def board_village_heads(ctx: Context, run: RuleRun) -> None:
     """The board includes the head of every active village."""
     if not ctx.has_sheet("board") or not ctx.has_sheet("villages"):
@@ -98,7 +99,7 @@ def board_village_heads(ctx: Context, run: RuleRun) -> None:
 
 
 # ---------------------------------------------------------------------- Zalo
-@rule("plan-village-zalo", "plan")
+@rule("plan-village-zalo", "plan", needs=("villages.code", "villages.active", "villages.zalo_group"))
 def village_zalo(ctx: Context, run: RuleRun) -> None:
     """Every active village has a Zalo group."""
     if not ctx.has_column("villages", "zalo_group"):
@@ -107,7 +108,7 @@ def village_zalo(ctx: Context, run: RuleRun) -> None:
     run.rows("villages", active, active["zalo_group"].isna(), "zalo_group")
 
 
-@rule("plan-commune-zalo", "plan")
+@rule("plan-commune-zalo", "plan", needs=("settings.key", "settings.value"))
 def commune_zalo(ctx: Context, run: RuleRun) -> None:
     """The commune has a Zalo page (setting zalo_page)."""
     if not ctx.has_sheet("settings"):
@@ -209,7 +210,7 @@ def checked_months(ctx: Context) -> list[str]:
     return _month_range(first, last)
 
 
-@rule("plan-missing-report", "plan")
+@rule("plan-missing-report", "plan", needs=("villages.code", "villages.active", "reports.period", "reports.village_code"))
 def missing_report(ctx: Context, run: RuleRun) -> None:
     """Every active village has a report for every month past its deadline."""
     if not ctx.has_sheet("reports") or not ctx.has_sheet("villages"):
@@ -238,7 +239,7 @@ def _month_end(month: str) -> dt.date:
     return dt.date(p.year, p.n, calendar.monthrange(p.year, p.n)[1])
 
 
-@rule("plan-late-report", "plan")
+@rule("plan-late-report", "plan", needs=("reports.period", "reports.report_date"))
 def late_report(ctx: Context, run: RuleRun) -> None:
     """Reports dated after the deadline day of their month."""
     reports = _reports(ctx)

@@ -17,7 +17,7 @@ def _ref_columns(ctx: Context):
                 yield sheet, frame, col
 
 
-@rule("ref-unknown-village", "references")
+@rule("ref-unknown-village", "references", needs=("villages.code",))
 def unknown_village(ctx: Context, run: RuleRun) -> None:
     """Village codes in other sheets exist in the Thôn sheet."""
     codes = set(ctx.villages["code"])
@@ -26,7 +26,7 @@ def unknown_village(ctx: Context, run: RuleRun) -> None:
         run.rows(sheet.key, frame, values.notna() & ~values.isin(codes), col.key)
 
 
-@rule("ref-inactive-village", "references")
+@rule("ref-inactive-village", "references", needs=("villages.code", "villages.active"))
 def inactive_village(ctx: Context, run: RuleRun) -> None:
     """Village codes in other sheets point to an active village."""
     v = ctx.villages
@@ -55,7 +55,7 @@ def duplicate_key(ctx: Context, run: RuleRun) -> None:
                 run.rows(sheet.key, present, dup, col.key, first_row=first)
 
 
-@rule("ref-duplicate-report", "references")
+@rule("ref-duplicate-report", "references", needs=("reports.period", "reports.village_code"))
 def duplicate_report(ctx: Context, run: RuleRun) -> None:
     """One report per (period, village): later rows duplicating an earlier one."""
     frame = ctx.table("reports")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .core import Context, RuleRun, rule
+from .core import RULES, Context, RuleRun, column_header, rule
 
 
 @rule("structure-missing-sheet", "structure")
@@ -16,10 +16,26 @@ def missing_sheet(ctx: Context, run: RuleRun) -> None:
 
 @rule("structure-missing-column", "structure")
 def missing_column(ctx: Context, run: RuleRun) -> None:
-    """A required column (or the whole header row) of a table is missing."""
+    """A required column (or the whole header row) of a table, or a column a rule needs, is missing."""
+    reported = set()
     for p in ctx.book.structure:
         if p.key in ("missing_column", "missing_header_row"):
             run.issue(None, None, None, None, sheet_name=p.sheet, header=p.column or "")
+            reported.add((p.sheet, p.column or ""))
+    entries = ctx.config.get("rule", {})
+    for spec in RULES.values():
+        entry = entries.get(spec.id) if isinstance(entries, dict) else None
+        if not isinstance(entry, dict) or entry.get("enabled", True) is False:
+            continue
+        for sheet_key, column_key in ctx.lacks(spec):
+            sheet = ctx.sheet(sheet_key)
+            # a missing sheet or header row is already reported
+            if not ctx.book.letters.get(sheet_key) or (sheet.name, "") in reported:
+                continue
+            header = column_header(sheet, column_key)
+            if header and (sheet.name, header) not in reported:
+                run.issue(None, None, None, None, sheet_name=sheet.name, header=header)
+                reported.add((sheet.name, header))
 
 
 @rule("structure-version", "structure")
