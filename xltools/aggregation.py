@@ -69,8 +69,9 @@ def report_deadline(month: str, deadline_day: int, cut_day: int = 15) -> dt.date
 
 def cut_day(defs: Definitions) -> int:
     """The day a month's data window closes on (rules.toml [common] cut_day; 15 when unusable)."""
-    cut = defs.extra("rules").get("common", {}).get("cut_day", 15)
-    return cut if isinstance(cut, int) and not isinstance(cut, bool) and 1 <= cut <= 28 else 15
+    from .validation.core import common_cut_day  # the one reading of it (validation reports a bad value)
+
+    return common_cut_day(defs.extra("rules")) or 15
 
 
 def _deadline_days(settings: Mapping[str, Any], defs: Definitions) -> tuple[int, int]:
