@@ -64,7 +64,8 @@ def main() -> None:
               help="Một cài đặt, ví dụ --set commune_name='Hồng Thủy'. / One setting.")
 @click.option("--overwrite", is_flag=True, help="Ghi đè tệp đã có (bản cũ được sao lưu). / Replace an existing file.")
 @click.option("--xlsm", is_flag=True,
-              help="Tạo sổ có nút bấm (.xlsm, chạy trên Excel Windows). / Build the macro workbook with buttons.")
+              help="Tạo sổ có nút bấm (.xlsm, chạy trên Excel Windows; PATH đuôi .xlsm cũng vậy). "
+                   "/ Build the macro workbook with buttons (also for a PATH ending in .xlsm).")
 def new(path, settings_file, villages, board, teams, pairs, overwrite, xlsm):
     """Tạo sổ theo dõi mới của xã. / Create a new commune workbook."""
     from .commune import default_file_name, load_settings_file, new as new_workbook
