@@ -162,6 +162,14 @@ def test_export_refuses_with_errors_and_force_says_so(make_commune, tmp_path, de
     assert read_submission(out).info["forced"] == "Có"
 
 
+@pytest.mark.parametrize("command", ["export", "aggregate"])
+def test_a_missing_workbook_is_one_vietnamese_line(tmp_path, command):
+    missing = tmp_path / "SoTheoDoi_KhongCo.xlsx"
+    result = CliRunner().invoke(main, [command, str(missing), "--period", "2023-12"])
+    assert result.exit_code == 2
+    assert result.output == f"Lỗi: Không tìm thấy tệp {missing}. (file not found: {missing})\n"
+
+
 def test_password_round_trip(commune, tmp_path):
     path = export(commune, "2023-12", tmp_path, password="Bí mật 138")
     with pytest.raises(WorkbookError) as err:

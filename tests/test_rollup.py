@@ -163,6 +163,18 @@ def test_a_damaged_sheet_is_rejected_and_the_batch_goes_on(submissions, tmp_path
     assert f"Không đọc được tệp {damaged.name}:" in line and "cannot read" not in line  # Vietnamese only
 
 
+@pytest.mark.parametrize("option", ["path", "--expected", "--settings"])
+def test_a_missing_input_is_one_vietnamese_line(submissions, tmp_path, option):
+    _, files, _ = submissions
+    missing = tmp_path / "khong_co.csv"
+    args = ["rollup", *map(str, files), "--period", "2023-12", "-o", str(tmp_path / "d"), "--unit-name", "huyện A Lưới"]
+    args = args[:1] + [str(missing)] + args[1:] if option == "path" else [*args, option, str(missing)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code in (1, 2)
+    assert result.output == f"Lỗi: Không tìm thấy tệp {missing}. (file not found: {missing})\n"
+    assert not (tmp_path / "d").exists()
+
+
 def test_an_expected_list_in_utf16_is_one_clear_line(submissions, tmp_path):
     _, files, _ = submissions
     expected = tmp_path / "don_vi.csv"

@@ -62,6 +62,8 @@ def submission_files(paths: Iterable[str | Path]) -> list[Path]:
     """Files given, and the .xlsx files of folders given (not recursive; lock and hidden files skipped)."""
     out: list[Path] = []
     for p in map(Path, paths):
+        if not p.exists():  # a mistyped argument stops the rollup, naming it
+            raise WorkbookError("not_found", file=str(p))
         if p.is_dir():
             out.extend(sorted(f for f in p.glob("*.xlsx") if not f.name.startswith(("~$", ".")) and f.is_file()))
         else:
@@ -80,6 +82,8 @@ def read_expected(path: str | Path, defs: Definitions) -> list[tuple[str, str]]:
     """The expected units from a CSV/TXT file: code, then name (optional), one per line."""
     path = Path(path)
     roll = report_defs(defs).get("rollup", {})
+    if not path.is_file():
+        raise WorkbookError("not_found", file=str(path))
     try:
         raw = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
