@@ -68,7 +68,6 @@ def test_list_rules():
 
 def test_exit_2_when_not_a_commune_workbook(tmp_path):
     fake = tmp_path / "fake.xlsx"
-    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
     fake.write_bytes(b"not a zip at all")
     result = CliRunner().invoke(main, ["validate", str(fake)])
     assert result.exit_code == 2 and "không phải là tệp Excel" in result.output

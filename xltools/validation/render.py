@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
-
-import datetime as dt
+from collections import Counter
 
 from .. import messages
 from ..definitions import Definitions, get_definitions
 from ..sheetrows import SheetRow
-from .core import FIELDS, Report, fmt_value, rules_config
+from .core import FIELDS, SEVERITIES, Report, fmt_value, rules_config
 
 
 def summary(report: Report, file: str = "") -> str:
@@ -21,7 +21,7 @@ def summary(report: Report, file: str = "") -> str:
 
 def severity_labels(defs: Definitions) -> dict[str, str]:
     labels = rules_config(defs).get("severity", {})
-    return {s: labels.get(s, s) for s in ("error", "warning", "info")}
+    return {s: labels.get(s, s) for s in SEVERITIES}
 
 
 def render_text(report: Report, file: str = "", defs: Definitions | None = None) -> str:
@@ -30,11 +30,12 @@ def render_text(report: Report, file: str = "", defs: Definitions | None = None)
     labels = severity_labels(defs)
     width = max(len(v) for v in labels.values())
     lines = [summary(report, file)]
+    counts = Counter(i.sheet for i in report.issues)
     current = object()
     for issue in report.issues:
         if issue.sheet != current:
             current = issue.sheet
-            count = sum(1 for i in report.issues if i.sheet == current)
+            count = counts[current]
             heading = (messages.text("validate_sheet_heading", sheet=current, count=count) if current
                        else messages.text("validate_general_heading", count=count))
             lines += ["", heading]

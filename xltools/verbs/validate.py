@@ -173,7 +173,7 @@ def _write_checks(ws, sheets: dict[str, Any], book: CommuneBook, report: Report,
 def write_report(path: Path, book: CommuneBook, report: Report, defs: Definitions) -> int:
     """Show ``report`` inside the workbook (one atomic save); returns the number of highlighted cells."""
     cfg = dict(rules_config(defs).get("checks_sheet", {}))
-    fills = {s: _colour(cfg.get(f"{s}_fill")) for s in ("error", "warning", "info")}
+    fills = {s: _colour(cfg.get(f"{s}_fill")) for s in SEVERITIES}
     ours = {c for c in fills.values() if c}
     when = now()
     with edit_workbook(path, defs) as ed:
