@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-
 from .. import messages
 from ..definitions import Column
 from ..frames import ROW, coerce
@@ -26,13 +25,6 @@ def _problem_rule(problem) -> str:
     return _BY_TYPE.get(problem.type, "cell-unreadable")
 
 
-def _sheet_key(ctx: Context, name: str) -> str | None:
-    for sheet in ctx.defs.sheets:
-        if sheet.name == name:
-            return sheet.key
-    return None
-
-
 def _out_of_scope_rows(ctx: Context) -> set[int]:
     """Excel rows of report rows outside the chosen period (not checked)."""
     if ctx.period is None:
@@ -44,10 +36,11 @@ def _out_of_scope_rows(ctx: Context) -> set[int]:
 def _problems(ctx: Context, run: RuleRun) -> None:
     skip = _out_of_scope_rows(ctx)
     reports_name = ctx.sheet("reports").name
+    keys = {sheet.name: sheet.key for sheet in ctx.defs.sheets}
     for p in ctx.book.problems:
         if _problem_rule(p) != run.spec.id or (p.sheet == reports_name and p.row in skip):
             continue
-        key = _sheet_key(ctx, p.sheet)
+        key = keys.get(p.sheet)
         reason = messages.text(p.reason, value=p.value)
         extra = {}
         if key:
@@ -58,10 +51,6 @@ def _problems(ctx: Context, run: RuleRun) -> None:
             if lst:
                 extra["list"] = ctx.defs.lists[lst].label
         run.issue(key, p.row, p.key, p.value, sheet_name=p.sheet, header=p.header, reason=reason, **extra)
-
-
-def _problem_rows(ctx: Context, sheet_name: str, column_key: str) -> set[int]:
-    return {p.row for p in ctx.book.problems if p.sheet == sheet_name and p.key == column_key}
 
 
 def _checked_columns(ctx: Context, predicate):
@@ -123,10 +112,13 @@ def cell_list(ctx: Context, run: RuleRun) -> None:
 @rule("cell-required", "cells")
 def cell_required(ctx: Context, run: RuleRun) -> None:
     """Required columns are filled."""
+    unreadable: dict[tuple[str, str], set[int]] = {}  # reported by the type rules, not as empty
+    for p in ctx.book.problems:
+        unreadable.setdefault((p.sheet, p.key), set()).add(p.row)
     for sheet, frame, col in _checked_columns(ctx, lambda c: c.required):
         mask = frame[col.key].isna()
         if mask.any():
-            bad = _problem_rows(ctx, sheet.name, col.key)
+            bad = unreadable.get((sheet.name, col.key))
             if bad:
                 mask &= ~frame[ROW].isin(bad)
             run.rows(sheet.key, frame, mask, col.key)
