@@ -25,6 +25,7 @@ from ..errors import WorkbookError
 from ..io.editor import edit_workbook, now, write_sheet_rows
 from ..io.reader import read_workbook
 from ..io.writer import FONT
+from ..periods import Period
 from ..text import header_key
 from ..validation import SEVERITIES, Report, validate_book
 from ..validation.core import rules_config
@@ -60,9 +61,10 @@ def validate(
     """
     path = Path(path)
     defs = defs or get_definitions()
+    chosen = Period.parse(period) if period is not None else None  # a typo fails before the long read
     book = read_workbook(path, defs, strict=False)
     refuse_foreign(book)
-    report = validate_book(book, period, today=today)
+    report = validate_book(book, chosen, today=today)
     if write:
         write_report(path, book, report, defs)
     return report
