@@ -107,6 +107,9 @@ def test_every_rule_is_documented_and_kebab_case(defs):
         assert e["severity"] in ("error", "warning", "info"), e["id"]
     text = rule_catalogue("md", defs)
     assert all(f"`{rule_id}`" in text for rule_id in RULES)
+    for spec in RULES.values():  # a typo in ``needs`` would switch its rule off for good
+        for sheet, column in spec.needs:
+            assert column in {c.key for c in defs.sheet(sheet).readable_columns}, (spec.id, sheet, column)
     families = {e["family"] for e in entries}
     assert {"structure", "cells", "references", "plan", "milestones", "budget", "outliers"} <= families
 

@@ -141,14 +141,17 @@ def rule(rule_id: str, family: str, *, needs: Iterable[str] = (), **params: type
     """
     if not _ID.match(rule_id):
         raise ValueError(f"rule id {rule_id!r} is not kebab-case")
-    needed = tuple(tuple(n.split(".", 1)) for n in needs)
-    if any(len(n) != 2 for n in needed):
-        raise ValueError(f"rule {rule_id!r}: needs are 'sheet.column' keys")
+    needed: list[tuple[str, str]] = []
+    for name in needs:
+        sheet, dot, column = name.partition(".")
+        if not (sheet and dot and column):
+            raise ValueError(f"rule {rule_id!r}: {name!r} is not a 'sheet.column' key")
+        needed.append((sheet, column))
 
     def register(func: Callable[["Context", "RuleRun"], None]) -> Callable:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id!r} registered twice")
-        RULES[rule_id] = RuleSpec(rule_id, family, func, params, (func.__doc__ or "").strip(), needed)  # type: ignore[arg-type]
+        RULES[rule_id] = RuleSpec(rule_id, family, func, params, (func.__doc__ or "").strip(), tuple(needed))
         return func
 
     return register
