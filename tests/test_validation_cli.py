@@ -80,6 +80,9 @@ def test_exit_2_when_not_a_commune_workbook(tmp_path):
     assert result.output.count("\n") == 1  # one line
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "missing.xlsx")])
     assert result.exit_code == 2 and "Không tìm thấy" in result.output
+    (tmp_path / "folder.xlsx").mkdir()  # a folder: the same one Vietnamese line, not click's English
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "folder.xlsx")])
+    assert result.exit_code == 2 and result.output.startswith("Lỗi: ") and result.output.count("\n") == 1
 
 
 def test_exit_2_for_another_major_version(make_commune):

@@ -177,7 +177,7 @@ class _Progress:
 
 
 @main.command()
-@click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("workbook", required=False, type=click.Path(path_type=Path))  # a folder: the library's Vietnamese error
 @click.option("--period", metavar="KỲ", help="Chỉ kiểm tra báo cáo của kỳ này (YYYY-MM, YYYY-Qn, YYYY …). / Period.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
               help="Định dạng in ra. / Output format.")
