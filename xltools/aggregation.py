@@ -25,7 +25,7 @@ from .definitions import Definitions, Derived
 from .errors import DefinitionsError
 from .frames import records
 from .messages import fill
-from .periods import Period
+from .periods import Period, deadline_day_of, report_deadline
 from .sheetrows import SheetRow
 
 NUM, DEN = ".num", ".den"
@@ -53,20 +53,6 @@ def group_number(value: Any) -> str:
     return f"{int(round(float(value))):,}".replace(",", ".")
 
 
-def report_deadline(month: str, deadline_day: int, cut_day: int = 15) -> dt.date:
-    """The last day a village report of ``month`` (YYYY-MM) is on time.
-
-    The ``form_deadline_day`` of the month itself, or of the next month when that day
-    comes before the data window closes (``cut_day`` of rules.toml [common]); a day past
-    the month's end is its last day. The rule of plan-late-report, so that timeliness
-    and validation never disagree.
-    """
-    year, mon = int(month[:4]), int(month[5:7])
-    if deadline_day < cut_day:
-        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-    return dt.date(year, mon, min(deadline_day, calendar.monthrange(year, mon)[1]))
-
-
 def cut_day(defs: Definitions) -> int:
     """The day a month's data window closes on (rules.toml [common] cut_day; 15 when unusable)."""
     from .validation.core import common_cut_day  # the one reading of it (validation reports a bad value)
@@ -76,11 +62,7 @@ def cut_day(defs: Definitions) -> int:
 
 def _deadline_days(settings: Mapping[str, Any], defs: Definitions) -> tuple[int, int]:
     """(form_deadline_day, cut_day) as validation reads them, with the same fallbacks."""
-    try:
-        day = int(settings.get("form_deadline_day"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        day = 18
-    return min(max(day, 1), 31), cut_day(defs)
+    return deadline_day_of(settings.get("form_deadline_day")), cut_day(defs)
 
 
 def period_end(period: Period) -> dt.date:

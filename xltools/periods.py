@@ -6,6 +6,7 @@ cut-off day is a parameter because that rule is a secondary-source reading.
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -101,3 +102,28 @@ def month_of(value: dt.date | dt.datetime) -> str:
 def previous_month(month: str) -> str:
     p = Period.parse(month)
     return f"{p.year - 1}-12" if p.n == 1 else f"{p.year:04d}-{p.n - 1:02d}"
+
+
+DEFAULT_DEADLINE_DAY = 18
+
+
+def deadline_day_of(value: object) -> int:
+    """The ``form_deadline_day`` setting as a day 1..31 (18 when it is unusable)."""
+    try:
+        day = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        day = DEFAULT_DEADLINE_DAY
+    return min(max(day, 1), 31)
+
+
+def report_deadline(month: str, deadline_day: int, cut_day: int = 15) -> dt.date:
+    """The last day a village report of ``month`` (YYYY-MM) is on time.
+
+    The deadline day of the month itself, or of the next month when that day comes
+    before the month's data window closes (``cut_day``); a day past the month's end is
+    its last day. Forms print it, validation checks it, aggregation counts timeliness by it.
+    """
+    year, mon = int(month[:4]), int(month[5:7])
+    if deadline_day < cut_day:
+        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return dt.date(year, mon, min(deadline_day, calendar.monthrange(year, mon)[1]))

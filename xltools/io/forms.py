@@ -22,10 +22,10 @@ import xlsxwriter
 from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from .. import __version__
-from ..aggregation import cut_day, report_deadline
+from ..aggregation import cut_day
 from ..definitions import Definitions
 from ..errors import DefinitionsError
-from ..periods import Period
+from ..periods import Period, report_deadline
 from ..text import slug
 
 FONT = "Times New Roman"

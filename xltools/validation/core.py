@@ -10,7 +10,6 @@ rule that fails yields ``rule-failed``; the other rules still run.
 """
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import functools
 import json
@@ -26,7 +25,7 @@ from .. import messages
 from ..book import CommuneBook
 from ..definitions import Definitions, Sheet
 from ..frames import ROW, empty_frame
-from ..periods import Period
+from ..periods import Period, deadline_day_of, report_deadline
 
 SEVERITIES = ("error", "warning", "info")
 FIELDS = ("rule", "severity", "sheet", "row", "column", "cell", "header", "value", "message")
@@ -300,20 +299,11 @@ class Context:
 
     @property
     def deadline_day(self) -> int:
-        value = self.book.settings.get("form_deadline_day")
-        try:
-            value = int(value)
-        except (TypeError, ValueError):
-            value = 18
-        return min(max(value, 1), 31)
+        return deadline_day_of(self.book.settings.get("form_deadline_day"))
 
     def deadline(self, month: str) -> dt.date:
         """The last day a village report of ``month`` is on time (see rules.toml)."""
-        p = Period.parse(month)
-        year, mon = p.year, p.n
-        if self.deadline_day < self.cut_day:  # a day before the window closes: next month
-            year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-        return dt.date(year, mon, min(self.deadline_day, calendar.monthrange(year, mon)[1]))
+        return report_deadline(str(Period.parse(month)), self.deadline_day, self.cut_day)
 
 
 # ---------------------------------------------------------------------- one rule's run
