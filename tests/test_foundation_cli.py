@@ -71,3 +71,18 @@ def test_demo_builds_the_sample_workbook(tmp_path):
     book = read_workbook(workbooks[0], strict=False)
     reports = book.tables["reports"]
     assert set(reports["period"].str[:4]) == {"2023"} and reports["period"].nunique() == 12
+
+
+def test_usage_errors_are_vietnamese_first_with_exit_2(tmp_path):
+    cases = [
+        (["export"], "Lỗi: thiếu WORKBOOK; xem “main export --help”. (Missing argument 'WORKBOOK'.)"),
+        (["schema", "--bogus"], "Lỗi: không có tùy chọn --bogus;"),
+        (["schema", "--format", "xml"], "Lỗi: giá trị của --format không hợp lệ;"),
+        (["rollup", str(tmp_path), "-o", str(tmp_path), "--period", "2023-12"], "Lỗi: thiếu tùy chọn --unit-name;"),
+        (["khong-co"], "Lỗi: lệnh gõ chưa đúng;"),
+    ]
+    for args, start in cases:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, args
+        assert result.output.startswith(start), result.output
+        assert len(result.output.strip().splitlines()) == 1

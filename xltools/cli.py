@@ -24,14 +24,43 @@ class CliError(click.ClickException):
         click.echo(f"Lỗi: {self.message}", err=True)
 
 
+class CliUsageError(click.UsageError):
+    """click's usage errors (missing option, bad value …) told in Vietnamese first, exit 2."""
+
+    def __init__(self, err: click.UsageError) -> None:
+        from .messages import text
+
+        super().__init__(err.format_message(), ctx=err.ctx)
+        command = err.ctx.command_path if err.ctx else "xltools"
+        param = getattr(err, "param", None)
+        hint = (param.get_error_hint(err.ctx) if param is not None and err.ctx else "").replace("'", "")
+        if isinstance(err, click.MissingParameter):
+            key = "usage_missing_option" if isinstance(param, click.Option) else "usage_missing_argument"
+        elif isinstance(err, click.NoSuchOption):
+            key, hint = "usage_no_option", err.option_name
+        elif isinstance(err, click.BadParameter):
+            key = "usage_bad_value"
+        else:
+            key = "usage_other"
+        self.vietnamese = text(key, name=hint, command=command)
+
+    def show(self, file=None) -> None:
+        click.echo(f"Lỗi: {self.vietnamese} ({self.format_message()})", err=True)
+
+
 class Group(click.Group):
-    """Turns every XltoolsError of a command into a one-line message and exit code."""
+    """Turns every XltoolsError of a command into a one-line message and exit code, and
+    click's usage errors into a Vietnamese line."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except XltoolsError as err:
             raise CliError(err) from None
+        except click.UsageError as err:
+            if isinstance(err, CliUsageError):
+                raise
+            raise CliUsageError(err) from None
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,25 +97,12 @@ def main() -> None:
                    "/ Build the macro workbook with buttons (also for a PATH ending in .xlsm).")
 def new(path, settings_file, villages, board, teams, pairs, overwrite, xlsm):
     """Tạo sổ theo dõi mới của xã. / Create a new commune workbook."""
-    from .commune import default_file_name, load_settings_file, new as new_workbook
-    from .io.csvfiles import read_csv_table
-    from .errors import InputError
+    from .commune import new_from_files
+    from .messages import text
 
-    settings = load_settings_file(settings_file) if settings_file else {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise InputError("unknown_setting", key=pair, keys="KEY=VALUE")
-        settings[key.strip()] = value.strip()
-    tables = {}
-    for key, csv_path in (("villages", villages), ("board", board), ("teams", teams)):
-        if csv_path:
-            tables[key] = read_csv_table(csv_path, key)
-    path = path or Path(default_file_name(settings, xlsm=xlsm))
-    if xlsm or path.suffix.lower() == ".xlsm":  # an .xlsm without its VBA project: Excel would not open it
-        from .xlsm import new_xlsm as new_workbook
-    written = new_workbook(path, settings, tables, overwrite=overwrite)
-    click.echo(f"Đã tạo sổ theo dõi: {written}")
+    written = new_from_files(path, settings_file=settings_file, pairs=pairs, overwrite=overwrite, xlsm=xlsm,
+                             csv_files={"villages": villages, "board": board, "teams": teams})
+    click.echo(text("new_written", file=written))
 
 
 @main.command()

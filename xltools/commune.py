@@ -9,7 +9,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -101,3 +101,32 @@ def sample_commune(
     )
     tables["situation"] = make_situation(periods, seed=seed)
     return settings, tables
+
+
+def new_from_files(
+    path: str | Path | None,
+    *,
+    settings_file: str | Path | None = None,
+    pairs: Sequence[str] = (),
+    csv_files: Mapping[str, str | Path | None] | None = None,
+    overwrite: bool = False,
+    xlsm: bool = False,
+    defs: Definitions | None = None,
+) -> Path:
+    """``xltools new``: settings from a TOML file and ``KEY=VALUE`` pairs, tables from CSV files
+    (by sheet key), the macro workbook when asked or when ``path`` ends in .xlsm (an .xlsm
+    without its VBA project would not open in Excel). The default name comes from the settings."""
+    defs = defs or get_definitions()
+    settings = load_settings_file(settings_file) if settings_file else {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError("unknown_setting", key=pair, keys="KEY=VALUE")
+        settings[key.strip()] = value.strip()
+    tables = {key: read_csv_table(file, key, defs) for key, file in (csv_files or {}).items() if file}
+    target = Path(path) if path else Path(default_file_name(settings, defs, xlsm=xlsm))
+    if xlsm or target.suffix.lower() == ".xlsm":
+        from .xlsm import new_xlsm
+
+        return new_xlsm(target, settings, tables, overwrite=overwrite, defs=defs)
+    return new(target, settings, tables, overwrite=overwrite, defs=defs)

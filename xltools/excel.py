@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -41,6 +40,7 @@ from .book import CommuneBook, StructureProblem
 from .definitions import Definitions, Sheet, get_definitions
 from .errors import InputError, WorkbookError, XltoolsError
 from .frames import ROW, column_letter, empty_frame, records
+from .io.files import current_user
 from .io.reader import read_grid_table, read_workbook
 from .io.writer import cell_value, write_workbook
 from .periods import Period
@@ -294,7 +294,7 @@ class Session:
         self.set_fields(fields)
         self.append_rows("log", [{
             "time": now, "action": caption, "file": self.book.name, "sha256": None,
-            "result": result, "detail": detail[:1000], "user": _user(),
+            "result": result, "detail": detail[:1000], "user": current_user(),
         }])
 
 
@@ -619,8 +619,3 @@ def _excel_value(value: Any) -> Any:
     return value
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001
-        return ""

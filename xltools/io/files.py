@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import getpass
 import hashlib
 import os
 import tempfile
@@ -91,3 +92,11 @@ def write_atomic(path: str | Path, writer: Callable[[Path], None], **kwargs) -> 
     except OSError as exc:
         raise WriteError("write_failed", file=str(path), reason=exc.strerror or str(exc)) from exc
     return Path(path)
+
+
+def current_user() -> str:
+    """The login name written to the Nhật ký log ('' when the system has none)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (some services): the environment, else nothing
+        return os.environ.get("USERNAME") or os.environ.get("USER") or ""

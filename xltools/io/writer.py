@@ -18,7 +18,7 @@ from xlsxwriter.utility import quote_sheetname, xl_col_to_name
 
 from .. import __version__, messages
 from ..definitions import Column, Definitions, Sheet, get_definitions
-from ..frames import ROW, records
+from ..frames import records
 from .files import write_atomic
 
 VALIDATION_ROWS = 5000  # rows below the header that carry dropdowns and checks

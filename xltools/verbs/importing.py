@@ -10,14 +10,13 @@ Nhật ký row per file, the dashboard's status cells.
 from __future__ import annotations
 
 import dataclasses
-import getpass
-import os
 from pathlib import Path
 from typing import Callable, Iterable
 
 from .. import messages
 from ..definitions import Definitions, get_definitions
 from ..errors import InputError
+from ..io.files import current_user
 from ..io.editor import edit_workbook, now
 from ..io.files import refuse_if_open
 from ..io.formreader import read_form
@@ -138,7 +137,7 @@ def _validate(book, merged: MergeResult, summary: ImportSummary, defs: Definitio
 
 def _write(path: Path, book, merged: MergeResult, summary: ImportSummary, villages, defs: Definitions, stamp) -> None:
     letters = book.letters.get("reports", {})
-    user = _user()
+    user = current_user()
     with edit_workbook(path, defs) as ed:
         if merged.updates:
             cells = {}
@@ -165,11 +164,6 @@ def _latest_period(summary: ImportSummary) -> str | None:
     return max(periods) if periods else None
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (some services): fall back to the environment
-        return os.environ.get("USERNAME") or os.environ.get("USER") or "?"
 
 
 __all__ = ["import_reports", "collect_files", "ImportSummary"]

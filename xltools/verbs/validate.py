@@ -10,7 +10,6 @@ a row to the Nhật ký log.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from .. import messages
 from ..book import CommuneBook
 from ..definitions import Definitions, get_definitions
 from ..errors import WorkbookError
+from ..io.files import current_user
 from ..io.editor import edit_workbook, now, write_sheet_rows
 from ..io.reader import read_workbook
 from ..io.writer import FONT
@@ -207,15 +207,10 @@ def write_report(path: Path, book: CommuneBook, report: Report, defs: Definition
                 "result": messages.text("validate_log_ok" if report.ok else "validate_log_errors"),
                 "detail": messages.text("validate_log_detail", errors=report.errors, warnings=report.warnings,
                                         infos=report.infos, period=period),
-                "user": _user(),
+                "user": current_user(),
             }])
         except WorkbookError:  # a damaged log sheet is itself an issue of the report
             pass
     return highlighted
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (some services): leave it empty
-        return ""
