@@ -11,6 +11,7 @@ from typing import Callable
 
 from .commune import default_file_name, new, sample_commune
 from .definitions import Definitions, get_definitions
+from .messages import text
 
 Echo = Callable[[str], None]
 
@@ -31,10 +32,10 @@ def _step_workbook(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     new(result.workbook, settings, tables, defs=defs)
     n_reports = len(tables["reports"])
     n_villages = int(tables["villages"]["active"].fillna(True).astype(bool).sum())
-    result.files["Sổ theo dõi của xã (mẫu)"] = result.workbook
-    result.lines.append(
-        f"Đã tạo sổ theo dõi xã {settings['commune_name']}: {n_villages} thôn, {n_reports} báo cáo tháng năm 2023."
-    )
+    result.files[text("demo_file_workbook")] = result.workbook
+    years = sorted({str(p)[:4] for p in tables["reports"]["period"]})
+    result.lines.append(text("demo_workbook", commune=settings["commune_name"], villages=n_villages,
+                             reports=n_reports, years=", ".join(years)))
     echo(result.lines[-1])
 
 
@@ -51,7 +52,6 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
     from .io.formreader import read_form
     from .io.forms import fill_form
     from .io.reader import read_workbook
-    from .messages import text
     from .verbs.forms import make_forms
     from .verbs.importing import import_reports
 
@@ -118,7 +118,6 @@ def plant_mistakes(tables: dict, defs: Definitions) -> None:
 
 def _step_validate(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     """Validate the sample workbook, write the Kiểm tra sheet and highlights, print the summary."""
-    from .messages import text
     from .verbs.validate import validate
 
     report = validate(result.workbook, write=True, defs=defs)
@@ -148,7 +147,6 @@ def _export_forced_if_needed(workbook: Path, period: str, out_dir: Path, defs: D
 
 
 def _step_export(result: DemoResult, defs: Definitions, echo: Echo) -> None:
-    from .messages import text
 
     out_dir = result.folder / str(defs.setting("outbox_dir").default)
     commune = _sample_settings()["commune_name"]
@@ -168,7 +166,6 @@ def _sample_settings() -> dict:
 
 
 def _step_rollup(result: DemoResult, defs: Definitions, echo: Echo) -> None:
-    from .messages import text
     from .sample import generated_communes, sample_commune_specs
     from .verbs.export import submission_name
     from .verbs.rollup import rollup

@@ -94,7 +94,7 @@ class Change:
 
 def _show(value: Any) -> str:
     if value is None:
-        return "(trống)"
+        return messages.text("value_empty")
     if isinstance(value, dt.date):
         return value.strftime("%d/%m/%Y")
     return str(value)

@@ -79,7 +79,7 @@ def make_reports(
             row.update(
                 reporter=(reporters or {}).get(v["code"]),
                 report_date=dt.date(year, mon, day),
-                source="nhập tay",
+                source=defs.extra("forms").get("import", {}).get("manual_source"),
             )
             rows.append(row)
     return pd.DataFrame(rows)

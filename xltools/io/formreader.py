@@ -90,7 +90,7 @@ def _parse_ref(text: str) -> tuple[str, int, int] | None:
 def _check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: dict[str, Any]) -> None:
     infos = zf.infolist()
     if len(infos) > int(limits["max_members"]):
-        raise _Reject("import_zip_bomb", file=name, detail=f"{len(infos)} thành phần")
+        raise _Reject("import_zip_bomb", file=name, detail=messages.text("import_detail_members", count=len(infos)))
     total = 0
     ratio_min = int(limits["ratio_min_bytes"])
     max_ratio = float(limits["max_ratio"])
@@ -98,11 +98,11 @@ def _check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: dict[str, An
         total += info.file_size
         if info.file_size > ratio_min and info.file_size > max_ratio * max(info.compress_size, 1):
             raise _Reject("import_zip_bomb", file=name,
-                          detail=f"{info.filename}: nén {info.file_size // max(info.compress_size, 1)} lần")
+                          detail=messages.text("import_detail_ratio", part=info.filename, ratio=info.file_size // max(info.compress_size, 1)))
         if info.filename.lower().endswith("vbaproject.bin"):
             raise _Reject("import_macros", file=name)
     if total > int(limits["max_uncompressed_bytes"]):
-        raise _Reject("import_zip_bomb", file=name, detail=f"{total // 1_000_000} MB khi giải nén")
+        raise _Reject("import_zip_bomb", file=name, detail=messages.text("import_detail_inflated", mb=total // 1_000_000))
     names = {i.filename for i in infos}
     if "xl/workbook.xml" not in names:
         raise _Reject("not_xlsx", file=name)
