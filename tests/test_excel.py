@@ -279,6 +279,7 @@ def test_export_refused_by_validation_errors_says_so(make_commune, defs, tmp_pat
     message, mode = _alert(book)
     assert mode == "critical"
     assert message.startswith("Xuất báo cáo gửi cấp trên: không thực hiện được.\n"), message
+    assert path.name in message and "“Kiểm tra dữ liệu”" in message and "--force" not in message
     assert not list(tmp_path.glob("Báo cáo gửi/*.xlsx"))
 
 

@@ -375,13 +375,17 @@ def _import_reports(session: Session, folder: str | Path | None) -> str:
 
 
 def _export(session: Session, folder: str | Path | None) -> str:
-    from .verbs.export import export as run_export
+    from .verbs.export import ExportRefused, export as run_export
 
     period = session.period()
     outbox = session.setting_folder("outbox_dir", folder)
     outbox.mkdir(parents=True, exist_ok=True)
     with session.snapshot() as path:
-        target = run_export(path, str(period), outbox, defs=session.defs)
+        try:
+            target = run_export(path, str(period), outbox, defs=session.defs)
+        except ExportRefused as refused:  # the command's advice (--force) means nothing on a button
+            raise InputError("excel_export_refused", file=session.book.name, count=refused.params.get("count"),
+                             examples=refused.params.get("examples"), button=_caption("validate")) from None
     text = messages.text("excel_exported", period=period.label, file=str(target))
     session.finish("export", messages.text("excel_result_ok"), text)
     return text
