@@ -141,7 +141,8 @@ def test_edited_wrong_period_and_foreign_files_are_rejected_with_reasons(submiss
     assert (tmp_path / "dist" / "BC138_474_2023-12.xlsx").exists()
     wrong = runner.invoke(main, ["rollup", str(folder), "--period", "2023-11", "-o", str(tmp_path / "x"),
                                  "--unit-name", "huyện A Lưới"])
-    assert wrong.exit_code == 1 and "Lỗi: Không có báo cáo hợp lệ nào của kỳ 2023-11" in wrong.output
+    assert wrong.exit_code == 1 and "Lỗi: Không có báo cáo hợp lệ nào của kỳ 2023-11 để tổng hợp: " in wrong.output
+    assert "ghi_chu.xlsx" in wrong.output  # the reasons come with it
 
 
 def test_a_damaged_sheet_is_rejected_and_the_batch_goes_on(submissions, tmp_path, defs):
@@ -209,3 +210,12 @@ def test_rollup_header_and_signer_from_a_settings_file(submissions, tmp_path, de
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert "UBND HUYỆN A LƯỚI" in texts and "Hồ Văn Thử" in texts and "Số: 07/BC-BCĐ" in texts
     assert any(t.startswith("A Lưới, ngày ") for t in texts)
+
+
+def test_an_earlier_rollup_of_the_same_unit_is_not_rolled_into_itself(submissions, tmp_path):
+    _, files, _ = submissions
+    first = rollup(files, "2023-12", tmp_path / "a", unit_name="huyện A Lưới", unit_code="474")
+    again = rollup([*files, first.path], "2023-12", tmp_path / "b", unit_name="huyện A Lưới", unit_code="474")
+    assert [p.name for p, _ in again.rejected] == [first.path.name]
+    assert "chính huyện A Lưới" in again.rejected[0][1]
+    assert again.aggregate.total() == first.aggregate.total()

@@ -138,6 +138,8 @@ def rollup(
     for i, f in enumerate(files, start=1):
         try:
             sub = read_submission(f, defs)
+            if unit_code and sub.unit_code == str(unit_code):  # an earlier rollup of this very unit
+                raise WorkbookError("rollup_own_output", file=f.name, unit=unit_name)
             if sub.period != str(period):
                 raise WorkbookError("submission_period", file=f.name, found=sub.period, wanted=str(period))
             found = sub.info.get("definitions_version", "")
@@ -150,7 +152,7 @@ def rollup(
         if progress:
             progress(i, len(files))
     if not accepted:
-        raise InputError("rollup_nothing_accepted", period=str(period))
+        raise InputError("rollup_nothing_accepted", period=str(period), reasons="; ".join(rejected_vi[:5]))
 
     agg = combine([_unit(s) for s in accepted], period, unit_code, unit_name, defs, expected=expected_list)
     superseded = [(Path(old.file), Path(new.file)) for old, new in agg.extra["superseded_pairs"]]
