@@ -116,3 +116,17 @@ def test_csv_errors_name_the_row_and_column(tmp_path):
     path.write_text("Tên thôn\nA\n", encoding="utf-8")
     with pytest.raises(InputError, match="Mã thôn"):
         read_csv_table(path, "villages")
+
+
+def test_column_letters_round_trip():
+    from hypothesis import given, strategies as st
+
+    from xltools.frames import column_index, column_letter
+
+    assert (column_letter(0), column_letter(25), column_letter(26), column_letter(16383)) == ("A", "Z", "AA", "XFD")
+
+    @given(st.integers(min_value=0, max_value=16383))
+    def round_trip(i):
+        assert column_index(column_letter(i)) == i
+
+    round_trip()

@@ -39,7 +39,7 @@ from . import messages
 from .book import CommuneBook, StructureProblem
 from .definitions import Definitions, Sheet, get_definitions
 from .errors import InputError, WorkbookError, XltoolsError
-from .frames import ROW, column_letter, empty_frame, records
+from .frames import ROW, column_index, column_letter, empty_frame, records
 from .io.files import current_user
 from .io.reader import read_grid_table, read_workbook
 from .io.writer import cell_value, write_workbook
@@ -47,8 +47,8 @@ from .periods import Period
 from .reports import reported_text, village_states
 from .settings import resolve
 from .sheetrows import grid
-from .text import clean, header_key, is_blank
-from .validation.render import FIRST_ISSUE_ROW
+from .text import clean, header_key
+from .validation.render import FIRST_ISSUE_ROW, listed_cells
 from .xlsm import buttons
 
 MAX_COLOR_CELLS = 10_000  # xlwings' Range.set_colors limit per call
@@ -255,7 +255,7 @@ class Session:
         sheet = self.defs.sheet(key)
         cb = self.commune()
         letters = cb.letters.get(key) or {c.key: column_letter(i) for i, c in enumerate(sheet.columns)}
-        positions = {k: _column_index(letter) for k, letter in letters.items()}
+        positions = {k: column_index(letter) for k, letter in letters.items()}
         return sheet, self.sheet(key), cb.header_rows.get(key) or 1, positions, min(positions.values()), max(positions.values())
 
     def table_body_rows(self, key: str, header: int) -> int:
@@ -307,7 +307,7 @@ def _validate(session: Session) -> str:
     period = cb.settings.get("current_period") or None
     report = validate_book(cb, period)
     config = session.defs.extra("rules").get("checks_sheet", {})
-    old = _listed_cells(session.grid("checks"), config)
+    old = listed_cells(session.grid("checks"), session.defs)
     now = dt.datetime.now().replace(microsecond=0)
     session.write_grid("checks", grid(checks_rows(report, session.defs, now)))
     link_cells(session, report.issues, config)
@@ -416,27 +416,6 @@ def link_cells(session: Session, issues: list[Any], config: dict[str, Any]) -> N
 
 
 # ---------------------------------------------------------------------------- highlights
-def _listed_cells(grid: list[list[Any]], config: dict[str, Any]) -> list[tuple[str, str]]:
-    """(sheet, cell) of every issue listed on the current Kiểm tra sheet: the old highlights."""
-    columns = [c["key"] for c in config.get("columns", [])]
-    headers = [header_key(c.get("header", c["key"])) for c in config.get("columns", [])]
-    if "sheet" not in columns or "cell" not in columns:
-        return []
-    for r, row in enumerate(grid):
-        keys = [header_key(v) for v in row]
-        if all(h in keys for h in (headers[columns.index("sheet")], headers[columns.index("cell")])):
-            si = keys.index(headers[columns.index("sheet")])
-            ci = keys.index(headers[columns.index("cell")])
-            out = []
-            for line in grid[r + 1:]:
-                sheet = line[si] if si < len(line) else None
-                cell = line[ci] if ci < len(line) else None
-                if not is_blank(sheet) and not is_blank(cell):
-                    out.append((str(sheet), _unlink(str(cell))))
-            return out
-    return []
-
-
 def highlight(session: Session, old: list[tuple[str, str]], issues: list[Any], config: dict[str, Any]) -> None:
     """Clear the fills of the cells highlighted last time, fill the cells named now.
 
@@ -588,27 +567,12 @@ def _issue_cell(issue: Any) -> str:
     return str(cell)
 
 
-def _unlink(value: str) -> str:
-    """'C5' from a cell written as a HYPERLINK formula, or the plain text."""
-    if value.upper().startswith("=HYPERLINK("):
-        return value.rstrip(")").rsplit(",", 1)[-1].strip().strip('"')
-    return value.strip()
-
-
 def _split_cell(cell: str) -> tuple[int, int] | None:
     letters = "".join(ch for ch in cell if ch.isalpha()).upper()
     digits = "".join(ch for ch in cell if ch.isdigit())
     if not letters or not digits or cell.strip().upper() != letters + digits:
         return None
-    return int(digits), _column_index(letters) + 1
-
-
-def _column_index(letters: str) -> int:
-    """0-based index of a column letter ('A' -> 0)."""
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n - 1
+    return int(digits), column_index(letters) + 1
 
 
 def _excel_value(value: Any) -> Any:

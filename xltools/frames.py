@@ -52,6 +52,14 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def column_index(letters: str) -> int:
+    """'A' -> 0, 'AA' -> 26: the inverse of ``column_letter``."""
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
 def _to_datetime(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value

@@ -6,10 +6,12 @@ import datetime as dt
 import io
 import json
 from collections import Counter
+from typing import Any, Iterable, Sequence
 
 from .. import messages
 from ..definitions import Definitions, get_definitions
 from ..sheetrows import SheetRow
+from ..text import header_key, is_blank
 from .core import FIELDS, SEVERITIES, Report, fmt_value, rules_config
 
 
@@ -90,3 +92,27 @@ def checks_rows(report: Report, defs: Definitions, when: dt.datetime) -> list[Sh
     if not report.issues:
         rows.append(SheetRow((config.get("none", ""),), "text"))
     return rows
+
+
+def listed_cells(rows: Iterable[Sequence[Any]], defs: Definitions) -> list[tuple[str, str]]:
+    """(sheet, cell) of every issue listed on a Kiểm tra sheet (its rows of values, from A1):
+    the cells the previous run highlighted. A cell written as a HYPERLINK formula counts by
+    the address it shows."""
+    columns = rules_config(defs).get("checks_sheet", {}).get("columns", [])
+    headers = {header_key(c.get("header", c["key"])): c["key"] for c in columns}
+    out: list[tuple[str, str]] = []
+    positions: dict[str, int] | None = None
+    for row in rows:
+        if positions is None:
+            found = {headers[header_key(v)]: i for i, v in enumerate(row) if header_key(v) in headers}
+            if "sheet" in found and "cell" in found:
+                positions = found
+            continue
+        sheet = row[positions["sheet"]] if positions["sheet"] < len(row) else None
+        cell = row[positions["cell"]] if positions["cell"] < len(row) else None
+        if not is_blank(sheet) and not is_blank(cell):
+            text = str(cell).strip()
+            if text.upper().startswith("=HYPERLINK("):
+                text = text.rstrip(")").rsplit(",", 1)[-1].strip().strip('"')
+            out.append((str(sheet), text))
+    return out

@@ -29,7 +29,7 @@ from ..periods import Period
 from ..text import header_key
 from ..validation import SEVERITIES, Report, validate_book
 from ..validation.core import rules_config
-from ..validation.render import FIRST_ISSUE_ROW, checks_rows
+from ..validation.render import FIRST_ISSUE_ROW, checks_rows, listed_cells
 from ..validation.structure import major_mismatch
 
 _SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
@@ -78,24 +78,6 @@ def _colour(value: Any) -> str:
 def _sheets_by_name(wb) -> dict[str, Any]:
     """The worksheets by their name as ``header_key`` folds it (case, spaces, NFC)."""
     return {header_key(ws.title): ws for ws in wb.worksheets}
-
-
-def _previous_cells(ws, columns: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(sheet, cell) of the issues listed by the previous run, read from the Kiểm tra sheet."""
-    headers = {header_key(c["header"]): c["key"] for c in columns}
-    out: list[tuple[str, str]] = []
-    positions: dict[str, int] | None = None
-    for row in ws.iter_rows(values_only=True):
-        if positions is None:
-            found = {headers[header_key(v)]: i for i, v in enumerate(row) if header_key(v) in headers}
-            if "sheet" in found and "cell" in found:
-                positions = found
-            continue
-        sheet = row[positions["sheet"]] if positions["sheet"] < len(row) else None
-        cell = row[positions["cell"]] if positions["cell"] < len(row) else None
-        if sheet and cell:
-            out.append((str(sheet), str(cell)))
-    return out
 
 
 def _clear_highlights(sheets: dict[str, Any], cells: list[tuple[str, str]], colours: set[str]) -> None:
@@ -181,7 +163,7 @@ def write_report(path: Path, book: CommuneBook, report: Report, defs: Definition
     with edit_workbook(path, defs) as ed:
         ws = _checks_sheet(ed, defs)
         sheets = _sheets_by_name(ed.wb)
-        _clear_highlights(sheets, _previous_cells(ws, cfg.get("columns", [])), ours)
+        _clear_highlights(sheets, listed_cells(ws.iter_rows(values_only=True), defs), ours)
         highlighted = _set_highlights(sheets, report, fills)
         _write_checks(ws, sheets, book, report, cfg, defs, when)
         dashboard = {f.key: f.cell for f in defs.sheet("dashboard").fields}
