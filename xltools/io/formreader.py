@@ -1,12 +1,13 @@
 """Read a returned village form safely and fast.
 
 Each file is read from disk once. Before anything parses it, the bytes are
-checked: size limit, what kind of file it is (an OLE file is an encrypted
-workbook or an old .xls; a file that is not a zip is nothing of ours), and the zip
-directory (member count, total inflated size, compression ratio: a zip bomb is
-refused unread; ``vbaProject.bin``: macros are refused). XML that we parse
-ourselves (``xl/workbook.xml``, for the defined names) goes through defusedxml,
-and any XML part that declares a DTD is refused (XML bombs). Values are then read
+checked by ``safety`` with the limits of forms.toml [limits]: size limit, what
+kind of file it is (an OLE file is an encrypted workbook or an old .xls; a file
+that is not a zip is nothing of ours), and the zip directory (member count, total
+inflated size, compression ratio: a zip bomb is refused unread;
+``vbaProject.bin``: macros are refused). XML that we parse ourselves
+(``xl/workbook.xml``, for the defined names) goes through defusedxml, and any
+other XML part that declares a DTD is refused (XML bombs). Values are then read
 with python-calamine by defined name: the input cell of each key is wherever the
 workbook-level name points, so a rearranged form still imports.
 
@@ -19,9 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import struct
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,15 +35,14 @@ from ..definitions import Column, Definitions
 from ..frames import coerce, column_letter
 from ..text import ERROR_VALUES, ValueProblem, clean, header_key, parse_count
 from .forms import form_config, form_inputs
+from .safety import XML_HEAD_BYTES, Refused, open_zip, read_bytes
 
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ENCRYPTION_MARK = "EncryptionInfo".encode("utf-16-le")
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)$")
-_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
-_XML_HEAD_BYTES = 4096
+_XML_HEAD_BYTES = XML_HEAD_BYTES  # the window of the quick DTD scan (safety); the tests read it here
+_PARSED_HERE = ("xl/workbook.xml",)  # parsed whole by defusedxml, not only its head
 _SHOWN_CHARS = 40  # of a rejected value quoted in the reason
 _COUNT_LIMIT = 2**63  # the Int64 count columns of Báo cáo thôn hold less (as frames.build_frame checks)
 
@@ -65,12 +63,6 @@ class FormFile:
         return not self.reasons
 
 
-class _Reject(Exception):
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.text = messages.text(key, **params)
-
-
 def _col_index(letters: str) -> int:
     n = 0
     for ch in letters:
@@ -87,59 +79,13 @@ def _parse_ref(text: str) -> tuple[str, int, int] | None:
     return sheet, int(m.group(4)) - 1, _col_index(m.group(3))
 
 
-def _check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: dict[str, Any]) -> None:
-    infos = zf.infolist()
-    if len(infos) > int(limits["max_members"]):
-        raise _Reject("import_zip_bomb", file=name, detail=messages.text("import_detail_members", count=len(infos)))
-    total = 0
-    ratio_min = int(limits["ratio_min_bytes"])
-    max_ratio = float(limits["max_ratio"])
-    for info in infos:
-        total += info.file_size
-        if info.file_size > ratio_min and info.file_size > max_ratio * max(info.compress_size, 1):
-            raise _Reject("import_zip_bomb", file=name,
-                          detail=messages.text("import_detail_ratio", part=info.filename, ratio=info.file_size // max(info.compress_size, 1)))
-        if info.filename.lower().endswith("vbaproject.bin"):
-            raise _Reject("import_macros", file=name)
-    if total > int(limits["max_uncompressed_bytes"]):
-        raise _Reject("import_zip_bomb", file=name, detail=messages.text("import_detail_inflated", mb=total // 1_000_000))
-    names = {i.filename for i in infos}
-    if "xl/workbook.xml" not in names:
-        raise _Reject("not_xlsx", file=name)
-    for info in infos:
-        # xl/workbook.xml is parsed whole by defusedxml; the other parts go to calamine.
-        if info.filename.endswith((".xml", ".rels", ".vml")) and info.filename != "xl/workbook.xml":
-            if _DTD.search(_head(data, info)):
-                raise _Reject("import_xml_unsafe", file=name, part=info.filename)
-
-
-def _head(data: bytes, info: zipfile.ZipInfo) -> bytes:
-    """The first bytes of a member, inflated straight from the file's bytes (cheaper than ZipFile.open)."""
-    start = info.header_offset
-    if data[start:start + 4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile(info.filename)
-    name_len, extra_len = struct.unpack("<HH", data[start + 26:start + 30])
-    start += 30 + name_len + extra_len
-    raw = data[start:start + info.compress_size]
-    if info.compress_type == zipfile.ZIP_STORED:
-        return raw[:_XML_HEAD_BYTES]
-    if info.compress_type == zipfile.ZIP_DEFLATED:
-        try:
-            return zlib.decompressobj(-15).decompress(raw, _XML_HEAD_BYTES)
-        except zlib.error:
-            raise zipfile.BadZipFile(info.filename) from None
-    with_zip = zipfile.ZipFile(io.BytesIO(data))
-    with with_zip.open(info) as fh:  # another method (bzip2, lzma): the slow path
-        return fh.read(_XML_HEAD_BYTES)
-
-
 def _safe_xml(zf: zipfile.ZipFile, part: str, name: str):
     try:
         return SafeET.fromstring(zf.read(part))
     except DefusedXmlException:
-        raise _Reject("import_xml_unsafe", file=name, part=part) from None
+        raise Refused("import_xml_unsafe", file=name, part=part) from None
     except (ParseError, KeyError, zipfile.BadZipFile, ValueError) as exc:
-        raise _Reject("unreadable", file=name, reason=f"{part}: {exc}") from None
+        raise Refused("unreadable", file=name, reason=f"{part}: {exc}") from None
 
 
 def _workbook_parts(zf: zipfile.ZipFile, name: str) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
@@ -191,8 +137,8 @@ def read_form(path: str | Path, defs: Definitions) -> FormFile:
     result = FormFile(path)
     try:
         _read(path, defs, result)
-    except _Reject as rej:
-        result.reasons = [rej.text]
+    except Refused as rej:
+        result.reasons = [rej.vi]
     except Exception as exc:  # any other parser failure on a damaged file: one file never stops the batch
         result.reasons = [messages.text("unreadable", file=path.name, reason=f"{type(exc).__name__}: {exc}"[:300])]
     return result
@@ -202,51 +148,32 @@ def _read(path: Path, defs: Definitions, result: FormFile) -> None:
     cfg = form_config(defs)
     limits = cfg["limits"]
     name = path.name
-    try:
-        size = path.stat().st_size
-    except OSError:
-        raise _Reject("not_found", file=str(path)) from None
-    limit = int(limits["max_file_bytes"])
-    if size > limit:
-        raise _Reject("import_too_large", file=name, size=f"{size / 1e6:.1f}".replace(".", ","),
-                      limit=f"{limit / 1e6:.1f}".replace(".", ","))  # Vietnamese decimal comma
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _Reject("unreadable", file=name, reason=exc.strerror or str(exc)) from None
-    result.sha256 = hashlib.sha256(data).hexdigest()
-    if data[:8] == _OLE_MAGIC:
-        raise _Reject("encrypted" if _ENCRYPTION_MARK in data else "not_xlsx", file=name)
-    if data[:2] != b"PK":
-        raise _Reject("not_xlsx", file=name)
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        raise _Reject("import_damaged", file=name) from None
+    data = read_bytes(path, limits)
+    result.sha256 = hashlib.sha256(data).hexdigest()  # known even when the checks refuse the file
+    zf = open_zip(data, name, limits, parsed_safely=_PARSED_HERE)
     try:
         with zf:
-            _check_zip(zf, data, name, limits)
             sheets, names = _workbook_parts(zf, name)
             _read_values(zf, data, name, sheets, names, defs, cfg, result)
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile):
-        raise _Reject("import_damaged", file=name) from None
-    except _Reject:
+        raise Refused("import_damaged", file=name) from None
+    except Refused:
         raise
     except (OSError, RuntimeError, ValueError) as exc:  # zlib errors of a corrupted member, etc.
-        raise _Reject("unreadable", file=name, reason=str(exc) or type(exc).__name__) from None
+        raise Refused("unreadable", file=name, reason=str(exc) or type(exc).__name__) from None
 
 
 def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs: Definitions, cfg, result: FormFile) -> None:
     meta_name = cfg["meta_sheet"]
     meta_actual = next((s for s, _, _ in sheets if header_key(s) == header_key(meta_name)), None)
     if meta_actual is None:
-        raise _Reject("import_not_form", file=name, sheet=meta_name)
+        raise Refused("import_not_form", file=name, sheet=meta_name)
     try:
         book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError:
-        raise _Reject("encrypted", file=name) from None
+        raise Refused("encrypted", file=name) from None
     except Exception as exc:  # calamine's zip/xml errors: a damaged file
-        raise _Reject("unreadable", file=name, reason=str(exc) or type(exc).__name__) from None
+        raise Refused("unreadable", file=name, reason=str(exc) or type(exc).__name__) from None
     try:
         grids: dict[str, list[list[Any]]] = {}
 
@@ -264,10 +191,10 @@ def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs
                 meta[line[0].strip()] = clean(str(value)) if value not in (None, "") else ""
         result.meta = meta
         if meta.get("generator") != cfg["generator"]:
-            raise _Reject("import_not_form", file=name, sheet=meta_name)
+            raise Refused("import_not_form", file=name, sheet=meta_name)
         supported = [str(v) for v in cfg["supported_versions"]]
         if meta.get("form_version") not in supported:
-            raise _Reject("import_bad_version", file=name, version=meta.get("form_version") or "?",
+            raise Refused("import_bad_version", file=name, version=meta.get("form_version") or "?",
                           supported=", ".join(supported))
 
         sheet_names = {s for s, _, _ in sheets}

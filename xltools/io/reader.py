@@ -22,10 +22,9 @@ from ..frames import CellProblem, build_frame, column_letter, empty_frame
 from ..settings import resolve
 from ..text import clean, header_key, is_blank
 from .files import sha256_file
+from .safety import ENCRYPTION_MARK, OLE_MAGIC
 
 HEADER_SCAN_ROWS = 10
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ENCRYPTION_MARK = "EncryptionInfo".encode("utf-16-le")
 
 
 def check_file(path: Path) -> None:
@@ -34,9 +33,9 @@ def check_file(path: Path) -> None:
         raise WorkbookError("not_found", file=str(path))
     with open(path, "rb") as fh:
         head = fh.read(8)
-        if head == _OLE_MAGIC:
+        if head == OLE_MAGIC:
             fh.seek(0)
-            if _ENCRYPTION_MARK in fh.read(4 << 20):
+            if ENCRYPTION_MARK in fh.read(4 << 20):
                 raise WorkbookError("encrypted", file=path.name)
             raise WorkbookError("not_xlsx", file=path.name)
     if not zipfile.is_zipfile(path):
