@@ -219,3 +219,99 @@ def test_an_earlier_rollup_of_the_same_unit_is_not_rolled_into_itself(submission
     assert [p.name for p, _ in again.rejected] == [first.path.name]
     assert "chính huyện A Lưới" in again.rejected[0][1]
     assert again.aggregate.total() == first.aggregate.total()
+
+
+# ------------------------------------------------------------------ hostile submissions
+# A submission arrives by email: the safety checks of the village forms (xltools.io.safety)
+# refuse a hostile file unparsed, with its reason, and the rest of the batch rolls up.
+
+def _roll_with_a_bad_file(bad, good, tmp_path) -> str:
+    """Roll a hostile file up with a good one; return the hostile file's one-line reason."""
+    import time
+
+    started = time.perf_counter()
+    result = rollup([bad, good], "2023-12", tmp_path / "dist", unit_name="huyện A Lưới", unit_code="474")
+    assert time.perf_counter() - started < 10
+    assert result.accepted == [good]
+    [(path, reason)] = result.rejected
+    assert path == bad and "\n" not in reason and reason.startswith(f"Tệp {bad.name} ")
+    assert list(result.aggregate.parts["code"]) == [read_submission(good).unit_code]
+    return reason
+
+
+@pytest.fixture
+def hostile(submissions, tmp_path):
+    """(a good submission, one to damage, a folder for the damaged copy)."""
+    _, files, _ = submissions
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    return files[1], files[0], folder
+
+
+def test_a_zip_bomb_submission_is_refused(hostile, tmp_path):
+    from test_import_hostile import rezip
+
+    good, base, folder = hostile
+    bad = rezip(base, folder / base.name, add={"xl/worksheets/sheet9.xml": b"<" + b"\x00" * 30_000_000})
+    assert bad.stat().st_size < 200_000  # tiny on disk, 30 MB inflated
+    assert "nén bất thường" in _roll_with_a_bad_file(bad, good, tmp_path)
+
+
+def test_a_submission_with_macros_is_refused(hostile, tmp_path):
+    from test_import_hostile import rezip
+
+    good, base, folder = hostile
+    bad = rezip(base, folder / base.name, add={"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"\x00" * 2000})
+    assert "có chứa macro (vbaProject.bin)" in _roll_with_a_bad_file(bad, good, tmp_path)
+
+
+def test_an_encrypted_submission_is_refused(hostile, tmp_path):
+    import io
+
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    good, base, folder = hostile
+    out = io.BytesIO()
+    with open(base, "rb") as fh:
+        OOXMLFile(fh).encrypt("matkhau", out)
+    bad = folder / base.name
+    bad.write_bytes(out.getvalue())
+    assert "đang được đặt mật khẩu" in _roll_with_a_bad_file(bad, good, tmp_path)
+
+
+def test_a_too_large_submission_is_refused_unread(hostile, tmp_path, defs):
+    import time
+
+    from xltools.io.safety import Refused
+
+    good, base, folder = hostile
+    bad = folder / base.name
+    with open(bad, "wb") as fh:
+        fh.write(base.read_bytes())
+        fh.write(b"\x00" * 21_000_000)
+    size = f"{bad.stat().st_size / 1e6:.1f}".replace(".", ",")
+    assert f"quá lớn ({size} MB, tối đa 20,0 MB)" in _roll_with_a_bad_file(bad, good, tmp_path)
+    started = time.perf_counter()
+    with pytest.raises(Refused):
+        read_submission(bad, defs)
+    assert time.perf_counter() - started < 0.1  # refused before it is read
+
+
+def test_an_xml_bomb_in_a_submission_is_refused(hostile, tmp_path):
+    from test_import_hostile import BILLION_LAUGHS, rezip
+
+    good, base, folder = hostile
+    bad = rezip(base, folder / base.name, replace={"xl/workbook.xml": BILLION_LAUGHS})  # calamine parses it
+    assert "xl/workbook.xml có khai báo DTD" in _roll_with_a_bad_file(bad, good, tmp_path)
+
+
+def test_a_hostile_submission_is_one_line_on_the_command_line(hostile, tmp_path):
+    from test_import_hostile import rezip
+
+    good, base, folder = hostile
+    bad = rezip(base, folder / base.name, add={"xl/vbaProject.bin": b"\x00" * 2000})
+    result = CliRunner().invoke(main, ["rollup", str(bad), str(good), "--period", "2023-12", "-o", str(tmp_path / "d"),
+                                       "--unit-name", "huyện A Lưới", "--unit-code", "474"])
+    assert result.exit_code == 1, result.output
+    [line] = [x for x in result.output.splitlines() if x.startswith("  ✗ ")]
+    assert line.startswith(f"  ✗ {bad.name}: Tệp {bad.name} có chứa macro")

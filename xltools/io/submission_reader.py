@@ -1,5 +1,9 @@
 """Read a submission's Số liệu and Thông tin sheets (python-calamine) and verify it.
 
+A submission arrives by email from another computer: before calamine parses it, the
+file is read once and checked by ``safety`` with the limits of report.toml
+[submission_limits] (size, encrypted or .xls, zip bombs, macros, XML declaring a DTD).
+
 The checksum in Thông tin covers the canonical Số liệu rows; a number edited by hand,
 a row added or removed, or a damaged file is rejected with the reason. Totals are
 checked against the sum of the parts.
@@ -7,6 +11,7 @@ checked against the sum of the parts.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +20,10 @@ import python_calamine as pc
 
 from ..aggregation import report_defs, rows_checksum
 from ..definitions import Definitions, get_definitions
-from ..errors import WorkbookError
+from ..errors import DefinitionsError, WorkbookError
 from ..text import clean, header_key
-from .reader import check_file
+from .safety import LIMIT_KEYS, read_checked
+
 
 @dataclass
 class Submission:
@@ -51,6 +57,17 @@ class Submission:
         return {r[4]: r[5] for r in self.rows}
 
 
+def submission_limits(defs: Definitions) -> dict[str, Any]:
+    """The safety limits of report.toml [submission_limits] (DefinitionsError when one is missing)."""
+    found = report_defs(defs).get("submission_limits")
+    found = found if isinstance(found, dict) else {}
+    missing = [k for k in LIMIT_KEYS if k not in found]
+    if missing:
+        raise DefinitionsError("bad_definitions", file=str(defs.folder / "report.toml"),
+                               reason="thiếu mục " + ", ".join(f"submission_limits.{k}" for k in missing))
+    return found
+
+
 def _sheet(wb: Any, names: list[str], wanted: str, file: str) -> list[list[Any]]:
     key = header_key(wanted)
     for name in names:
@@ -66,14 +83,16 @@ def _text(value: Any) -> str:
 
 
 def read_submission(path: str | Path, defs: Definitions | None = None, *, verify: bool = True) -> Submission:
-    """Read and (by default) verify one submission; raises WorkbookError with the reason."""
+    """Read and (by default) verify one submission; raises WorkbookError with the reason
+    (``safety.Refused``, a WorkbookError, for a file refused by the safety checks)."""
     defs = defs or get_definitions()
     path = Path(path)
-    check_file(path)
+    data, zf = read_checked(path, submission_limits(defs))  # a hostile file is refused unparsed
+    zf.close()  # the checks needed the directory only; calamine reads the same bytes
     rep = report_defs(defs)
     sheets = rep["sheets"]
     try:
-        wb = pc.CalamineWorkbook.from_path(str(path))
+        wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError:
         raise WorkbookError("encrypted", file=path.name) from None
     except Exception as exc:
