@@ -36,16 +36,15 @@ import pandas as pd
 import xlwings as xw
 
 from . import messages
-from .book import CommuneBook, StructureProblem
+from .book import CommuneBook
 from .definitions import Definitions, Sheet, get_definitions
 from .errors import InputError, WorkbookError, XltoolsError
-from .frames import ROW, column_index, column_letter, empty_frame, records
+from .frames import ROW, column_index, column_letter, records
 from .io.files import current_user
-from .io.reader import read_grid_table, read_workbook
+from .io.reader import book_from_grids, read_workbook
 from .io.writer import cell_value, write_workbook
 from .periods import Period
 from .reports import reported_text, village_states
-from .settings import resolve
 from .sheetrows import grid
 from .text import clean, header_key
 from .validation.render import FIRST_ISSUE_ROW, listed_cells
@@ -151,8 +150,8 @@ class Session:
         from .verbs.validate import refuse_foreign
 
         if self._commune is None:
-            book = commune_from_grids(
-                {s.key: self.grid(s.key) for s in self.defs.table_sheets if self.sheet(s.key, required=False)},
+            book = book_from_grids(
+                {s.key: self.grid(s.key) if self.sheet(s.key, required=False) else None for s in self.defs.table_sheets},
                 self.defs, self.book.name, path=self.path,
             )
             refuse_foreign(book)
@@ -481,37 +480,6 @@ def read_grid(ws) -> list[list[Any]]:
     last = ws.used_range.last_cell
     values = ws.range((1, 1), (last.row, last.column)).options(ndim=2).value
     return [list(r) for r in values]
-
-
-def commune_from_grids(grids: dict[str, list[list[Any]]], defs: Definitions, label: str, path: Path | None = None) -> CommuneBook:
-    """A CommuneBook from sheet grids (first cell = A1), as ``io.reader.read_workbook`` builds it."""
-    book = CommuneBook(Path(path or label), defs, {}, {}, {}, {}, {}, {})
-    for sheet in defs.table_sheets:
-        grid = grids.get(sheet.key)
-        if grid is None:
-            err = WorkbookError("missing_sheet", file=label, sheet=sheet.name, major=defs.major)
-            book.structure.append(StructureProblem(sheet.name, None, err.key, err.vi))
-            book.tables[sheet.key] = empty_frame(sheet)
-            continue
-        frame, letters, header, problems, structure = read_grid_table(defs, sheet, grid, label, False)
-        book.tables[sheet.key] = frame
-        book.letters[sheet.key] = letters
-        book.header_rows[sheet.key] = header
-        book.problems.extend(problems)
-        book.structure.extend(structure)
-    settings = book.tables.get("settings")
-    if settings is not None and len(settings):
-        for key, value, row in zip(settings["key"], settings["value"], settings[ROW]):
-            if key:
-                book.raw_settings[str(key)] = clean(value) if isinstance(value, str) else value
-                book.settings_rows[str(key)] = int(row)
-    book.settings = resolve(defs, _known(defs, book.raw_settings), strict=False)
-    return book
-
-
-def _known(defs: Definitions, values: dict[str, Any]) -> dict[str, Any]:
-    keys = {s.key for s in defs.settings}
-    return {k: v for k, v in values.items() if k in keys}
 
 
 @contextlib.contextmanager

@@ -101,6 +101,44 @@ def read_grid_table(
     return frame, letters, header_row + 1, problems, structure
 
 
+def book_from_grids(
+    grids: dict[str, list[list[Any]] | None], defs: Definitions, label: str, *,
+    path: str | Path | None = None, strict: bool = False, sha256: str = "",
+) -> CommuneBook:
+    """A CommuneBook from sheet grids by sheet key (first cell = A1; None: the sheet is missing).
+
+    The one place that turns grids into tables and settings, for the file reader and for the
+    Excel front end, which reads the open book's sheets itself.
+    """
+    book = CommuneBook(Path(path or label), defs, {}, {}, {}, {}, {}, {}, sha256=sha256)
+    for sheet in defs.table_sheets:
+        if sheet.key not in grids:
+            continue
+        grid = grids[sheet.key]
+        if grid is None:
+            err = WorkbookError("missing_sheet", file=label, sheet=sheet.name, major=defs.major)
+            if strict:
+                raise err
+            book.structure.append(StructureProblem(sheet.name, None, err.key, err.vi))
+            book.tables[sheet.key] = empty_frame(sheet)
+            continue
+        frame, letters, header, problems, structure = read_grid_table(defs, sheet, grid, label, strict)
+        book.tables[sheet.key] = frame
+        book.letters[sheet.key] = letters
+        book.header_rows[sheet.key] = header
+        book.problems.extend(problems)
+        book.structure.extend(structure)
+    settings = book.tables.get("settings")
+    if settings is not None and len(settings):
+        for key, value, row in zip(settings["key"], settings["value"], settings["_row"]):
+            if key:
+                book.raw_settings[str(key)] = clean(value) if isinstance(value, str) else value
+                book.settings_rows[str(key)] = int(row)
+    known = {s.key for s in defs.settings}
+    book.settings = resolve(defs, {k: v for k, v in book.raw_settings.items() if k in known}, strict=False)
+    return book
+
+
 def read_workbook(
     path: str | Path, defs: Definitions | None = None, *, strict: bool = True, sheets: list[str] | None = None
 ) -> CommuneBook:
@@ -115,36 +153,21 @@ def read_workbook(
     except Exception as exc:  # calamine's zip/xml errors: a damaged file
         raise WorkbookError("unreadable", file=path.name, reason=str(exc) or type(exc).__name__) from None
     names = list(wb.sheet_names)
-    book = CommuneBook(path, defs, {}, {}, {}, {}, {}, {}, sha256=sha256_file(path))
+    grids: dict[str, list[list[Any]] | None] = {}
     try:
         for sheet in defs.table_sheets:
             if sheets is not None and sheet.key not in sheets and sheet.key != "settings":
                 continue
             actual = _match_sheet(names, sheet.name)
             if actual is None:
-                err = WorkbookError("missing_sheet", file=path.name, sheet=sheet.name, major=defs.major)
                 if strict:
-                    raise err
-                book.structure.append(StructureProblem(sheet.name, None, err.key, err.vi))
-                book.tables[sheet.key] = empty_frame(sheet)
+                    raise WorkbookError("missing_sheet", file=path.name, sheet=sheet.name, major=defs.major)
+                grids[sheet.key] = None
                 continue
             try:
-                grid = wb.get_sheet_by_name(actual).to_python(skip_empty_area=False)
+                grids[sheet.key] = wb.get_sheet_by_name(actual).to_python(skip_empty_area=False)
             except Exception as exc:
                 raise WorkbookError("unreadable", file=path.name, reason=f"{actual}: {exc}") from None
-            frame, letters, header, problems, structure = read_grid_table(defs, sheet, grid, path.name, strict)
-            book.tables[sheet.key] = frame
-            book.letters[sheet.key] = letters
-            book.header_rows[sheet.key] = header
-            book.problems.extend(problems)
-            book.structure.extend(structure)
     finally:
         wb.close()
-    settings = book.tables.get("settings")
-    if settings is not None and len(settings):
-        for key, value, row in zip(settings["key"], settings["value"], settings["_row"]):
-            if key:
-                book.raw_settings[str(key)] = clean(value) if isinstance(value, str) else value
-                book.settings_rows[str(key)] = int(row)
-    book.settings = resolve(defs, {k: v for k, v in book.raw_settings.items() if k in {s.key for s in defs.settings}}, strict=False)
-    return book
+    return book_from_grids(grids, defs, path.name, path=path, strict=strict, sha256=sha256_file(path))
