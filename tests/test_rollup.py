@@ -262,7 +262,8 @@ def test_a_submission_with_macros_is_refused(hostile, tmp_path):
 
     good, base, folder = hostile
     bad = rezip(base, folder / base.name, add={"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"\x00" * 2000})
-    assert "có chứa macro (vbaProject.bin)" in _roll_with_a_bad_file(bad, good, tmp_path)
+    reason = _roll_with_a_bad_file(bad, good, tmp_path)
+    assert "có chứa macro (vbaProject.bin)" in reason and "báo cáo gửi cấp trên" in reason and "phiếu" not in reason
 
 
 def test_an_encrypted_submission_is_refused(hostile, tmp_path):
@@ -290,7 +291,8 @@ def test_a_too_large_submission_is_refused_unread(hostile, tmp_path, defs):
         fh.write(base.read_bytes())
         fh.write(b"\x00" * 21_000_000)
     size = f"{bad.stat().st_size / 1e6:.1f}".replace(".", ",")
-    assert f"quá lớn ({size} MB, tối đa 20,0 MB)" in _roll_with_a_bad_file(bad, good, tmp_path)
+    reason = _roll_with_a_bad_file(bad, good, tmp_path)
+    assert f"quá lớn ({size} MB, tối đa 20,0 MB)" in reason and "phiếu" not in reason
     started = time.perf_counter()
     with pytest.raises(Refused):
         read_submission(bad, defs)

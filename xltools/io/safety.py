@@ -38,6 +38,12 @@ class Refused(WorkbookError):
     """A file refused by a safety check (or by its reader): ``key`` and ``params`` of the catalogue."""
 
 
+def _say(limits: Mapping[str, Any], key: str) -> str:
+    """The catalogue key to use for ``key``: the limits' own ``messages`` table may reword a
+    refusal for its kind of file (a submission is not a village form)."""
+    return (limits.get("messages") or {}).get(key, key)
+
+
 def read_bytes(path: Path, limits: Mapping[str, Any]) -> bytes:
     """The whole file, once; a file over ``max_file_bytes`` is refused before it is read."""
     name = path.name
@@ -47,7 +53,7 @@ def read_bytes(path: Path, limits: Mapping[str, Any]) -> bytes:
         raise Refused("not_found", file=str(path)) from None
     limit = int(limits["max_file_bytes"])
     if size > limit:
-        raise Refused("import_too_large", file=name, size=f"{size / 1e6:.1f}".replace(".", ","),
+        raise Refused(_say(limits, "import_too_large"), file=name, size=f"{size / 1e6:.1f}".replace(".", ","),
                       limit=f"{limit / 1e6:.1f}".replace(".", ","))  # Vietnamese decimal comma
     try:
         return path.read_bytes()
@@ -68,13 +74,13 @@ def open_zip(data: bytes, name: str, limits: Mapping[str, Any], *, parsed_safely
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        raise Refused("import_damaged", file=name) from None
+        raise Refused(_say(limits, "import_damaged"), file=name) from None
     checked = False
     try:
         check_zip(zf, data, name, limits, parsed_safely=parsed_safely)
         checked = True
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile):
-        raise Refused("import_damaged", file=name) from None
+        raise Refused(_say(limits, "import_damaged"), file=name) from None
     except (OSError, RuntimeError, ValueError) as exc:  # zlib errors of a corrupted member, etc.
         raise Refused("unreadable", file=name, reason=str(exc) or type(exc).__name__) from None
     finally:
@@ -106,7 +112,7 @@ def check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: Mapping[str, 
             raise Refused("import_zip_bomb", file=name,
                           detail=messages.text("import_detail_ratio", part=info.filename, ratio=info.file_size // max(info.compress_size, 1)))
         if info.filename.lower().endswith("vbaproject.bin"):
-            raise Refused("import_macros", file=name)
+            raise Refused(_say(limits, "import_macros"), file=name)
     if total > int(limits["max_uncompressed_bytes"]):
         raise Refused("import_zip_bomb", file=name, detail=messages.text("import_detail_inflated", mb=total // 1_000_000))
     names = {i.filename for i in infos}
