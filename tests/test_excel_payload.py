@@ -126,18 +126,26 @@ def written_cells(book: xw.Book, sheet: str) -> dict[str, Any]:
 
 
 def colors(book: xw.Book, sheet: str) -> dict[str, str | None]:
-    """A1 address -> fill set by setRangeColors on ``sheet`` (None: fill removed)."""
+    """A1 address -> fill set on ``sheet`` (None: fill removed): setRangeColors of xlwings
+    0.37.5+, or one setRangeColor per cell on the older xlwings of Python 3.10."""
     from openpyxl.utils import get_column_letter as L
 
     pos = sheet_index(book, sheet)
     out: dict[str, str | None] = {}
-    for a in actions(book, "setRangeColors"):
+    for a in actions(book):
         if a["sheet_position"] != pos:
             continue
-        for r, row in enumerate(a["args"][0]):
-            for c, v in enumerate(row):
-                if v != "keep":
-                    out[f"{L(a['start_column'] + c + 1)}{a['start_row'] + r + 1}"] = v
+        if a["func"] == "setRangeColors":
+            for r, row in enumerate(a["args"][0]):
+                for c, v in enumerate(row):
+                    if v != "keep":
+                        out[f"{L(a['start_column'] + c + 1)}{a['start_row'] + r + 1}"] = v.lower() if v else v
+        elif a["func"] == "setRangeColor":
+            colour = a["args"][0] if isinstance(a["args"], list) else a["args"]
+            colour = colour.lower() if colour else None
+            for r in range(a["row_count"]):
+                for c in range(a["column_count"]):
+                    out[f"{L(a['start_column'] + c + 1)}{a['start_row'] + r + 1}"] = colour
     return out
 
 
