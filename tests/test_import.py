@@ -157,6 +157,20 @@ def test_a_corrected_file_replaces_the_row_and_keeps_the_old_one_in_history(comm
     assert last["result"] == "Đã thay thế" and "Họp Tổ" in last["detail"] and last["sha256"] == sha256_file(second)
 
 
+def test_importing_the_folder_again_never_undoes_a_correction(commune, forms, defs, tmp_path):
+    import os
+
+    first = fill(forms[0], values_for(defs, 5))
+    second = fill(forms[0], dict(values_for(defs, 5), tips=9), tmp_path / "PhieuBaoCao_01_2023-12_b.xlsx")
+    import_reports(commune, [first, second])
+    os.utime(first)  # the old file copied again: now the newest on disk
+    again = import_reports(commune, [second, first])
+    assert [f.status for f in again.files] == ["unchanged", "unchanged"]
+    assert "bản mới hơn" in again.files[1].detail()
+    assert report_rows(commune)["01"]["tips"] == 9
+    assert len(read_workbook(commune).tables["history"]) == 1
+
+
 def test_two_versions_in_one_batch_the_later_replaces_the_earlier(commune, forms, defs, tmp_path):
     first = fill(forms[0], values_for(defs, 5))
     second = fill(forms[0], dict(values_for(defs, 5), tips=9), tmp_path / "PhieuBaoCao_01_2023-12_b.xlsx")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping
 
 import pandas as pd
 
@@ -238,6 +238,7 @@ def merge_reports(
     replace_manual: bool = False,
     now: dt.datetime | None = None,
     header_row: int = 1,
+    superseded: Collection[str] = (),
 ) -> MergeResult:
     """Decide, file by file in order, what each form does to the reports table.
 
@@ -245,6 +246,9 @@ def merge_reports(
     forms (``Incoming``) and files already rejected (``FileResult``), which pass
     through so that results keep the order of the files. ``header_row`` is the
     Excel row of the table's header (to predict the rows of appended reports).
+    ``superseded`` holds the SHA-256 of files whose report was already replaced by a newer
+    one (the Lịch sử table): importing such a file again changes nothing, whatever the order
+    the files come in, so a folder imported twice never undoes a correction.
     """
     now = now or dt.datetime.now().replace(microsecond=0)
     sheet = defs.sheet("reports")
@@ -287,6 +291,11 @@ def merge_reports(
             continue
         old = rows[pos]
         result.row = excel_rows[pos]
+        if item.sha256 in superseded and old.get("sha256") != item.sha256:
+            result.status = UNCHANGED
+            result.note = messages.text("import_already_superseded", source=old.get("source") or "?")
+            results.append(result)
+            continue
         if old.get("sha256") == item.sha256 or all(_same(old.get(k), new.get(k)) for k in compared):
             result.status = UNCHANGED
             result.note = messages.text("import_same_values", source=old.get("source") or "?")

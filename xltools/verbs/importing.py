@@ -102,8 +102,10 @@ def import_reports(
             progress(i, len(files))
 
     stamp = now()
+    history = book.tables["history"]
+    superseded = set(history["sha256"].dropna()) if "sha256" in history else set()
     merged = merge_reports(book.tables["reports"], items, defs, replace_manual=replace_manual, now=stamp,
-                           header_row=book.header_rows.get("reports", 1))
+                           header_row=book.header_rows.get("reports", 1), superseded=superseded)
     summary = ImportSummary(str(path), merged.results, dry_run=dry_run)
     _validate(book, merged, summary, defs)
     if dry_run:
