@@ -211,3 +211,11 @@ def test_a_long_results_table_repeats_its_header_on_every_page(make_commune, tmp
     ws = openpyxl.load_workbook(path)[report_defs(defs)["sheets"]["report"]]
     header = next(r[0].row for r in ws.iter_rows() if r[1].value == report_defs(defs)["text"]["column_village"])
     assert ws.print_title_rows == f"${header}:${header}"
+
+
+def test_export_refuses_a_file_that_is_not_a_commune_workbook_even_forced(commune, tmp_path):
+    submission = export(commune, "2023-12", tmp_path / "a", force=True)  # given instead of the workbook
+    with pytest.raises(WorkbookError) as err:
+        export(submission, "2023-12", tmp_path / "b", force=True)
+    assert err.value.exit_code == 2 and submission.name in err.value.vi
+    assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())

@@ -71,3 +71,20 @@ def test_backups_are_timestamped_and_limited(make_commune, monkeypatch):
         files.backup(path, keep=3)
     kept = sorted((path.parent / files.BACKUP_DIR).glob("SoTheoDoi_Test_*.xlsx"))
     assert len(kept) == 3 and all(k.read_bytes() == path.read_bytes() for k in kept)
+
+
+def test_written_files_are_readable_by_others_like_any_new_file(tmp_path, sample):
+    import os
+    import stat
+
+    from xltools.commune import new
+
+    settings, tables = sample
+    path = new(tmp_path / "x.xlsx", settings, tables)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    os.chmod(path, 0o640)
+    with edit_workbook(path) as ed:
+        ed.append_rows("log", [{"time": now(), "action": "thử"}])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # an edit keeps the file's own mode

@@ -73,6 +73,7 @@ def atomic_path(path: str | Path, *, keep_backup: bool = True, check_lock: bool 
     tmp = Path(tmp_name)
     try:
         yield tmp
+        _set_mode(tmp, path)
         if keep_backup:
             backup(path)
         os.replace(tmp, path)
@@ -80,6 +81,22 @@ def atomic_path(path: str | Path, *, keep_backup: bool = True, check_lock: bool 
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _set_mode(tmp: Path, target: Path) -> None:
+    """Give the new file the mode of the file it replaces, or the usual one for a new file
+    (mkstemp makes it private, 0600: others on a shared folder could not read it)."""
+    try:
+        mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+    except OSError:  # a file system without modes (some network shares): keep what it has
+        pass
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_atomic(path: str | Path, writer: Callable[[Path], None], **kwargs) -> Path:

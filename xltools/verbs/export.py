@@ -17,6 +17,7 @@ from ..book import CommuneBook
 from ..definitions import Definitions, get_definitions
 from ..errors import XltoolsError
 from ..io.reader import read_workbook
+from .validate import refuse_foreign
 from ..io.submission import build_submission, write_submission
 from ..periods import Period
 from ..validation import validate_book
@@ -126,6 +127,7 @@ def export(
     defs = defs or get_definitions()
     path = Path(path)
     book = read_workbook(path, defs, strict=False)
+    refuse_foreign(book)  # a form, a submission or another file: no report, forced or not
     chosen = book.chosen_period(period)
     period = Period.parse(chosen)
     errors, warnings, examples = _validate(book, period)
