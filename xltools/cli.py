@@ -25,7 +25,8 @@ class CliError(click.ClickException):
 
 
 class CliUsageError(click.UsageError):
-    """click's usage errors (missing option, bad value …) told in Vietnamese first, exit 2."""
+    """A usage error told in Vietnamese first (exit 2): click's own (a missing option, a bad
+    value …) translated, or one a command raises with a catalogue key (``CliUsageError.of``)."""
 
     def __init__(self, err: click.UsageError) -> None:
         from .messages import text
@@ -43,6 +44,14 @@ class CliUsageError(click.UsageError):
         else:
             key = "usage_other"
         self.vietnamese = text(key, name=hint, command=command)
+
+    @classmethod
+    def of(cls, key: str, **params) -> "CliUsageError":
+        from .messages import text
+
+        err = cls(click.UsageError(text(key, "en", **params)))
+        err.vietnamese = text(key, **params)
+        return err
 
     def show(self, file=None) -> None:
         click.echo(f"Lỗi: {self.vietnamese} ({self.format_message()})", err=True)
@@ -210,7 +219,7 @@ def validate(workbook, period, fmt, write, list_rules):
         click.echo(rule_catalogue("json" if fmt == "json" else "md"), nl=False)
         return
     if workbook is None:
-        raise click.UsageError(text("validate_no_workbook"))
+        raise CliUsageError.of("validate_no_workbook")
     report = validate_workbook(workbook, period, write=write)
     click.echo(render(report, fmt, workbook.name), nl=False)
     if write and fmt == "text":

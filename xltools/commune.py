@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from .definitions import Definitions, get_definitions
-from .errors import InputError, WriteError
+from .errors import InputError, WorkbookError, WriteError
 from .io.csvfiles import read_csv_table
 from .io.writer import write_workbook
 from .periods import Period
@@ -38,10 +38,10 @@ def load_settings_file(path: str | Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError("not_found", file=str(path)) from None
+    except OSError:
+        raise WorkbookError("not_found", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError("unreadable", file=path.name, reason=str(exc)) from None
+        raise WorkbookError("unreadable", file=path.name, reason=str(exc)) from None
 
 
 def default_file_name(settings: Mapping[str, Any], defs: Definitions | None = None, xlsm: bool = False) -> str:
@@ -121,7 +121,7 @@ def new_from_files(
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise InputError("unknown_setting", key=pair, keys="KEY=VALUE")
+            raise InputError("bad_pair", pair=pair)
         settings[key.strip()] = value.strip()
     tables = {key: read_csv_table(file, key, defs) for key, file in (csv_files or {}).items() if file}
     target = Path(path) if path else Path(default_file_name(settings, defs, xlsm=xlsm))

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import messages
 from ..definitions import Definitions, Sheet, get_definitions
-from ..errors import InputError
+from ..errors import InputError, WorkbookError
 from ..frames import build_frame
 from ..text import header_key
 
@@ -35,7 +35,7 @@ def read_csv_table(path: str | Path, sheet_key: str, defs: Definitions | None = 
     try:
         text = _decode(path.read_bytes())
     except OSError:
-        raise InputError("not_found", file=str(path)) from None
+        raise WorkbookError("not_found", file=str(path)) from None
     sample = text[:4096]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
