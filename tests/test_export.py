@@ -57,6 +57,7 @@ def test_report_sheet_follows_decree_30(commune, tmp_path, defs):
     assert len(day) == 2 and (len(month) == 2 or int(month) > 2)
     assert "BÁO CÁO" in texts and "TM. BAN CHỈ ĐẠO" in texts and "TRƯỞNG BAN" in texts and "Quỳnh Văn Đức" in texts
     assert "Tổng cộng" in texts and "Nơi nhận:" in texts and "- BCĐ 138 huyện A Lưới;" in texts
+    assert any("Ban Chỉ đạo 138 xã Hồng Thủy báo cáo kết quả" in t for t in texts)
     fonts = {c.font.name for row in ws.iter_rows() for c in row if c.value is not None}
     assert fonts == {"Times New Roman"}
     sizes = {c.value: c.font.sz for row in ws.iter_rows() for c in row if isinstance(c.value, str)}

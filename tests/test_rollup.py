@@ -317,3 +317,13 @@ def test_a_hostile_submission_is_one_line_on_the_command_line(hostile, tmp_path)
     assert result.exit_code == 1, result.output
     [line] = [x for x in result.output.splitlines() if x.startswith("  ✗ ")]
     assert line.startswith(f"  ✗ {bad.name}: Tệp {bad.name} có chứa macro")
+
+
+def test_without_settings_the_header_names_the_unit_and_its_place(submissions, tmp_path, defs):
+    _, files, _ = submissions
+    result = rollup(files, "2023-12", tmp_path / "d", unit_name="huyện A Lưới", unit_code="474")
+    ws = openpyxl.load_workbook(result.path)[report_defs(defs)["sheets"]["report"]]
+    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert "UBND HUYỆN A LƯỚI" in texts
+    assert any(t.startswith("A Lưới, ngày ") for t in texts)
+    assert any(t.startswith("Ban Chỉ đạo 138 huyện A Lưới tổng hợp") for t in texts)

@@ -160,11 +160,16 @@ def rollup(
 
     roll = report_defs(defs).get("rollup", {})
     given = {k: v for k, v in (settings or {}).items() if v not in (None, "")}
+    place = unit_name  # "huyện A Lưới" -> "A Lưới": the date line names the place, not the unit
+    for word in sorted(roll.get("unit_words", []), key=len, reverse=True):
+        if place.casefold().startswith(word.casefold() + " "):
+            place = place[len(word) + 1:].strip()
+            break
     defaults = {
-        "parent_body": fill(roll.get("parent_body", ""), unit_name=unit_name),
+        "parent_body": fill(roll.get("parent_body", ""), unit_name=unit_name, unit_name_upper=unit_name.upper()),
         "issuing_body": roll.get("issuing_body", ""),
         "doc_code": roll.get("doc_code", ""),
-        "place_name": fill(roll.get("place_name", ""), unit_name=unit_name),
+        "place_name": fill(roll.get("place_name", ""), unit_name=unit_name, place=place),
         "model_name": defs.setting("model_name").default,
     }
     header = report_header({**defaults, **given}, defs)
