@@ -15,6 +15,12 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+def test_help_speaks_vietnamese_first():
+    for args in ([], ["export"], ["validate"]):
+        output = run(*args, "--help").output
+        assert "Xem hướng dẫn này." in output and "Show this message" in output.split("Xem hướng dẫn này.")[1]
+
+
 def test_every_command_has_help_text():
     for name, command in main.commands.items():
         assert command.help and command.help.strip(), name

@@ -57,9 +57,30 @@ class CliUsageError(click.UsageError):
         click.echo(f"Lỗi: {self.vietnamese} ({self.format_message()})", err=True)
 
 
+HELP_TEXT = "Xem hướng dẫn này. / Show this message and exit."
+
+
+class Command(click.Command):
+    """A command whose --help option speaks Vietnamese first."""
+
+    def get_help_option(self, ctx: click.Context):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = HELP_TEXT
+        return option
+
+
 class Group(click.Group):
     """Turns every XltoolsError of a command into a one-line message and exit code, and
     click's usage errors into a Vietnamese line."""
+
+    command_class = Command
+
+    def get_help_option(self, ctx: click.Context):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = HELP_TEXT
+        return option
 
     def invoke(self, ctx: click.Context):
         try:
@@ -73,7 +94,7 @@ class Group(click.Group):
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="xltools")
+@click.version_option(__version__, prog_name="xltools", help="Xem phiên bản. / Show the version and exit.")
 def main() -> None:
     """Bộ công cụ Excel cho mô hình “Xã không có tội phạm, tệ nạn ma túy”.
 
