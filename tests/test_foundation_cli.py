@@ -77,6 +77,10 @@ def test_demo_builds_the_sample_workbook(tmp_path):
     book = read_workbook(workbooks[0], strict=False)
     reports = book.tables["reports"]
     assert set(reports["period"].str[:4]) == {"2023"} and reports["period"].nunique() == 12
+    import openpyxl
+
+    summary = openpyxl.load_workbook(workbooks[0])[book.defs.sheet("summary").name]
+    assert "QUÝ IV NĂM 2023" in str(summary["A1"].value)  # the demo fills Tổng hợp
 
 
 def test_usage_errors_are_vietnamese_first_with_exit_2(tmp_path):

@@ -147,9 +147,14 @@ def _export_forced_if_needed(workbook: Path, period: str, out_dir: Path, defs: D
 
 
 def _step_export(result: DemoResult, defs: Definitions, echo: Echo) -> None:
+    """Fill Tổng hợp for the quarter, then export the month's and the quarter's submissions."""
+    from .verbs.aggregate import aggregate
 
     out_dir = result.folder / str(defs.setting("outbox_dir").default)
     commune = _sample_settings()["commune_name"]
+    aggregate(result.workbook, DEMO_PERIODS[-1], write=True, defs=defs)
+    result.lines.append(text("demo_aggregated", period=DEMO_PERIODS[-1], sheet=defs.sheet("summary").name))
+    echo(result.lines[-1])
     for period in DEMO_PERIODS:
         path, errors = _export_forced_if_needed(result.workbook, period, out_dir, defs)
         result.files[text("demo_file_export", commune=commune, period=period)] = path
