@@ -72,7 +72,7 @@ def test_schema_markdown_and_json(defs):
 def test_demo_builds_the_sample_workbook(tmp_path):
     result = run("demo", tmp_path / "demo")
     assert result.exit_code == 0, result.output
-    workbooks = list((tmp_path / "demo").glob("SoTheoDoi_*.xlsx"))
+    workbooks = list((tmp_path / "demo").glob("SoTheoDoi_HongThuy.xlsx"))
     assert workbooks and str(workbooks[0]) in result.output
     book = read_workbook(workbooks[0], strict=False)
     reports = book.tables["reports"]
