@@ -81,3 +81,45 @@ def libreoffice_convert(files: list[Path], to: str, outdir: Path, timeout: int =
     missing = [p for p in out if not p.exists()]
     assert not missing, f"LibreOffice did not produce {missing}"
     return out
+
+
+class DefinitionsCopy:
+    """A copy of workbook/ in the test's folder, in use through XLTOOLS_DEFINITIONS: a province's
+    own definitions. ``replace`` fails when the text to change is not there, so the test cannot
+    silently run on unchanged definitions."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __fspath__(self) -> str:
+        return str(self.folder)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.folder / name
+
+    def replace(self, file: str, old: str, new: str) -> Path:
+        path = self.folder / file
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {file}"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        return path
+
+    def append(self, file: str, text: str) -> Path:
+        path = self.folder / file
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+        return path
+
+    def add_indicator(self, key: str = "school_talks", short: str = "Nói chuyện ở trường",
+                      label: str = "Số buổi nói chuyện ở trường học") -> None:
+        self.append("indicators.toml", f'\n[[indicator]]\nkey = "{key}"\nlabel = "{label}"\nshort = "{short}"\n'
+                                       'unit = "buổi"\ntype = "int"\nagg = "sum"\nhelp = "Trong tháng."\n')
+
+
+@pytest.fixture
+def own_definitions(tmp_path, monkeypatch) -> DefinitionsCopy:
+    """A copy of workbook/ to edit, used by every get_definitions() of the test."""
+    folder = tmp_path / "defs"
+    shutil.copytree(get_definitions().folder, folder)
+    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+    return DefinitionsCopy(folder)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 
 import openpyxl
 import pandas as pd
@@ -15,7 +14,6 @@ from xltools.aggregation import aggregate_tables, report_deadline, rows_checksum
 from xltools.cli import main
 from xltools.definitions import get_definitions
 from xltools.errors import DefinitionsError
-from xltools.resources import resource_dir
 from xltools.settings import resolve
 
 
@@ -132,13 +130,8 @@ def test_long_rows_carry_numerators_and_denominators_and_totals(make_commune):
     assert len(rows_checksum(rows)) == 64
 
 
-def test_a_new_indicator_is_aggregated_with_no_code_change(tmp_path, monkeypatch, sample):
-    folder = tmp_path / "defs"
-    shutil.copytree(resource_dir("workbook"), folder)
-    with open(folder / "indicators.toml", "a", encoding="utf-8") as fh:
-        fh.write('\n[[indicator]]\nkey = "school_talks"\nlabel = "Số buổi nói chuyện ở trường học"\n'
-                 'short = "Nói chuyện ở trường"\nunit = "buổi"\ntype = "int"\nagg = "sum"\n')
-    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+def test_a_new_indicator_is_aggregated_with_no_code_change(own_definitions, sample):
+    own_definitions.add_indicator()
     defs = get_definitions()
     assert "school_talks" in [i.key for i in defs.numeric_indicators]
     settings, tables = sample
@@ -148,12 +141,8 @@ def test_a_new_indicator_is_aggregated_with_no_code_change(tmp_path, monkeypatch
     assert any(r[4] == "school_talks" for r in agg.long_rows())
 
 
-def test_a_derived_indicator_naming_an_unknown_column_is_a_clear_error(tmp_path, monkeypatch, sample):
-    folder = tmp_path / "defs"
-    shutil.copytree(resource_dir("workbook"), folder)
-    toml = folder / "indicators.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace('"villages.households"', '"villages.ho_dan"'), encoding="utf-8")
-    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+def test_a_derived_indicator_naming_an_unknown_column_is_a_clear_error(own_definitions, sample):
+    toml = own_definitions.replace("indicators.toml", '"villages.households"', '"villages.ho_dan"')
     defs = get_definitions()
     settings, tables = sample
     with pytest.raises(DefinitionsError) as err:

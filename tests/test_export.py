@@ -18,7 +18,6 @@ from xltools.definitions import get_definitions
 from xltools.errors import WorkbookError
 from xltools.io.files import sha256_file
 from xltools.io.submission_reader import read_submission
-from xltools.resources import resource_dir
 from xltools.verbs.aggregate import aggregate
 
 
@@ -80,12 +79,8 @@ def test_report_sheet_follows_decree_30(commune, tmp_path, defs):
     assert [c.value for c in total_row[2:2 + len(agg.indicators)]] == [agg.total()[k] for k in agg.indicators]
 
 
-def test_the_data_window_follows_the_cut_day_of_the_rules(commune, tmp_path, monkeypatch):
-    folder = tmp_path / "defs"
-    shutil.copytree(resource_dir("workbook"), folder)
-    rules = folder / "rules.toml"
-    rules.write_text(rules.read_text(encoding="utf-8").replace("\ncut_day = 15 ", "\ncut_day = 20 "), encoding="utf-8")
-    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+def test_the_data_window_follows_the_cut_day_of_the_rules(commune, tmp_path, own_definitions):
+    own_definitions.replace("rules.toml", "\ncut_day = 15 ", "\ncut_day = 20 ")
     path = export(commune, "2023-12", tmp_path / "out", defs=get_definitions())
     texts = [str(c) for c in _cells(path)]
     assert "(Số liệu từ ngày 20/11/2023 đến ngày 19/12/2023)" in texts

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import openpyxl
 import pytest
@@ -86,12 +85,8 @@ def test_the_deadline_on_the_form_is_the_one_validation_applies(make_commune, tm
     assert f"trước hết ngày {deadline}" in text
 
 
-def test_the_data_window_follows_the_cut_day_of_the_rules(commune, tmp_path, monkeypatch):
-    folder = tmp_path / "defs"
-    shutil.copytree(get_definitions().folder, folder)
-    rules = folder / "rules.toml"
-    rules.write_text(rules.read_text(encoding="utf-8").replace("\ncut_day = 15 ", "\ncut_day = 20 "), encoding="utf-8")
-    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+def test_the_data_window_follows_the_cut_day_of_the_rules(commune, tmp_path, own_definitions):
+    own_definitions.replace("rules.toml", "\ncut_day = 15 ", "\ncut_day = 20 ")
     [form, *_] = make_forms(commune, "2023-12", tmp_path / "out", defs=get_definitions())
     ws = openpyxl.load_workbook(form).worksheets[0]
     text = " ".join(str(c.value) for row in ws.iter_rows(max_row=10) for c in row if c.value)
@@ -120,13 +115,8 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(commune, tmp_path):
     assert res.output.count("\n") == 1
 
 
-def test_a_new_indicator_appears_on_the_form_and_is_imported(tmp_path, monkeypatch):
-    folder = tmp_path / "defs"
-    shutil.copytree(get_definitions().folder, folder)
-    with open(folder / "indicators.toml", "a", encoding="utf-8") as fh:
-        fh.write('\n[[indicator]]\nkey = "school_talks"\nlabel = "Số buổi nói chuyện ở trường học"\n'
-                 'short = "Nói chuyện ở trường"\nunit = "buổi"\ntype = "int"\nagg = "sum"\nhelp = "Trong tháng."\n')
-    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+def test_a_new_indicator_appears_on_the_form_and_is_imported(tmp_path, own_definitions):
+    own_definitions.add_indicator()
     defs = get_definitions()
     assert defs.indicators[-1].key == "school_talks"
     settings, tables = sample_commune(defs=defs)
@@ -143,12 +133,8 @@ def test_a_new_indicator_appears_on_the_form_and_is_imported(tmp_path, monkeypat
     assert int(row["school_talks"].iloc[0]) == values["school_talks"]
 
 
-def test_a_forms_toml_missing_an_entry_is_one_clear_error(commune, tmp_path, monkeypatch):
-    folder = tmp_path / "defs"
-    shutil.copytree(get_definitions().folder, folder)
-    toml = folder / "forms.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace("max_members = 60\n", ""), encoding="utf-8")
-    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+def test_a_forms_toml_missing_an_entry_is_one_clear_error(commune, tmp_path, own_definitions):
+    toml = own_definitions.replace("forms.toml", "max_members = 60\n", "")
     for args in (["forms", str(commune), "--period", "2023-12"], ["import", str(commune), str(tmp_path)]):
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, res.output

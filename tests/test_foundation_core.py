@@ -1,7 +1,6 @@
 """Core pieces of the foundation: text parsing, settings, definitions, CSV input."""
 from __future__ import annotations
 
-import shutil
 import unicodedata
 
 import pytest
@@ -9,7 +8,6 @@ import pytest
 from xltools.definitions import load_definitions
 from xltools.errors import DefinitionsError, InputError
 from xltools.io.csvfiles import read_csv_table
-from xltools.resources import resource_dir
 from xltools.settings import resolve
 from xltools.text import ValueProblem, clean, parse_count, parse_number, slug
 
@@ -62,24 +60,18 @@ def test_settings_reject_a_bad_commune_code_and_unknown_keys(defs):
         resolve(defs, {"commune_nam": "x"})
 
 
-def test_an_indicator_added_to_the_definitions_reaches_the_reports_table(tmp_path):
-    folder = tmp_path / "workbook"
-    shutil.copytree(resource_dir("workbook"), folder)
-    with open(folder / "indicators.toml", "a", encoding="utf-8") as fh:
-        fh.write('\n[[indicator]]\nkey = "school_talks"\nlabel = "Số buổi nói chuyện ở trường học"\n'
-                 'short = "Nói chuyện ở trường"\nunit = "buổi"\ntype = "int"\nagg = "sum"\n')
-    defs = load_definitions(folder)
+def test_an_indicator_added_to_the_definitions_reaches_the_reports_table(own_definitions):
+    own_definitions.add_indicator()
+    defs = load_definitions(own_definitions)
     reports = defs.sheet("reports")
     assert "school_talks" in reports.keys and "school_talks" in defs.sheet("history").keys
     assert reports.column("school_talks").header == "Nói chuyện ở trường"
 
 
-def test_broken_definitions_are_reported_with_the_file(tmp_path):
-    folder = tmp_path / "workbook"
-    shutil.copytree(resource_dir("workbook"), folder)
-    (folder / "lists.toml").write_text("[yes_no\n", encoding="utf-8")
+def test_broken_definitions_are_reported_with_the_file(own_definitions):
+    (own_definitions / "lists.toml").write_text("[yes_no\n", encoding="utf-8")
     with pytest.raises(DefinitionsError, match="lists.toml"):
-        load_definitions(folder)
+        load_definitions(own_definitions)
 
 
 _TONES = "\u0300\u0301\u0303\u0309\u0323"

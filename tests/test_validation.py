@@ -6,7 +6,6 @@ reader, and validated through the public API.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import openpyxl
 import pandas as pd
@@ -114,20 +113,8 @@ def test_every_rule_is_documented_and_kebab_case(defs):
     assert {"structure", "cells", "references", "plan", "milestones", "budget", "outliers"} <= families
 
 
-@pytest.fixture
-def own_definitions(tmp_path, monkeypatch):
-    """A copy of workbook/ to edit, used through XLTOOLS_DEFINITIONS."""
-    folder = tmp_path / "defs"
-    shutil.copytree(get_definitions().folder, folder)
-    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
-    return folder
-
-
-def _edit_rules(folder, old, new):
-    path = folder / "rules.toml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+def _edit_rules(own_definitions, old, new):
+    own_definitions.replace("rules.toml", old, new)
 
 
 def test_a_province_turns_a_rule_into_an_error(good, make_commune, own_definitions):
@@ -240,12 +227,8 @@ def test_an_exception_in_a_rule_becomes_rule_failed(make_commune, own_definition
     assert issue.rule == "rule-failed" and "boom" in issue.message and issue.severity == "error"
 
 
-def test_an_added_indicator_is_checked_without_code(make_commune, tmp_path, monkeypatch):
-    folder = tmp_path / "defs"
-    shutil.copytree(get_definitions().folder, folder)
-    with open(folder / "indicators.toml", "a", encoding="utf-8") as fh:
-        fh.write('\n[[indicator]]\nkey = "drug_talks"\nlabel = "Số buổi nói chuyện"\nshort = "Nói chuyện"\nunit = "buổi"\ntype = "int"\nagg = "sum"\n')
-    monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
+def test_an_added_indicator_is_checked_without_code(make_commune, own_definitions, tmp_path):
+    own_definitions.add_indicator("drug_talks", "Nói chuyện", "Số buổi nói chuyện")
     defs = get_definitions()
 
     def edit(tables):
