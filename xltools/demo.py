@@ -130,7 +130,6 @@ def _step_validate(result: DemoResult, defs: Definitions, echo: Echo) -> None:
             echo(f"    {issue.sheet} {issue.cell}: {issue.message}".rstrip())
 
 
-
 # ---------------------------------------------------------------- aggregate, export, rollup
 DEMO_PERIODS = ("2023-12", "2023-Q4")  # a month and a quarter of the sample year
 ROLLUP_DIR = "Tong_hop"  # the upper level's folder in the demo
