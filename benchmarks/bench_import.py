@@ -29,10 +29,10 @@ import openpyxl
 import pandas as pd
 
 from xltools import import_reports
-from xltools.commune import new, sample_commune
-from xltools.definitions import get_definitions
+from xltools.core.definitions import get_definitions
 from xltools.io.formreader import read_form
 from xltools.io.forms import FormSpec, form_file_name, write_form
+from xltools.verbs.new import new, sample_commune
 
 
 def build(folder: Path, n_forms: int) -> tuple[Path, list[Path]]:

@@ -32,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import pandas as pd
 
-from xltools.book import CommuneBook
-from xltools.commune import sample_commune
-from xltools.definitions import get_definitions
-from xltools.frames import build_frame, column_letter
-from xltools.periods import Period
-from xltools.sample import make_reports
-from xltools.settings import resolve
-from xltools.validation import validate_book
+from xltools.core.book import CommuneBook
+from xltools.core.definitions import get_definitions
+from xltools.core.frames import build_frame, column_letter
+from xltools.core.periods import Period
+from xltools.core.sample import make_reports
+from xltools.core.settings import resolve
+from xltools.core.validation import validate_book
+from xltools.verbs.new import sample_commune
 
 MONTHS = Period.parse("2023").months()
 
@@ -207,8 +207,8 @@ def main() -> None:
     print(f"ratio reference / validate_book:            {reference / ours:6.1f}x")
 
     if args.write:
-        from xltools.commune import new
         from xltools.io.reader import read_workbook
+        from xltools.verbs.new import new
 
         frame = book.tables["reports"].drop(columns="_row")
         start = time.perf_counter()

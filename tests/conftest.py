@@ -5,14 +5,15 @@ import copy
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import pytest
 
-from xltools.commune import new, sample_commune
-from xltools.definitions import get_definitions
+from xltools.core.definitions import get_definitions
+from xltools.verbs.new import new, sample_commune
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from xltools import aggregate, validate
-from xltools.aggregation import aggregate_tables, report_deadline, rows_checksum
 from xltools.cli import main
-from xltools.definitions import get_definitions
-from xltools.errors import DefinitionsError
-from xltools.settings import resolve
+from xltools.core.aggregation import aggregate_tables, report_deadline, rows_checksum
+from xltools.core.definitions import get_definitions
+from xltools.core.errors import DefinitionsError
+from xltools.core.settings import resolve
 
 
 def _two_villages(tables: dict[str, pd.DataFrame]) -> None:

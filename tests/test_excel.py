@@ -13,12 +13,12 @@ import os
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # before xlwings is imported
 
 import pandas as pd  # noqa: E402
+from test_excel_payload import actions, book_from_file, colors, sheet_index, written_cells  # noqa: E402
 
 import xltools.excel as x  # noqa: E402
-from test_excel_payload import actions, book_from_file, colors, sheet_index, written_cells  # noqa: E402
+from xltools.core.periods import Period  # noqa: E402
 from xltools.io.editor import edit_workbook  # noqa: E402
 from xltools.io.reader import read_workbook  # noqa: E402
-from xltools.periods import Period  # noqa: E402
 
 ERROR_FILL = "#ffc7ce"
 
@@ -138,7 +138,7 @@ def test_aggregate_writes_the_summary_sheet(make_commune, defs, sample):
     for address, value in cells.items():
         col = "".join(ch for ch in address if ch.isalpha())
         rows.setdefault(int(address[len(col):]), {})[col] = value
-    from xltools.aggregation import aggregate_book
+    from xltools.core.aggregation import aggregate_book
 
     labels = aggregate_book(read_workbook(path, defs), period).labels
     header = next(r for r, line in rows.items() if labels["team_meetings"] in line.values())
@@ -162,12 +162,12 @@ def test_a_missing_setting_becomes_a_vietnamese_message_box(make_commune, defs):
 
 
 def test_an_unexpected_error_is_a_message_box_not_a_traceback(make_commune, monkeypatch):
-    import xltools.aggregation
+    import xltools.core.aggregation
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(xltools.aggregation, "aggregate_book", broken)
+    monkeypatch.setattr(xltools.core.aggregation, "aggregate_book", broken)
     book = book_from_file(make_commune())
     x.aggregate(book)
     message, mode = _alert(book)

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from xltools import export
-from xltools.aggregation import report_defs
 from xltools.cli import main
-from xltools.definitions import get_definitions
-from xltools.errors import WorkbookError
+from xltools.core.aggregation import report_defs
+from xltools.core.definitions import get_definitions
+from xltools.core.errors import WorkbookError
 from xltools.io.files import sha256_file
 from xltools.io.submission_reader import read_submission
 from xltools.verbs.aggregate import aggregate
@@ -130,7 +130,7 @@ def test_no_member_name_or_phone_leaves_the_commune(commune, tmp_path, sample):
 
 def _with_note(commune, edit):
     from xltools.io.reader import read_workbook
-    from xltools.commune import new
+    from xltools.verbs.new import new
 
     book = read_workbook(commune)
     tables = {k: v.drop(columns="_row") for k, v in book.tables.items() if k != "settings"}
@@ -171,7 +171,7 @@ def test_password_round_trip(commune, tmp_path):
     with pytest.raises(WorkbookError) as err:
         read_submission(path)  # encrypted: refused with a clear reason, never a traceback
     assert str(err.value).startswith(f"Tệp {path.name} đang được đặt mật khẩu")
-    office = msoffcrypto.OfficeFile(open(path, "rb"))
+    office = msoffcrypto.OfficeFile(io.BytesIO(path.read_bytes()))
     assert office.is_encrypted()
     office.load_key(password="Bí mật 138")
     plain = io.BytesIO()
@@ -195,7 +195,7 @@ def test_default_output_is_the_outbox_folder(commune):
 
 
 def test_a_long_results_table_repeats_its_header_on_every_page(make_commune, tmp_path, defs):
-    from xltools.sample import make_reports
+    from xltools.core.sample import make_reports
 
     def many_villages(tables):
         base = tables["villages"][tables["villages"]["active"]].reset_index(drop=True)

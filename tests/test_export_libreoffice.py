@@ -5,13 +5,13 @@ import re
 import subprocess
 
 import pytest
-
 from conftest import libreoffice_convert
+
 from xltools import export, rollup
-from xltools.aggregation import group_number, percent
-from xltools.commune import new
-from xltools.sample import generated_communes
+from xltools.core.aggregation import group_number, percent
+from xltools.core.sample import generated_communes
 from xltools.verbs.aggregate import aggregate
+from xltools.verbs.new import new
 
 pytestmark = pytest.mark.libreoffice
 
@@ -57,4 +57,4 @@ def test_libreoffice_prints_the_submission_and_the_rollup(make_commune, tmp_path
     attendance = group_number(total["concentrated_attendance"])
     assert "." in attendance and attendance in quarter_text  # Vietnamese grouping 1.234 whatever the locale
     last_rate = percent(agg.rates_of(total)[agg.derived[-1][0]])
-    assert last_rate in next(l for l in quarter_text.splitlines() if l.strip().startswith("Tổng cộng") and "%" in l)
+    assert last_rate in next(line for line in quarter_text.splitlines() if line.strip().startswith("Tổng cộng") and "%" in line)

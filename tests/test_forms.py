@@ -9,11 +9,11 @@ from click.testing import CliRunner
 
 from xltools import import_reports, make_forms
 from xltools.cli import main
-from xltools.commune import new, sample_commune
-from xltools.definitions import get_definitions
-from xltools.frames import records
-from xltools.io.reader import read_workbook
+from xltools.core.definitions import get_definitions
+from xltools.core.frames import records
 from xltools.io.forms import fill_form as fill
+from xltools.io.reader import read_workbook
+from xltools.verbs.new import new, sample_commune
 
 WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 

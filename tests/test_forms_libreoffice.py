@@ -8,8 +8,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-
 from conftest import libreoffice_convert
+
 from xltools import import_reports, make_forms
 from xltools.io.forms import fill_form
 from xltools.io.reader import read_workbook

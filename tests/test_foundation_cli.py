@@ -7,8 +7,8 @@ import click
 from click.testing import CliRunner
 
 from xltools.cli import main
+from xltools.core.resources import resource_dir
 from xltools.io.reader import read_workbook
-from xltools.resources import resource_dir
 
 
 def run(*args):

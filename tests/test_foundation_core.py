@@ -5,11 +5,11 @@ import unicodedata
 
 import pytest
 
-from xltools.definitions import load_definitions
-from xltools.errors import DefinitionsError, InputError
+from xltools.core.definitions import load_definitions
+from xltools.core.errors import DefinitionsError, InputError
+from xltools.core.settings import resolve
+from xltools.core.text import ValueProblem, clean, parse_count, parse_number, slug
 from xltools.io.csvfiles import read_csv_table
-from xltools.settings import resolve
-from xltools.text import ValueProblem, clean, parse_count, parse_number, slug
 
 
 @pytest.mark.parametrize("value, expected", [(12, 12), (12.0, 12), ("12", 12), (" 7 ", 7), ("1.234", 1234),
@@ -111,9 +111,10 @@ def test_csv_errors_name_the_row_and_column(tmp_path):
 
 
 def test_column_letters_round_trip():
-    from hypothesis import given, strategies as st
+    from hypothesis import given
+    from hypothesis import strategies as st
 
-    from xltools.frames import column_index, column_letter
+    from xltools.core.frames import column_index, column_letter
 
     assert (column_letter(0), column_letter(25), column_letter(26), column_letter(16383)) == ("A", "Z", "AA", "XFD")
 

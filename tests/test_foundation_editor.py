@@ -4,7 +4,7 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
-from xltools.errors import WriteError
+from xltools.core.errors import WriteError
 from xltools.io import files
 from xltools.io.editor import edit_workbook, now
 from xltools.io.reader import read_workbook
@@ -36,9 +36,8 @@ def test_a_failed_write_leaves_the_workbook_intact(make_commune, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
-    with pytest.raises(WriteError) as err:
-        with edit_workbook(path) as ed:
-            ed.append_rows("log", [{"time": now(), "action": "thử"}])
+    with pytest.raises(WriteError) as err, edit_workbook(path) as ed:
+        ed.append_rows("log", [{"time": now(), "action": "thử"}])
     assert "còn nguyên" in err.value.vi
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".xltools-")] == []
@@ -47,10 +46,9 @@ def test_a_failed_write_leaves_the_workbook_intact(make_commune, monkeypatch):
 def test_an_error_inside_the_block_writes_nothing(make_commune):
     path = make_commune()
     before = path.read_bytes()
-    with pytest.raises(RuntimeError):
-        with edit_workbook(path) as ed:
-            ed.append_rows("log", [{"time": now(), "action": "thử"}])
-            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError), edit_workbook(path) as ed:
+        ed.append_rows("log", [{"time": now(), "action": "thử"}])
+        raise RuntimeError("stop")
     assert path.read_bytes() == before
 
 
@@ -58,9 +56,8 @@ def test_an_error_inside_the_block_writes_nothing(make_commune):
 def test_a_workbook_open_in_excel_is_refused(make_commune, lock_name):
     path = make_commune()
     (path.parent / lock_name).write_text("user")
-    with pytest.raises(WriteError) as err:
-        with edit_workbook(path):
-            pass
+    with pytest.raises(WriteError) as err, edit_workbook(path):
+        pass
     assert "đang mở" in err.value.vi and lock_name in err.value.vi
 
 
@@ -77,7 +74,7 @@ def test_written_files_are_readable_by_others_like_any_new_file(tmp_path, sample
     import os
     import stat
 
-    from xltools.commune import new
+    from xltools.verbs.new import new
 
     settings, tables = sample
     path = new(tmp_path / "x.xlsx", settings, tables)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import libreoffice_convert
+
 from xltools.io.reader import read_workbook
 
 pytestmark = pytest.mark.libreoffice

@@ -8,10 +8,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from xltools.commune import new
-from xltools.errors import WorkbookError, WriteError
-from xltools.frames import ROW, records
+from xltools.core.errors import WorkbookError, WriteError
+from xltools.core.frames import ROW, records
 from xltools.io.reader import read_workbook
+from xltools.verbs.new import new
 
 
 def _comparable(frame: pd.DataFrame, keys: list[str]) -> list[dict]:

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from xltools import import_reports, make_forms
 from xltools.cli import main
-from xltools.errors import WriteError
+from xltools.core.errors import WriteError
 from xltools.io.files import sha256_file
-from xltools.io.reader import read_workbook
 from xltools.io.forms import fill_form as fill
+from xltools.io.reader import read_workbook
 
 PERIOD = "2023-12"
 

@@ -11,15 +11,15 @@ import time
 import zipfile
 from pathlib import Path
 
-from msoffcrypto.format.ooxml import OOXMLFile
 import openpyxl
 import pytest
-
 from conftest import libreoffice_convert
+from msoffcrypto.format.ooxml import OOXMLFile
+
 from xltools import import_reports, make_forms
-from xltools.commune import new
-from xltools.io.reader import read_workbook
 from xltools.io.forms import fill_form as fill
+from xltools.io.reader import read_workbook
+from xltools.verbs.new import new
 
 PERIOD = "2023-12"
 

@@ -7,8 +7,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xltools.frames import ROW, build_frame
-from xltools.reports import Incoming, check_identity, merge_reports
+from xltools.core.frames import ROW, build_frame
+from xltools.core.reports import Incoming, check_identity, merge_reports
 
 NOW = dt.datetime(2024, 1, 5, 9, 30)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from xltools.errors import InputError
-from xltools.periods import Period, previous_month
+from xltools.core.errors import InputError
+from xltools.core.periods import Period, previous_month
 
 years = st.integers(min_value=1900, max_value=2999)
 periods = st.one_of(

@@ -8,16 +8,17 @@ import zipfile
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xltools import export, rollup
-from xltools.aggregation import NUM, DEN, report_defs
 from xltools.cli import main
-from xltools.commune import new
-from xltools.definitions import get_definitions
+from xltools.core.aggregation import DEN, NUM, report_defs
+from xltools.core.consolidation import UnitData, combine
+from xltools.core.definitions import get_definitions
+from xltools.core.sample import generated_communes
 from xltools.io.submission_reader import read_submission
-from xltools.consolidation import UnitData, combine
-from xltools.sample import generated_communes
+from xltools.verbs.new import new
 
 KEYS = ["movement_launches", "zalo_households", "individual_coverage" + NUM, "individual_coverage" + DEN]
 
@@ -57,7 +58,7 @@ def test_rollup_totals_are_the_sum_of_the_parts_and_no_unit_counts_twice(items):
 def submissions(tmp_path_factory):
     """The four sample communes exported for 2023-12."""
     folder = tmp_path_factory.mktemp("subs")
-    from xltools.commune import sample_commune
+    from xltools.verbs.new import sample_commune
 
     communes = [sample_commune()] + generated_communes()
     files = []

@@ -11,10 +11,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from xltools.definitions import get_definitions, load_definitions
+from xltools.core.definitions import get_definitions, load_definitions
+from xltools.core.sample import make_reports
+from xltools.core.validation import FIELDS, RULES, Issue, Report, catalogue, rule, rule_catalogue, validate_book
 from xltools.io.reader import read_workbook
-from xltools.sample import make_reports
-from xltools.validation import FIELDS, RULES, Issue, Report, catalogue, rule, rule_catalogue, validate_book
 
 TODAY = dt.date(2023, 12, 20)  # the 2023-12 reports are due (18/12), step 11 (25/12) is not
 
@@ -146,7 +146,7 @@ def test_a_misconfigured_rule_yields_an_issue_about_itself(make_commune, own_def
     assert not hits(report, "plan-monthly-launch")
     assert report.errors == 3  # the rest ran and the clean data gave nothing else
     # the Kiểm tra sheet's fix names the entry to edit, not a "{rule_id}" placeholder
-    from xltools.validation.render import FIRST_ISSUE_ROW, checks_rows
+    from xltools.core.validation.render import FIRST_ISSUE_ROW, checks_rows
 
     defs = get_definitions()
     keys = [c["key"] for c in defs.extra("rules")["checks_sheet"]["columns"]]
@@ -160,7 +160,7 @@ def test_every_configuration_reason_has_its_words_in_rules_toml(defs):
     import re
     from pathlib import Path
 
-    import xltools.validation as validation
+    import xltools.core.validation as validation
 
     source = "".join(p.read_text(encoding="utf-8") for p in Path(validation.__file__).parent.glob("*.py"))
     used = set(re.findall(r'RuleConfigError\(\s*"(\w+)"', source)) | set(re.findall(r'config_reason\(config, "(\w+)"', source))
@@ -241,7 +241,7 @@ def test_an_added_indicator_is_checked_without_code(make_commune, own_definition
         reports.loc[3, "drug_talks"] = None  # village 01, April
         tables["reports"] = reports
 
-    from xltools.commune import new, sample_commune
+    from xltools.verbs.new import new, sample_commune
 
     settings, tables = sample_commune(defs=defs)
     edit(tables)
@@ -385,7 +385,8 @@ def test_village_team_and_leaders(make_commune):
     path = build(make_commune, change)
     report = check(path)
     teams = read_workbook(path).tables["teams"]
-    rows = lambda code, role: [int(r) for r in teams.loc[(teams.village_code == code) & (teams.role == role), "_row"]]
+    def rows(code, role):
+        return [int(r) for r in teams.loc[(teams.village_code == code) & (teams.role == role), "_row"]]
     assert cells(report, "plan-village-team") == ["A4"]
     first_02 = int(teams.loc[teams.village_code == "02", "_row"].min())
     assert cells(report, "plan-team-leader") == [f"C{first_02}"] + [f"C{r}" for r in rows("04", "Tổ trưởng")]

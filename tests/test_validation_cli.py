@@ -7,12 +7,11 @@ import json
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from test_validation import clean
 
 from xltools import validate
 from xltools.cli import main
-from xltools.validation import FIELDS, RULES
-
-from test_validation import clean
+from xltools.core.validation import FIELDS, RULES
 
 
 def run(*args):
@@ -169,7 +168,7 @@ def test_table_level_issue_links_to_the_column_header(make_commune):
 
 def test_demo_plants_mistakes_and_validates(tmp_path):
     from xltools import demo
-    from xltools.definitions import get_definitions
+    from xltools.core.definitions import get_definitions
 
     defs = get_definitions()
     result = demo.DemoResult(folder=tmp_path, workbook=tmp_path / "SoTheoDoi_HongThuy.xlsx")

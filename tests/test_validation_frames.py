@@ -5,11 +5,12 @@ import datetime as dt
 import math
 
 import pandas as pd
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from xltools.definitions import get_definitions
-from xltools.frames import build_frame, coerce
-from xltools.text import ValueProblem
+from xltools.core.definitions import get_definitions
+from xltools.core.frames import build_frame, coerce
+from xltools.core.text import ValueProblem
 
 VALUES = st.one_of(
     # counts up to 2**53 (beyond 2**63 build_frame reports a problem where coerce returns a huge int)

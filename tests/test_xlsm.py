@@ -11,14 +11,16 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from openpyxl.utils import get_column_letter
+
 with warnings.catch_warnings():  # oletools uses pyparsing's deprecated names at import
     warnings.simplefilter("ignore")
     from oletools.olevba import VBA_Parser
 
-from xltools import xlsm
 from xltools.cli import main
+from xltools.core.resources import resource_dir
+from xltools.io import xlsm
 from xltools.io.reader import read_workbook
-from xltools.resources import resource_dir
+from xltools.verbs.new import new_xlsm
 
 
 def _olevba_modules(path: Path) -> dict[str, str]:
@@ -37,7 +39,7 @@ def _bas(path: Path) -> str:
 @pytest.fixture
 def built_xlsm(tmp_path, sample, defs):
     settings, tables = sample
-    return xlsm.new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
+    return new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
 
 
 def test_cli_new_xlsm_builds_the_macro_workbook(tmp_path):
@@ -109,7 +111,7 @@ def test_buttons_bas_and_workbook_agree(built_xlsm, defs):
     for b in buttons:
         assert calls[b.sub] == f"{import_line}x.{b.verb}()"
     # every handler exists (without importing xlwings here: by name in the module source)
-    handler_source = (Path(xlsm.__file__).parent / "excel.py").read_text(encoding="utf-8")
+    handler_source = (Path(xlsm.__file__).parent.parent / "excel.py").read_text(encoding="utf-8")
     for b in buttons:
         assert f"\ndef {b.verb}(" in handler_source, b.verb
     # the built workbook: each caption runs its Sub, and each Sub exists in the project
@@ -188,7 +190,7 @@ def test_every_writing_cli_verb_keeps_modules_buttons_and_conf(tmp_path, sample,
     settings, tables = sample
     month = settings["current_period"]
     tables["reports"] = tables["reports"][tables["reports"]["period"] != month].reset_index(drop=True)
-    path = xlsm.new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
+    path = new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
     before = _fingerprint(path, defs)
     runner = CliRunner()
     ran = []

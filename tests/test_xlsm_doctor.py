@@ -8,14 +8,16 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from xltools import doctor, xlsm
+from xltools import doctor
 from xltools.cli import main
+from xltools.io import xlsm
+from xltools.verbs.new import new_xlsm
 
 
 @pytest.fixture
 def built(tmp_path, sample):
     settings, tables = sample
-    return xlsm.new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
+    return new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
 
 
 def _by_key(checks):
@@ -87,7 +89,7 @@ def test_a_non_ascii_interpreter_path_is_a_warning(built, defs):
 def test_a_workbook_in_onedrive_is_a_warning(tmp_path, sample):
     folder = tmp_path / "OneDrive - Công an xã"
     folder.mkdir()
-    path = xlsm.new_xlsm(folder / "SoTheoDoi_HongThuy.xlsm", *sample)
+    path = new_xlsm(folder / "SoTheoDoi_HongThuy.xlsm", *sample)
     checks = _by_key(doctor.run_doctor(path))
     assert checks["cloud"][0].status == "warning"
     assert checks["workbook_ascii"][0].status == "info"
@@ -96,7 +98,7 @@ def test_a_workbook_in_onedrive_is_a_warning(tmp_path, sample):
 def test_folders_from_the_settings_next_to_the_workbook(tmp_path, sample, defs):
     settings, tables = sample
     settings["inbox_dir"] = "Phiếu đã nhận"
-    path = xlsm.new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
+    path = new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
     (tmp_path / "Phiếu đã nhận").mkdir()
     folders = {c.message.split(":")[0]: c.status for c in _by_key(doctor.run_doctor(path))["folder"]}
     assert folders[defs.setting("inbox_dir").label] == "ok"

@@ -15,9 +15,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import require_soffice
-from xltools import xlsm
+
+from xltools.io import xlsm
+from xltools.verbs.new import new_xlsm
 
 pytestmark = [pytest.mark.libreoffice, pytest.mark.slow]
 
@@ -129,7 +130,7 @@ def test_each_button_runs_its_handler_in_libreoffice(tmp_path, sample, defs):
             pytest.fail("python3-uno is required in CI")
         pytest.skip("python3-uno is not installed")
     settings, tables = sample
-    built = xlsm.new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
+    built = new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
     variant = _stub_variant(built, tmp_path / "variant.xlsm")
     script = tmp_path / "click_buttons.py"
     script.write_text(UNO_SCRIPT, encoding="utf-8")

@@ -13,11 +13,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "new": "xltools.commune",
+    "new": "xltools.verbs.new",
     "read_workbook": "xltools.io.reader",
-    "get_definitions": "xltools.definitions",
-    "Period": "xltools.periods",
-    "XltoolsError": "xltools.errors",
+    "get_definitions": "xltools.core.definitions",
+    "Period": "xltools.core.periods",
+    "XltoolsError": "xltools.core.errors",
     "validate": "xltools.verbs.validate",
     "make_forms": "xltools.verbs.forms",
     "import_reports": "xltools.verbs.importing",

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import XltoolsError
+from .core.errors import XltoolsError
 
 
 class CliError(click.ClickException):
@@ -29,7 +29,7 @@ class CliUsageError(click.UsageError):
     value …) translated, or one a command raises with a catalogue key (``CliUsageError.of``)."""
 
     def __init__(self, err: click.UsageError) -> None:
-        from .messages import text
+        from .core.messages import text
 
         super().__init__(err.format_message(), ctx=err.ctx)
         command = err.ctx.command_path if err.ctx else "xltools"
@@ -46,8 +46,8 @@ class CliUsageError(click.UsageError):
         self.vietnamese = text(key, name=hint, command=command)
 
     @classmethod
-    def of(cls, key: str, **params) -> "CliUsageError":
-        from .messages import text
+    def of(cls, key: str, **params) -> CliUsageError:
+        from .core.messages import text
 
         err = cls(click.UsageError(text(key, "en", **params)))
         err.vietnamese = text(key, **params)
@@ -127,8 +127,8 @@ def main() -> None:
                    "/ Build the macro workbook with buttons (also for a PATH ending in .xlsm).")
 def new(path, settings_file, villages, board, teams, pairs, overwrite, xlsm):
     """Tạo sổ theo dõi mới của xã. / Create a new commune workbook."""
-    from .commune import new_from_files
-    from .messages import text
+    from .core.messages import text
+    from .verbs.new import new_from_files
 
     written = new_from_files(path, settings_file=settings_file, pairs=pairs, overwrite=overwrite, xlsm=xlsm,
                              csv_files={"villages": villages, "board": board, "teams": teams})
@@ -140,7 +140,7 @@ def new(path, settings_file, villages, board, teams, pairs, overwrite, xlsm):
               help="Định dạng in ra. / Output format.")
 def schema(fmt):
     """In định nghĩa các sheet, cột, danh mục, chỉ tiêu. / Print the definitions."""
-    from .schema import schema_dict, schema_markdown
+    from .core.schema import schema_dict, schema_markdown
 
     if fmt == "json":
         click.echo(json.dumps(schema_dict(), ensure_ascii=False, indent=2))
@@ -168,7 +168,7 @@ def demo(folder):
               help="Thư mục ghi phiếu (mặc định: cạnh sổ theo dõi). / Output folder.")
 def forms(workbook, period, out_dir):
     """Lập phiếu báo cáo tháng cho các thôn. / Make this month's village forms."""
-    from .messages import text
+    from .core.messages import text
     from .verbs.forms import make_forms
 
     files = make_forms(workbook, period, out_dir)
@@ -187,8 +187,8 @@ def forms(workbook, period, out_dir):
               help="Định dạng in ra. / Output format.")
 def import_(workbook, paths, dry_run, replace_manual, fmt):
     """Nhập phiếu báo cáo của các thôn (tệp hoặc thư mục). / Import returned village forms."""
-    from .definitions import get_definitions
-    from .messages import text
+    from .core.definitions import get_definitions
+    from .core.messages import text
     from .verbs.importing import import_reports
 
     with _Progress(text("import_progress"), enabled=fmt == "text") as progress:
@@ -231,9 +231,9 @@ class _Progress:
 @click.option("--list-rules", is_flag=True, help="In danh mục các quy tắc kiểm tra. / Print the rule catalogue.")
 def validate(workbook, period, fmt, write, list_rules):
     """Kiểm tra sổ theo dõi: lỗi, cảnh báo theo từng ô. / Validate a commune workbook (exit 1 on errors)."""
-    from .definitions import get_definitions
-    from .messages import text
-    from .validation import render, rule_catalogue
+    from .core.definitions import get_definitions
+    from .core.messages import text
+    from .core.validation import render, rule_catalogue
     from .verbs.validate import validate as validate_workbook
 
     if list_rules:
@@ -256,7 +256,7 @@ def validate(workbook, period, fmt, write, list_rules):
               help="Định dạng in ra. / Output format.")
 def aggregate(workbook, period, write, fmt):
     """Tổng hợp theo thôn và toàn xã cho một kỳ. / Aggregate per village and in total for a period."""
-    from .messages import text
+    from .core.messages import text
     from .verbs.aggregate import aggregate as aggregate_workbook
 
     result = aggregate_workbook(workbook, period, write=write)
@@ -269,7 +269,7 @@ def aggregate(workbook, period, write, fmt):
 
 
 def _sheet_name(key: str) -> str:
-    from .definitions import get_definitions
+    from .core.definitions import get_definitions
 
     return get_definitions().sheet(key).name
 
@@ -285,7 +285,7 @@ def _sheet_name(key: str) -> str:
               help="Kèm danh sách thành viên (họ tên, điện thoại). / Include member names and phones.")
 def export(workbook, period, out_dir, password, force, include_members):
     """Xuất báo cáo gửi cấp trên (BC138_<mã xã>_<kỳ>.xlsx). / Export the submission workbook."""
-    from .messages import text
+    from .core.messages import text
     from .verbs.export import export as export_submission
 
     path = export_submission(workbook, period, out_dir, password=password, force=force, include_members=include_members)
@@ -308,8 +308,8 @@ def export(workbook, period, out_dir, password, force, include_members):
                    "doc_code, doc_next_number). / Report header and signer (TOML).")
 def rollup(paths, period, out, unit_name, unit_code, expected, settings_file):
     """Tổng hợp báo cáo của các đơn vị cấp dưới. / Roll up the units' submissions one level up."""
-    from .commune import load_settings_file
-    from .messages import text
+    from .core.messages import text
+    from .verbs.new import load_settings_file
     from .verbs.rollup import rollup as rollup_submissions
 
     settings = load_settings_file(settings_file) if settings_file else None

@@ -5,13 +5,13 @@ small functions so that each verb adds its own.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from .commune import default_file_name, new, sample_commune
-from .definitions import Definitions, get_definitions
-from .messages import text
+from .core.definitions import Definitions, get_definitions
+from .core.messages import text
+from .verbs.new import default_file_name, new, sample_commune
 
 Echo = Callable[[str], None]
 
@@ -47,7 +47,7 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
     One form carries "48 người" in a count (rejected); its village sends a corrected file and
     another village resubmits a correction (replaced).
     """
-    from .frames import records
+    from .core.frames import records
     from .io.editor import edit_workbook
     from .io.formreader import read_form
     from .io.forms import fill_form
@@ -163,15 +163,15 @@ def _step_export(result: DemoResult, defs: Definitions, echo: Echo) -> None:
 
 
 def _sample_settings() -> dict:
-    from .commune import load_settings_file
-    from .resources import resource_dir
+    from .core.resources import resource_dir
+    from .verbs.new import load_settings_file
 
     return load_settings_file(resource_dir("samples") / "commune.toml")
 
 
 def _step_rollup(result: DemoResult, defs: Definitions, echo: Echo) -> None:
-    from .sample import generated_communes, sample_commune_specs
-    from .verbs.export import submission_name
+    from .core.sample import generated_communes, sample_commune_specs
+    from .core.submission import submission_name
     from .verbs.rollup import rollup
 
     period = DEMO_PERIODS[0]

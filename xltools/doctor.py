@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, messages
-from .definitions import Definitions, get_definitions
-from .errors import XltoolsError
+from . import __version__
+from .core import messages
+from .core.definitions import Definitions, get_definitions
+from .core.errors import XltoolsError
 
 OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"
 CLOUD_MARKERS = ("onedrive", "sharepoint", "dropbox", "google drive", "icloud")
@@ -143,7 +144,7 @@ def _python_version_applies(marker: str) -> bool:
 
 
 def pin_check() -> Check:
-    from .xlsm import xlwings_version
+    from .io.xlsm import xlwings_version
 
     installed, pinned = xlwings_version(), pinned_xlwings()
     if installed is None:
@@ -172,7 +173,7 @@ def excel_check(platform: str) -> Check:
 # ---------------------------------------------------------------------------- the workbook
 def workbook_checks(path: Path, platform: str, defs: Definitions) -> list[Check]:
     from .io.reader import read_workbook
-    from .xlsm import conf_from_file, read_modules, vba_xlwings_version, xlwings_version
+    from .io.xlsm import conf_from_file, read_modules, vba_xlwings_version, xlwings_version
 
     out: list[Check] = []
     if not path.is_file():

@@ -29,26 +29,27 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pandas as pd
 import xlwings as xw
 
-from . import messages
-from .book import CommuneBook
-from .definitions import Definitions, Sheet, get_definitions
-from .errors import InputError, WorkbookError, XltoolsError
-from .frames import ROW, column_index, column_letter, records
+from .core import messages
+from .core.book import CommuneBook
+from .core.definitions import Definitions, Sheet, get_definitions
+from .core.errors import InputError, WorkbookError, XltoolsError
+from .core.frames import ROW, column_index, column_letter, records
+from .core.periods import Period
+from .core.reports import reported_text, village_states
+from .core.sheetrows import grid
+from .core.text import clean, header_key
+from .core.validation.render import FIRST_ISSUE_ROW, listed_cells
 from .io.files import current_user
 from .io.reader import book_from_grids, read_workbook
 from .io.writer import cell_value, write_workbook
-from .periods import Period
-from .reports import reported_text, village_states
-from .sheetrows import grid
-from .text import clean, header_key
-from .validation.render import FIRST_ISSUE_ROW, listed_cells
-from .xlsm import buttons
+from .io.xlsm import buttons
 
 MAX_COLOR_CELLS = 10_000  # xlwings' Range.set_colors limit per call
 MAX_LISTED = 8  # rejected files named in a message box
@@ -147,7 +148,7 @@ class Session:
         A book that is not a commune workbook of this major version is refused as
         ``xltools validate`` refuses the file (WorkbookError: one message box).
         """
-        from .verbs.validate import refuse_foreign
+        from .core.validation.structure import refuse_foreign
 
         if self._commune is None:
             book = book_from_grids(
@@ -299,8 +300,8 @@ class Session:
 
 # ---------------------------------------------------------------------------- the verbs
 def _validate(session: Session) -> str:
-    from .validation import validate_book
-    from .validation.render import checks_rows
+    from .core.validation import validate_book
+    from .core.validation.render import checks_rows
 
     cb = session.commune()
     period = cb.settings.get("current_period") or None
@@ -323,7 +324,7 @@ def _validate(session: Session) -> str:
 
 
 def _aggregate(session: Session) -> str:
-    from .aggregation import aggregate_book, summary_rows
+    from .core.aggregation import aggregate_book, summary_rows
 
     cb = session.commune()
     period = session.period()
@@ -336,7 +337,8 @@ def _aggregate(session: Session) -> str:
 
 
 def _make_forms(session: Session, folder: str | Path | None) -> str:
-    from .verbs.forms import default_folder, make_forms as make
+    from .verbs.forms import default_folder
+    from .verbs.forms import make_forms as make
 
     period = session.period()
     # beside the open book, not beside the snapshot the verb reads
@@ -374,7 +376,8 @@ def _import_reports(session: Session, folder: str | Path | None) -> str:
 
 
 def _export(session: Session, folder: str | Path | None) -> str:
-    from .verbs.export import ExportRefused, export as run_export
+    from .verbs.export import ExportRefused
+    from .verbs.export import export as run_export
 
     period = session.period()
     outbox = session.setting_folder("outbox_dir", folder)
@@ -491,7 +494,7 @@ def unprotected(ws) -> Iterator[None]:
     api = getattr(ws, "api", None)
     protected = False
     try:
-        protected = bool(getattr(api, "ProtectContents"))
+        protected = bool(api.ProtectContents)
     except Exception:  # noqa: BLE001 - remote engines: the api is a dict
         protected = False
     if protected:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import messages
-from ..definitions import Definitions, Sheet, get_definitions
-from ..errors import InputError, WorkbookError
-from ..frames import build_frame
-from ..text import header_key
+from ..core import messages
+from ..core.definitions import Definitions, Sheet, get_definitions
+from ..core.errors import InputError, WorkbookError
+from ..core.frames import build_frame
+from ..core.text import header_key
 
 
 def _decode(data: bytes) -> str:

@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import openpyxl
 import pandas as pd
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter, range_boundaries
 
-from ..definitions import Definitions, Sheet, get_definitions
-from ..errors import WorkbookError
-from ..frames import records
-from ..sheetrows import SheetRow
-from ..text import header_key, is_blank
+from ..core.definitions import Definitions, Sheet, get_definitions
+from ..core.errors import WorkbookError
+from ..core.frames import records
+from ..core.sheetrows import SheetRow
+from ..core.text import header_key, is_blank
 from .files import refuse_if_open, write_atomic
 from .reader import check_file
 from .writer import cell_value

@@ -7,10 +7,10 @@ import getpass
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
-from ..errors import WriteError
+from ..core.errors import WriteError
 
 BACKUP_DIR = "Sao_luu"  # beside the workbook; Vietnamese, as users see it
 BACKUPS_KEPT = 20

@@ -24,16 +24,16 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import python_calamine as pc
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
-from xml.etree.ElementTree import ParseError
 
-from .. import messages
-from ..definitions import Column, Definitions
-from ..frames import coerce, column_letter
-from ..text import ERROR_VALUES, ValueProblem, clean, header_key, parse_count
+from ..core import messages
+from ..core.definitions import Column, Definitions
+from ..core.frames import coerce, column_letter
+from ..core.text import ERROR_VALUES, ValueProblem, clean, header_key, parse_count
 from .forms import form_config, form_inputs
 from .safety import XML_HEAD_BYTES, Refused, open_zip, read_bytes
 

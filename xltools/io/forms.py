@@ -14,19 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import xlsxwriter
 from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from .. import __version__
-from ..aggregation import cut_day
-from ..definitions import Definitions
-from ..errors import DefinitionsError
-from ..periods import Period, report_deadline
-from ..text import slug
+from ..core.aggregation import cut_day
+from ..core.definitions import Definitions
+from ..core.errors import DefinitionsError
+from ..core.periods import Period, report_deadline
+from ..core.text import slug
 
 FONT = "Times New Roman"
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')

@@ -15,12 +15,12 @@ from typing import Any
 import pandas as pd
 import python_calamine as pc
 
-from ..book import CommuneBook, StructureProblem
-from ..definitions import Definitions, Sheet, get_definitions
-from ..errors import WorkbookError
-from ..frames import CellProblem, build_frame, column_letter, empty_frame
-from ..settings import resolve
-from ..text import clean, header_key, is_blank
+from ..core.book import CommuneBook, StructureProblem
+from ..core.definitions import Definitions, Sheet, get_definitions
+from ..core.errors import WorkbookError
+from ..core.frames import CellProblem, build_frame, column_letter, empty_frame
+from ..core.settings import resolve
+from ..core.text import clean, header_key, is_blank
 from .files import sha256_file
 from .safety import ENCRYPTION_MARK, OLE_MAGIC
 

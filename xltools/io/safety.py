@@ -24,8 +24,8 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import messages
-from ..errors import WorkbookError
+from ..core import messages
+from ..core.errors import WorkbookError
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTION_MARK = "EncryptionInfo".encode("utf-16-le")
@@ -120,8 +120,8 @@ def check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: Mapping[str, 
         raise Refused("not_xlsx", file=name)
     for info in infos:
         # The parts in parsed_safely are parsed whole by defusedxml; the others go to calamine.
-        if info.filename.endswith((".xml", ".rels", ".vml")) and info.filename not in parsed_safely:
-            if DTD.search(head(data, info)):
+        if (info.filename.endswith((".xml", ".rels", ".vml")) and info.filename not in parsed_safely
+                and DTD.search(head(data, info))):
                 raise Refused("import_xml_unsafe", file=name, part=info.filename)
 
 

@@ -14,18 +14,19 @@ import io
 import math
 import re
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .. import __version__
-from ..aggregation import LEVEL_COMMUNE, Aggregate, general_lines, percent, report_defs
-from ..definitions import Definitions, get_definitions
-from ..frames import records
-from ..messages import fill
+from ..core.aggregation import LEVEL_COMMUNE, Aggregate, general_lines, percent, report_defs
+from ..core.definitions import Definitions, get_definitions
+from ..core.frames import records
+from ..core.messages import fill
 from .files import write_atomic
 
 MM_PER_INCH = 25.4
@@ -372,7 +373,7 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
     anchor_col = max(len(keys), len(agg.derived)) + 2
     if keys and n:
         chart = wb.add_chart({"type": "column"})
-        for j, key in enumerate(keys, start=1):
+        for j in range(1, len(keys) + 1):
             chart.add_series({"name": [sheet, top, j], "categories": [sheet, top + 1, 0, top + n, 0],
                               "values": [sheet, top + 1, j, top + n, j]})
         chart.set_title({"name": fill(ch.get("per_part_title", ""), **params), "name_font": {"name": font, "size": 12}})
@@ -384,7 +385,7 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
     if agg.derived and n:
         ws.write_string(top2, 0, part_label, f_head)
         ws.set_row(top2, 75)
-        for j, (key, label) in enumerate(agg.derived, start=1):
+        for j, (_key, label) in enumerate(agg.derived, start=1):
             ws.write_string(top2, j, label, f_head)
         for i, rec in enumerate(parts, start=1):
             ws.write_string(top2 + i, 0, str(rec["name"] or rec["code"]), f_cell)
@@ -393,7 +394,7 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
                 v = rates[key]
                 ws.write_number(top2 + i, j, 0 if v is None else v, f_pct)
         chart = wb.add_chart({"type": "column"})
-        for j, (key, label) in enumerate(agg.derived, start=1):
+        for j in range(1, len(agg.derived) + 1):
             chart.add_series({"name": [sheet, top2, j], "categories": [sheet, top2 + 1, 0, top2 + n, 0],
                               "values": [sheet, top2 + 1, j, top2 + n, j]})
         chart.set_title({"name": fill(ch.get("rates_title", ""), **params), "name_font": {"name": font, "size": 12}})
@@ -420,7 +421,7 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
                     ws.write_number(top3 + i, j, int(v), f_cell)
         chart = wb.add_chart({"type": "line"})
         m = len(trend)
-        for j, key in enumerate(trend_keys, start=1):
+        for j in range(1, len(trend_keys) + 1):
             chart.add_series({"name": [sheet, top3, j], "categories": [sheet, top3 + 1, 0, top3 + m, 0],
                               "values": [sheet, top3 + 1, j, top3 + m, j], "marker": {"type": "circle"}})
         chart.set_title({"name": fill(ch.get("trend_title", ""), **params), "name_font": {"name": font, "size": 12}})

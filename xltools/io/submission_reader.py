@@ -18,10 +18,10 @@ from typing import Any
 
 import python_calamine as pc
 
-from ..aggregation import report_defs, rows_checksum
-from ..definitions import Definitions, get_definitions
-from ..errors import DefinitionsError, WorkbookError
-from ..text import clean, header_key
+from ..core.aggregation import report_defs, rows_checksum
+from ..core.definitions import Definitions, get_definitions
+from ..core.errors import DefinitionsError, WorkbookError
+from ..core.text import clean, header_key
 from .safety import LIMIT_KEYS, read_checked
 
 

@@ -9,16 +9,18 @@ the computed sheets are protected against accidents.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import quote_sheetname, xl_col_to_name
 
-from .. import __version__, messages
-from ..definitions import Column, Definitions, Sheet, get_definitions
-from ..frames import records
+from .. import __version__
+from ..core import messages
+from ..core.definitions import Column, Definitions, Sheet, get_definitions
+from ..core.frames import records
 from .files import write_atomic
 
 VALIDATION_ROWS = 5000  # rows below the header that carry dropdowns and checks

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from openpyxl.utils import get_column_letter
 
-from ..aggregation import Aggregate, aggregate_book, report_defs, summary_rows
-from ..definitions import Definitions, get_definitions
+from ..core.aggregation import Aggregate, aggregate_book, report_defs, summary_rows
+from ..core.definitions import Definitions, get_definitions
 from ..io.editor import edit_workbook, now, write_sheet_rows
 from ..io.reader import read_workbook
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..definitions import Definitions, get_definitions
-from ..errors import InputError
-from ..frames import records
+from ..core.definitions import Definitions, get_definitions
+from ..core.errors import InputError
+from ..core.frames import records
+from ..core.periods import Period
+from ..core.text import clean
 from ..io.files import write_atomic
 from ..io.forms import FormSpec, form_config, form_file_name, safe_file_name, write_form
 from ..io.reader import read_workbook
-from ..periods import Period
-from ..text import clean
 
 
 def default_folder(path: str | Path, period: Period | str, defs: Definitions) -> Path:

@@ -10,24 +10,34 @@ Nhật ký row per file, the dashboard's status cells.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
-from .. import messages
-from ..definitions import Definitions, get_definitions
-from ..errors import InputError
-from ..io.files import current_user
+from ..core import messages
+from ..core.definitions import Definitions, get_definitions
+from ..core.errors import InputError
+from ..core.reports import (
+    ACCEPTED,
+    REJECTED,
+    REPLACED,
+    FileResult,
+    ImportSummary,
+    Incoming,
+    MergeResult,
+    check_identity,
+    import_config,
+    log_rows,
+    merge_reports,
+    reported_text,
+    village_states,
+)
+from ..core.text import clean
+from ..core.validation import validate_book
 from ..io.editor import edit_workbook, now
-from ..io.files import refuse_if_open
+from ..io.files import current_user, refuse_if_open
 from ..io.formreader import read_form
 from ..io.forms import form_config
 from ..io.reader import read_workbook
-from ..reports import (
-    ACCEPTED, REJECTED, REPLACED, FileResult, ImportSummary, Incoming, MergeResult, check_identity,
-    import_config, log_rows, merge_reports, reported_text, village_states,
-)
-from ..text import clean
-from ..validation import validate_book
 
 Progress = Callable[[int, int], None]
 _NEEDED = ("villages", "reports", "history", "log")

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from ..aggregation import Aggregate, report_defs
-from ..definitions import Definitions, get_definitions
-from ..errors import InputError, WorkbookError, XltoolsError
+from ..core.aggregation import Aggregate, report_defs
+from ..core.consolidation import UnitData, combine, read_expected_rows
+from ..core.definitions import Definitions, get_definitions
+from ..core.errors import InputError, WorkbookError, XltoolsError
+from ..core.messages import fill
+from ..core.periods import Period
+from ..core.submission import info_rows, report_header, submission_name
+from ..core.text import slug
 from ..io.submission import build_submission, write_submission
-from ..messages import fill
 from ..io.submission_reader import Submission, read_submission
-from ..periods import Period
-from ..consolidation import UnitData, combine, read_expected_rows
-from ..text import slug
-from .export import info_rows, report_header, submission_name
 
 Progress = Callable[[int, int], None]
 
@@ -42,7 +43,7 @@ class RollupResult:
 
     def summary_lines(self) -> list[str]:
         """Vietnamese summary for the command line."""
-        from ..messages import text
+        from ..core.messages import text
 
         lines = [text("rollup_written", accepted=len(self.accepted) - len(self.superseded), rejected=len(self.rejected),
                       superseded=len(self.superseded), file=self.path)]

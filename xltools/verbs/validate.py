@@ -17,36 +17,22 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 
-from .. import messages
-from ..book import CommuneBook
-from ..definitions import Definitions, get_definitions
-from ..errors import WorkbookError
-from ..io.files import current_user
+from ..core import messages
+from ..core.book import CommuneBook
+from ..core.definitions import Definitions, get_definitions
+from ..core.errors import WorkbookError
+from ..core.periods import Period
+from ..core.text import header_key
+from ..core.validation import SEVERITIES, Report, validate_book
+from ..core.validation.core import rules_config
+from ..core.validation.render import FIRST_ISSUE_ROW, checks_rows, listed_cells
+from ..core.validation.structure import refuse_foreign
 from ..io.editor import edit_workbook, now, write_sheet_rows
+from ..io.files import current_user
 from ..io.reader import read_workbook
 from ..io.writer import FONT
-from ..periods import Period
-from ..text import header_key
-from ..validation import SEVERITIES, Report, validate_book
-from ..validation.core import rules_config
-from ..validation.render import FIRST_ISSUE_ROW, checks_rows, listed_cells
-from ..validation.structure import major_mismatch
 
 _SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
-
-
-def refuse_foreign(book: CommuneBook) -> None:
-    """Raise WorkbookError (exit 2) when the file is not a commune workbook of this major version."""
-    defs = book.defs
-    missing = [s.name for s in defs.table_sheets if s.key not in book.letters]
-    if len(missing) * 2 > len(defs.table_sheets):
-        raise WorkbookError("validate_not_commune", file=book.path.name, major=defs.major,
-                            sheets=", ".join(f"“{m}”" for m in missing))
-    found = book.raw_settings.get("template_version")
-    if major_mismatch(found, defs.version):
-        found = str(found).strip()
-        raise WorkbookError("validate_wrong_version", file=book.path.name, found=found, expected=defs.version,
-                            found_major=found.split(".")[0])
 
 
 def validate(

@@ -16,8 +16,9 @@ import json
 import math
 import re
 import string
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -119,7 +120,7 @@ class RuleConfigError(Exception):
 class RuleSpec:
     id: str
     family: str
-    func: Callable[["Context", "RuleRun"], None] | None
+    func: Callable[[Context, RuleRun], None] | None
     params: Mapping[str, type]  # declared parameter types (float accepts int)
     doc: str = ""
     needs: tuple[tuple[str, str], ...] = ()  # (sheet key, column key) the rule cannot do without
@@ -147,7 +148,7 @@ def rule(rule_id: str, family: str, *, needs: Iterable[str] = (), **params: type
             raise ValueError(f"rule {rule_id!r}: {name!r} is not a 'sheet.column' key")
         needed.append((sheet, column))
 
-    def register(func: Callable[["Context", "RuleRun"], None]) -> Callable:
+    def register(func: Callable[[Context, RuleRun], None]) -> Callable:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id!r} registered twice")
         RULES[rule_id] = RuleSpec(rule_id, family, func, params, (func.__doc__ or "").strip(), tuple(needed))

@@ -15,8 +15,9 @@ The file-reading side (``io.formreader``) hands over plain values; the verb
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Collection, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 

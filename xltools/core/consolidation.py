@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -48,7 +49,7 @@ def choose_newest(units: Iterable[UnitData]) -> tuple[list[UnitData], list[tuple
         groups.setdefault(u.code, []).append(u)
     kept: list[UnitData] = []
     superseded: list[tuple[UnitData, UnitData]] = []
-    for code, items in groups.items():
+    for _code, items in groups.items():
         items = sorted(items, key=lambda u: (u.created_at or dt.datetime.min, u.file))
         newest = items[-1]
         kept.append(newest)

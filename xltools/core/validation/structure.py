@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..book import CommuneBook
+from ..errors import WorkbookError
 from .core import RULES, Context, RuleRun, column_header, rule
 
 
@@ -60,3 +62,16 @@ def major_mismatch(found: object, expected: str) -> bool:
         return False
     return str(found).strip().split(".")[0] != expected.split(".")[0]
 
+
+def refuse_foreign(book: CommuneBook) -> None:
+    """Raise WorkbookError (exit 2) when the file is not a commune workbook of this major version."""
+    defs = book.defs
+    missing = [s.name for s in defs.table_sheets if s.key not in book.letters]
+    if len(missing) * 2 > len(defs.table_sheets):
+        raise WorkbookError("validate_not_commune", file=book.path.name, major=defs.major,
+                            sheets=", ".join(f"“{m}”" for m in missing))
+    found = book.raw_settings.get("template_version")
+    if major_mismatch(found, defs.version):
+        found = str(found).strip()
+        raise WorkbookError("validate_wrong_version", file=book.path.name, found=found, expected=defs.version,
+                            found_major=found.split(".")[0])

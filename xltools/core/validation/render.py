@@ -6,7 +6,8 @@ import datetime as dt
 import io
 import json
 from collections import Counter
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .. import messages
 from ..definitions import Definitions, get_definitions

@@ -30,7 +30,7 @@ class Period:
     n: int = 0  # month 1-12, quarter 1-4, half 1-2; 0 for nine and year
 
     @classmethod
-    def parse(cls, text: str | "Period") -> "Period":
+    def parse(cls, text: str | Period) -> Period:
         if isinstance(text, Period):
             return text
         value = str(text).strip()

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
+from . import messages
 from .definitions import Column, Definitions
 from .errors import InputError
 from .frames import coerce
 from .text import ValueProblem, clean
-from . import messages
 
 
 def _column(setting) -> Column:  # a setting types like a column of its type

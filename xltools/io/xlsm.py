@@ -27,15 +27,15 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from . import messages
-from .commune import new
-from .definitions import Definitions, get_definitions
-from .errors import InputError, WorkbookError
-from .resources import resource_dir
+from ..core import messages
+from ..core.definitions import Definitions, get_definitions
+from ..core.errors import WorkbookError
+from ..core.resources import resource_dir
 
 QUICKSTART = "quickstart_standalone.xlsm"
 SAMPLE_MODULE = "Module1"  # the quickstart's SampleCall: not ours, removed
@@ -211,7 +211,7 @@ def conf_values(platform: str | None = None) -> dict[str, str]:
     if platform.startswith("win"):
         exe = Path(sys.executable)
         interpreter = str(exe.with_name("python.exe")) if exe.name.lower() == "pythonw.exe" else str(exe)
-        package_root = Path(__file__).resolve().parent.parent
+        package_root = Path(__file__).resolve().parents[2]  # the folder that holds xltools/
         if "site-packages" not in package_root.parts:
             pythonpath = str(package_root)
     return {
@@ -244,33 +244,6 @@ def dashboard_hook(defs: Definitions, conf: Mapping[str, str]) -> Callable[[Any,
         sheet.hide()
 
     return hook
-
-
-def new_xlsm(
-    path: str | Path,
-    settings: Mapping[str, Any] | None = None,
-    tables: Mapping[str, Any] | None = None,
-    *,
-    overwrite: bool = False,
-    defs: Definitions | None = None,
-    platform: str | None = None,
-) -> Path:
-    """Write a new commune workbook with buttons (.xlsm) at ``path``.
-
-    The same workbook as ``commune.new`` plus the VBA project, the dashboard
-    buttons and the ``xlwings.conf`` sheet. Refuses a path that does not end in
-    ``.xlsm`` and, unless ``overwrite``, an existing file.
-    """
-    defs = defs or get_definitions()
-    path = Path(path)
-    if path.suffix.lower() != ".xlsm":
-        raise InputError("xlsm_suffix", file=path.name)
-    with tempfile.TemporaryDirectory(prefix="xltools-xlsm-") as tmp:
-        project = build_vba_project(Path(tmp) / "vbaProject.bin")
-        return new(
-            path, settings, tables, overwrite=overwrite, defs=defs,
-            vba_project=project, on_dashboard=dashboard_hook(defs, conf_values(platform)),
-        )
 
 
 # -- inspecting a built workbook (tests, doctor) ------------------------------------

@@ -16,8 +16,9 @@ import datetime as dt
 import hashlib
 import math
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 

@@ -8,20 +8,23 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
-from .definitions import Definitions, get_definitions
-from .errors import InputError, WorkbookError, WriteError
-from .io.csvfiles import read_csv_table
-from .io.writer import write_workbook
-from .periods import Period
-from .resources import resource_dir
-from .sample import make_reports, make_situation
-from .settings import resolve
-from .text import slug
+from ..core.definitions import Definitions, get_definitions
+from ..core.errors import InputError, WorkbookError, WriteError
+from ..core.periods import Period
+from ..core.resources import resource_dir
+from ..core.sample import make_reports, make_situation
+from ..core.settings import resolve
+from ..core.text import slug
+from ..io.csvfiles import read_csv_table
+from ..io.writer import write_workbook
+from ..io.xlsm import build_vba_project, conf_values, dashboard_hook
 
 SAMPLE_FILES = {
     "villages": "thon.csv",
@@ -126,7 +129,32 @@ def new_from_files(
     tables = {key: read_csv_table(file, key, defs) for key, file in (csv_files or {}).items() if file}
     target = Path(path) if path else Path(default_file_name(settings, defs, xlsm=xlsm))
     if xlsm or target.suffix.lower() == ".xlsm":
-        from .xlsm import new_xlsm
-
         return new_xlsm(target, settings, tables, overwrite=overwrite, defs=defs)
     return new(target, settings, tables, overwrite=overwrite, defs=defs)
+
+
+def new_xlsm(
+    path: str | Path,
+    settings: Mapping[str, Any] | None = None,
+    tables: Mapping[str, Any] | None = None,
+    *,
+    overwrite: bool = False,
+    defs: Definitions | None = None,
+    platform: str | None = None,
+) -> Path:
+    """Write a new commune workbook with buttons (.xlsm) at ``path``.
+
+    The same workbook as ``commune.new`` plus the VBA project, the dashboard
+    buttons and the ``xlwings.conf`` sheet. Refuses a path that does not end in
+    ``.xlsm`` and, unless ``overwrite``, an existing file.
+    """
+    defs = defs or get_definitions()
+    path = Path(path)
+    if path.suffix.lower() != ".xlsm":
+        raise InputError("xlsm_suffix", file=path.name)
+    with tempfile.TemporaryDirectory(prefix="xltools-xlsm-") as tmp:
+        project = build_vba_project(Path(tmp) / "vbaProject.bin")
+        return new(
+            path, settings, tables, overwrite=overwrite, defs=defs,
+            vba_project=project, on_dashboard=dashboard_hook(defs, conf_values(platform)),
+        )

@@ -7,6 +7,7 @@ province's own copy of workbook/ (tests use this to add an indicator).
 from __future__ import annotations
 
 import os
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10

@@ -1,0 +1,88 @@
+"""What a submission says besides its numbers: the header and signature fields, the
+Thông tin facts, the file name, and the privacy redaction of free text.
+
+Shared by ``export`` (a commune's submission) and ``rollup`` (the level above's).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from .. import __version__
+from .aggregation import Aggregate, cut_day, report_defs, rows_checksum
+from .book import CommuneBook
+from .definitions import Definitions
+from .periods import Period
+
+SUBMISSION_FORMAT = "xltools-submission-1"
+
+
+def member_terms(book: CommuneBook) -> list[str]:
+    """Names and phones of people (columns marked ``personal`` in workbook.toml), to keep
+    them out of a submission."""
+    terms: set[str] = set()
+    for sheet in book.defs.table_sheets:
+        frame = book.tables.get(sheet.key)
+        if frame is None:
+            continue
+        for col in sheet.columns:
+            if col.personal and col.key in frame:
+                terms.update(str(v) for v in frame[col.key].dropna() if str(v).strip())
+    return sorted(terms, key=len, reverse=True)
+
+
+def redact(text: str, terms: Iterable[str], mark: str) -> str:
+    """``text`` with every term replaced by ``mark`` (longest terms first, as member_terms sorts them)."""
+    for term in terms:
+        if term:
+            text = text.replace(term, mark)
+    return text
+
+
+def report_header(settings: dict[str, Any], defs: Definitions, *, signer: bool = True) -> dict[str, Any]:
+    """The header and signature fields of the Decree 30 layout, from the settings."""
+    return {
+        "parent_body": settings.get("parent_body") or "",
+        "issuing_body": settings.get("issuing_body") or "",
+        "doc_number": settings.get("doc_next_number"),
+        "doc_code": settings.get("doc_code") or "",
+        "place_name": settings.get("place_name") or "",
+        "model_name": settings.get("model_name") or "",
+        "upper_bcd_name": settings.get("upper_bcd_name") or "",
+        "upper_level_name": settings.get("upper_level_name") or "",
+        "signer": (settings.get("bcd_head") or "") if signer else "",
+        "date": dt.date.today(),
+        "cut_day": cut_day(defs),  # the data window printed under the title
+    }
+
+
+def info_rows(agg: Aggregate, rows: list[tuple], *, kind: str, source_sha256: str, errors: int, warnings: int,
+              forced: bool, members: bool, doc_number: Any, defs: Definitions, created_at: dt.datetime | None = None) -> list[tuple[str, Any]]:
+    """The Thông tin facts, in order (values as text)."""
+    spec = report_defs(defs).get("info", {})
+    created = (created_at or dt.datetime.now()).replace(microsecond=0)
+    return [
+        ("format", SUBMISSION_FORMAT),
+        ("kind", spec.get("kind_upper" if kind == "upper" else "kind_commune", kind)),
+        ("toolkit_version", __version__),
+        ("definitions_version", defs.version),
+        ("unit_code", agg.unit_code),
+        ("unit_name", agg.unit_name),
+        ("period", str(agg.period)),
+        ("created_at", created.isoformat(sep=" ")),
+        ("document_number", "" if doc_number is None else str(doc_number)),
+        ("source_sha256", source_sha256),
+        ("data_sha256", rows_checksum(rows)),
+        ("data_rows", str(len(rows))),
+        ("parts", str(len(agg.parts))),
+        ("validation_errors", str(errors)),
+        ("validation_warnings", str(warnings)),
+        ("forced", spec.get("yes", "yes") if forced else spec.get("no", "no")),
+        ("members_included", spec.get("yes", "yes") if members else spec.get("no", "no")),
+    ]
+
+
+def submission_name(unit_code: str, period: Period | str, defs: Definitions) -> str:
+    template = report_defs(defs).get("file_name", "BC138_{unit_code}_{period}.xlsx")
+    return template.format(unit_code=unit_code or "XXXXX", period=str(period))
