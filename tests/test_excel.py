@@ -1,7 +1,7 @@
 """The button handlers (xltools.excel) against xlwings' remote engine.
 
 Each test builds a real commune workbook, turns it into the JSON payload the VBA
-client sends (``test_excel_payload``), runs the handler on ``xw.Book(json=...)``
+client sends (``conftest.payload_from_file``), runs the handler on ``xw.Book(json=...)``
 and asserts the actions the handler returned: values written to the right
 cells, fills set and cleared, tables resized, the message box.
 """
@@ -13,12 +13,12 @@ import os
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # before xlwings is imported
 
 import pandas as pd  # noqa: E402
-from test_excel_payload import actions, book_from_file, colors, sheet_index, written_cells  # noqa: E402
+from conftest import actions, book_from_file, colors, sheet_index, written_cells  # noqa: E402
 
 import xltools.excel as x  # noqa: E402
 from xltools.core.periods import Period  # noqa: E402
-from xltools.io.editor import edit_workbook  # noqa: E402
 from xltools.io.reader import read_workbook  # noqa: E402
+from xltools.io.sink import edit_workbook  # noqa: E402
 
 ERROR_FILL = "#ffc7ce"
 
@@ -76,10 +76,11 @@ def test_validate_lists_the_issue_and_highlights_its_cell(make_commune, defs):
     assert "1 lỗi" in text
     message, mode = _alert(book)
     assert message == text and mode == "info"
-    # the Kiểm tra sheet is cleared before it is written
+    # the Kiểm tra sheet is emptied by contents before it is written, never wiped with clear()
     funcs = [(a["func"], a["sheet_position"]) for a in actions(book)]
     checks = sheet_index(book, defs.sheet("checks").name)
-    assert funcs.index(("sheetClear", checks)) < funcs.index(("setValues", checks))
+    assert funcs.index(("rangeClearContents", checks)) < funcs.index(("setValues", checks))
+    assert ("sheetClear", checks) not in funcs and ("rangeClear", checks) not in funcs
 
 
 def test_validate_clears_the_highlights_of_the_previous_run(make_commune, defs, tmp_path):
@@ -120,7 +121,7 @@ def test_validate_updates_the_dashboard_and_appends_a_log_row(make_commune, defs
     next_row = int(before.tables["log"]["_row"].max()) + 1 if len(before.tables["log"]) else 2
     letters = before.letters["log"]
     assert log[f"{letters['action']}{next_row}"] == "Kiểm tra dữ liệu"
-    assert log[f"{letters['result']}{next_row}"] == "có lỗi"
+    assert log[f"{letters['result']}{next_row}"] == "Có lỗi"  # the same words as `xltools validate --write`
 
 
 def test_aggregate_writes_the_summary_sheet(make_commune, defs, sample):

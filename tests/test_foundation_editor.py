@@ -1,29 +1,37 @@
-"""Editing a workbook in place: tables grow, writes are atomic, backups kept, open files refused."""
+"""The openpyxl sink: tables grow, writes are atomic, backups kept, open files refused."""
 from __future__ import annotations
 
 import openpyxl
 import pytest
+from conftest import append_rows
 
+from xltools.core.change import WorkbookChange, now, table_change
 from xltools.core.errors import WriteError
 from xltools.io import files
-from xltools.io.editor import edit_workbook, now
 from xltools.io.reader import read_workbook
+from xltools.io.sink import apply_change, edit_workbook
 
 
-def test_append_and_replace_grow_the_tables(make_commune, defs):
+def test_appends_grow_the_tables_and_updates_change_only_their_cells(make_commune, defs):
     path = make_commune()
     before = read_workbook(path)
-    with edit_workbook(path) as ed:
-        ed.append_rows("log", [{"time": now(), "action": "thử", "result": "ok"}])
-        ed.replace_rows("situation", before.tables["situation"].head(2))
-        ed.append_rows("villages", [{"code": "11", "name": "Thôn Mới", "households": 40, "population": 150, "active": True}])
+    situation = before.tables["situation"]
+    first = int(situation["_row"].iloc[0])
+    change = WorkbookChange(tables=[
+        table_change(before, "log", appends=[{"time": now(), "action": "thử", "result": "ok"}]),
+        table_change(before, "situation", updates={first: {"addicts": 99}}),
+        table_change(before, "villages", appends=[{"code": "11", "name": "Thôn Mới", "households": 40,
+                                                   "population": 150, "active": True}]),
+    ])
+    apply_change(path, change, defs)
     after = read_workbook(path)
     assert len(after.tables["log"]) == 1 and after.tables["log"].iloc[0]["action"] == "thử"
-    assert len(after.tables["situation"]) == 2
+    assert after.tables["situation"].iloc[0]["addicts"] == 99
+    unchanged = [c for c in situation.columns if c not in ("addicts",)]
+    assert after.tables["situation"][unchanged].equals(situation[unchanged])
     assert list(after.tables["villages"]["code"])[-1] == "11"
     wb = openpyxl.load_workbook(path)
     assert wb[defs.sheet("villages").name].tables["tblThon"].ref == "A1:I12"
-    assert wb[defs.sheet("situation").name].tables["tblTinhHinh"].ref == "A1:J3"
 
 
 def test_a_failed_write_leaves_the_workbook_intact(make_commune, monkeypatch):
@@ -36,8 +44,8 @@ def test_a_failed_write_leaves_the_workbook_intact(make_commune, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
-    with pytest.raises(WriteError) as err, edit_workbook(path) as ed:
-        ed.append_rows("log", [{"time": now(), "action": "thử"}])
+    with pytest.raises(WriteError) as err:
+        append_rows(path, "log", [{"time": now(), "action": "thử"}])
     assert "còn nguyên" in err.value.vi
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".xltools-")] == []
@@ -47,7 +55,7 @@ def test_an_error_inside_the_block_writes_nothing(make_commune):
     path = make_commune()
     before = path.read_bytes()
     with pytest.raises(RuntimeError), edit_workbook(path) as ed:
-        ed.append_rows("log", [{"time": now(), "action": "thử"}])
+        ed.worksheet("log")["A2"] = "thử"
         raise RuntimeError("stop")
     assert path.read_bytes() == before
 
@@ -82,6 +90,5 @@ def test_written_files_are_readable_by_others_like_any_new_file(tmp_path, sample
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
     os.chmod(path, 0o640)
-    with edit_workbook(path) as ed:
-        ed.append_rows("log", [{"time": now(), "action": "thử"}])
+    append_rows(path, "log", [{"time": now(), "action": "thử"}])
     assert stat.S_IMODE(path.stat().st_mode) == 0o640  # an edit keeps the file's own mode

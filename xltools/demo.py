@@ -47,11 +47,12 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
     One form carries "48 người" in a count (rejected); its village sends a corrected file and
     another village resubmits a correction (replaced).
     """
+    from .core.change import WorkbookChange, table_change
     from .core.frames import records
-    from .io.editor import edit_workbook
     from .io.formreader import read_form
     from .io.forms import fill_form
     from .io.reader import read_workbook
+    from .io.sink import apply_change
     from .verbs.forms import make_forms
     from .verbs.importing import import_reports
 
@@ -59,8 +60,10 @@ def _step_forms_import(result: DemoResult, defs: Definitions, echo: Echo) -> Non
     period = str(book.settings.get("current_period") or "")
     reports = book.tables["reports"]
     sent = {r["village_code"]: r for r in records(reports[reports["period"] == period])}
-    with edit_workbook(result.workbook, defs) as ed:
-        ed.replace_rows("reports", reports[reports["period"] != period])
+    month = reports[reports["period"] == period]
+    blank = {k: None for k in reports.columns if k != "_row"}  # the month's rows emptied in place
+    apply_change(result.workbook, WorkbookChange(tables=[
+        table_change(book, "reports", updates={int(r): dict(blank) for r in month["_row"]})]), defs)
     inbox = result.folder / str(book.settings.get("inbox_dir") or "Phieu_nhan")
     if inbox.exists():
         for old in inbox.glob("*.xlsx"):

@@ -3,11 +3,11 @@
 The only module that imports xlwings. Each handler takes the calling book
 (``xw.Book.caller()`` when a button runs it; any ``xw.Book`` from Python or a
 test), reads every table of the book in one call per sheet, builds the same
-``CommuneBook`` the file reader builds, calls the library function of the verb of
-the same name, writes the result back (the Kiểm tra or Tổng hợp sheet, cell
-highlights, dashboard status cells, a Nhật ký row) and shows a short Vietnamese
-message box. An error never becomes a Python traceback dialog: it becomes a
-message box.
+``CommuneBook`` the file reader builds (from the raw values the book holds, with its
+Excel Tables' ranges), computes the same ``WorkbookChange`` as the command (in
+``xltools.core.outputs``) and applies it with the xlwings sink below (one write per
+block), then shows a short Vietnamese message box. An error never becomes a Python
+traceback dialog: it becomes a message box.
 
     Button (VBA Sub)           handler            library function
     KiemTra                    validate()         validation.validate_book
@@ -16,11 +16,9 @@ message box.
     TongHop                    aggregate()        aggregation.aggregate_book
     XuatBaoCao                 export()           verbs.export.export
 
-Validation and aggregation run on the frames read from the open book, without a
-file. The verbs that work on files (forms, import, export) get a snapshot of the
-open book written to a temporary .xlsx (so a workbook open in Excel, whose
-unsaved edits count, is never written behind Excel's back); what import changed
-in that snapshot is written back into the open book, table by table.
+Every verb runs on the book read from the open book (its unsaved edits count, its
+values raw as typed), so a button refuses exactly when the command refuses; import
+writes only the cells and rows it changed.
 Folders (inbox, outbox, forms) come from the settings, resolved next to the
 workbook; Vietnamese folder and file names work.
 """
@@ -28,8 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import tempfile
+import operator
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +36,20 @@ import pandas as pd
 import xlwings as xw
 
 from .core import messages
-from .core.book import CommuneBook
+from .core.book import CommuneBook, TableRange
+from .core.change import LINK_COLOUR, TEXT_COLOUR, TEXT_FORMAT, Link, OutputSheet, TableChange, WorkbookChange, now
 from .core.definitions import Definitions, Sheet, get_definitions
-from .core.errors import InputError, WorkbookError, XltoolsError
-from .core.frames import ROW, column_index, column_letter, records
+from .core.errors import InputError, WorkbookError, WriteError, XltoolsError
+from .core.frames import column_index, column_letter
+from .core.outputs import action_change, summary_change, validation_change
 from .core.periods import Period
-from .core.reports import reported_text, village_states
-from .core.sheetrows import grid
-from .core.text import clean, header_key
-from .core.validation.render import FIRST_ISSUE_ROW, listed_cells
-from .io.files import current_user
-from .io.reader import book_from_grids, read_workbook
-from .io.writer import cell_value, write_workbook
+from .core.sheetrows import SheetRow
+from .core.text import clean, header_key, is_blank
+from .core.validation.render import highlighted_cells
+from .core.validation.structure import refuse_foreign
+from .io.files import BACKUP_DIR, current_user
+from .io.reader import book_from_grids
+from .io.writer import cell_value, column_number_format, formula_for_row
 from .io.xlsm import buttons
 
 MAX_COLOR_CELLS = 10_000  # xlwings' Range.set_colors limit per call
@@ -103,7 +104,7 @@ def _run(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) 
         mode = "critical"
     if mode == "critical" and session is not None:
         with contextlib.suppress(Exception):
-            session.finish(verb, messages.text("excel_result_failed"), text, status=None)
+            session.finish(verb, messages.text("excel_result_failed"), text)
     with contextlib.suppress(Exception):
         book.app.alert(text, title, mode=mode)
     return text
@@ -126,7 +127,6 @@ class Session:
         self.sheets = {header_key(s.name): s for s in book.sheets}
         self._grids: dict[str, list[list[Any]]] = {}
         self._commune: CommuneBook | None = None
-        self._appended: dict[str, int] = {}  # rows this session added below a table
 
     # -- reading -------------------------------------------------------------------
     def sheet(self, key: str, required: bool = True):
@@ -143,17 +143,18 @@ class Session:
         return self._grids[key]
 
     def commune(self) -> CommuneBook:
-        """The open book as the CommuneBook the file reader would build (never strict).
+        """The open book as the CommuneBook the file reader would build (never strict), from
+        the values the book really holds (raw, as typed), with its Excel Tables' ranges.
 
         A book that is not a commune workbook of this major version is refused as
         ``xltools validate`` refuses the file (WorkbookError: one message box).
         """
-        from .core.validation.structure import refuse_foreign
-
         if self._commune is None:
+            present = {s.key: self.sheet(s.key, required=False) for s in self.defs.table_sheets}
             book = book_from_grids(
-                {s.key: self.grid(s.key) if self.sheet(s.key, required=False) else None for s in self.defs.table_sheets},
+                {k: self.grid(k) if ws is not None else None for k, ws in present.items()},
                 self.defs, self.book.name, path=self.path,
+                tables={k: table_ranges(ws) for k, ws in present.items() if ws is not None},
             )
             refuse_foreign(book)
             self._commune = book
@@ -187,274 +188,345 @@ class Session:
         path = Path(value)
         return path if path.is_absolute() else self.folder / path
 
-    # -- a snapshot file for the verbs that work on files ---------------------------
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[Path]:
-        """The open book written to a temporary .xlsx (the file-based verbs' input)."""
-        cb = self.commune()
-        with tempfile.TemporaryDirectory(prefix="xltools-excel-") as tmp:
-            path = Path(tmp) / (Path(self.book.name).stem + ".xlsx")
-            tables = {k: v for k, v in cb.tables.items() if k != "settings"}
-            write_workbook(path, tables, cb.settings, self.defs)
-            yield path
-
     # -- writing -------------------------------------------------------------------
-    def write_grid(self, key: str, rows: list[list[Any]], top: int = 1) -> None:
-        """Replace a free-form sheet (Kiểm tra, Tổng hợp) with ``rows`` in one call."""
-        ws = self.sheet(key)
-        width = max((len(r) for r in rows), default=0)
-        with unprotected(ws):
-            ws.clear()  # values, fills and the hyperlinks of the previous run
-            if rows and width:
-                block = [list(r) + [None] * (width - len(r)) for r in rows]
-                ws.range((top, 1)).value = [[_excel_value(v) for v in r] for r in block]
+    def apply(self, change: WorkbookChange) -> None:
+        """Write ``change`` into the open book (the xlwings sink)."""
+        XlwingsSink(self).apply(change)
 
-    def replace_table(self, key: str, frame: pd.DataFrame) -> None:
-        """Replace the data rows of a table with ``frame``'s rows (one write, table resized)."""
-        sheet, ws, header, positions, first, last = self._layout(key)
-        old_rows = self.table_body_rows(key, header)
-        grid = self.grid(key)
-        out = []
-        for i, item in enumerate(records(frame)):
-            current = grid[header + i] if header + i < len(grid) else []
-            row = [current[c] if c < len(current) else None for c in range(first, last + 1)]
-            for k, c in positions.items():
-                col = sheet.column(k)
-                if col.type == "formula":
-                    continue
-                row[c - first] = _excel_value(cell_value(item.get(k)))
-            out.append(row)
-        with unprotected(ws):
-            if out:
-                ws.range((header + 1, first + 1)).value = out
-            if old_rows > len(out):
-                ws.range((header + 1 + len(out), first + 1), (header + old_rows, last + 1)).clear_contents()
-            self._resize_table(ws, sheet, header, first, last, max(len(out), 1))
-
-    def append_rows(self, key: str, rows: list[dict[str, Any]]) -> None:
-        """Add rows after the table's last non-blank row (one write), growing the table."""
-        if not rows:
-            return
-        sheet, ws, header, positions, first, last = self._layout(key)
-        frame = self.commune().tables.get(key)
-        last_filled = int(frame[ROW].max()) if frame is not None and len(frame) else header
-        last_filled += self._appended.get(key, 0)
-        block = []
-        for item in rows:
-            row: list[Any] = [None] * (last - first + 1)
-            for k, c in positions.items():
-                row[c - first] = _excel_value(cell_value(item.get(k)))
-            block.append(row)
-        with unprotected(ws):
-            ws.range((last_filled + 1, first + 1)).value = block
-            self._resize_table(ws, sheet, header, first, last, max(last_filled + len(block) - header, 1), grow_only=True)
-        self._appended[key] = self._appended.get(key, 0) + len(block)
-
-    def _layout(self, key: str):
-        """Sheet definition, worksheet, header row, column key -> 0-based index, first and last index."""
-        sheet = self.defs.sheet(key)
-        cb = self.commune()
-        letters = cb.letters.get(key) or {c.key: column_letter(i) for i, c in enumerate(sheet.columns)}
-        positions = {k: column_index(letter) for k, letter in letters.items()}
-        return sheet, self.sheet(key), cb.header_rows.get(key) or 1, positions, min(positions.values()), max(positions.values())
-
-    def table_body_rows(self, key: str, header: int) -> int:
-        grid = self.grid(key)
-        ws = self.sheet(key)
-        table = _table(ws, self.defs.sheet(key))
-        if table is not None:
-            rng = table.range
-            return max(rng.last_cell.row - header, 0)
-        return max(len(grid) - header, 0)
-
-    def _resize_table(self, ws, sheet: Sheet, header: int, first: int, last: int, body: int, grow_only: bool = False) -> None:
-        table = _table(ws, sheet)
-        if table is None:
-            return
-        end = header + body
-        if grow_only and table.range.last_cell.row >= end:
-            return
-        table.resize(ws.range((header, first + 1), (end, last + 1)))
-
-    def set_fields(self, values: dict[str, Any]) -> None:
-        """Write dashboard status cells (fields of the dashboard sheet, by key)."""
-        sheet = self.defs.sheet("dashboard")
-        ws = self.sheet("dashboard")
-        with unprotected(ws):
-            for f in sheet.fields:
-                if f.key in values:
-                    ws.range(f.cell).value = _excel_value(values[f.key])
-
-    def finish(self, verb: str, result: str, detail: str, status: dict[str, Any] | None = None) -> None:
-        """Dashboard status cells and one Nhật ký row for the action just done."""
-        now = dt.datetime.now().replace(microsecond=0)
-        caption = _caption(verb)
-        fields = {"last_action": messages.text("excel_last_action", action=caption, time=now.strftime(STAMP), result=result)}
-        fields.update(status or {})
-        self.set_fields(fields)
-        self.append_rows("log", [{
-            "time": now, "action": caption, "file": self.book.name, "sha256": None,
-            "result": result, "detail": detail[:1000], "user": current_user(),
-        }])
+    def finish(self, verb: str, result: str, detail: str, fields: dict[str, Any] | None = None) -> None:
+        """Dashboard status and one Nhật ký row for a button that wrote elsewhere (or failed)."""
+        self.apply(action_change(self.commune(), action=_caption(verb), result=result, detail=detail,
+                                 when=now(), user=current_user(), file=self.book.name, fields=fields))
 
 
 # ---------------------------------------------------------------------------- the verbs
 def _validate(session: Session) -> str:
     from .core.validation import validate_book
-    from .core.validation.render import checks_rows
 
     cb = session.commune()
-    period = cb.settings.get("current_period") or None
-    report = validate_book(cb, period)
-    config = session.defs.extra("rules").get("checks_sheet", {})
-    old = listed_cells(session.grid("checks"), session.defs)
-    now = dt.datetime.now().replace(microsecond=0)
-    session.write_grid("checks", grid(checks_rows(report, session.defs, now)))
-    link_cells(session, report.issues, config)
-    highlight(session, old, report.issues, config)
-    counts = dict(errors=report.errors, warnings=report.warnings, infos=report.infos)
-    text = messages.text("excel_validated", **counts)
-    status = {
-        "validation": messages.text("validate_dashboard", errors=report.errors, warnings=report.warnings,
-                                    time=now.strftime(STAMP)),
-        **_reported_status(session),
-    }
-    session.finish("validate", messages.text("excel_result_ok") if report.ok else messages.text("excel_result_errors"), text, status)
+    report = validate_book(cb, cb.settings.get("current_period") or None)
+    previous = highlighted_cells(session.grid("checks"), session.defs)
+    session.apply(validation_change(cb, report, when=now(), user=current_user(), file=session.book.name,
+                                    previous=previous))
+    text = messages.text("excel_validated", errors=report.errors, warnings=report.warnings, infos=report.infos)
     return text + ("" if report.ok else " " + messages.text("excel_see_checks", sheet=session.defs.sheet("checks").name))
 
 
 def _aggregate(session: Session) -> str:
-    from .core.aggregation import aggregate_book, summary_rows
+    from .core.aggregation import aggregate_book
 
     cb = session.commune()
     period = session.period()
-    result = aggregate_book(cb, period)
-    now = dt.datetime.now().replace(microsecond=0)
-    session.write_grid("summary", grid(summary_rows(result, session.defs, now)))
-    text = messages.text("excel_aggregated", period=period.label, sheet=session.defs.sheet("summary").name)
-    session.finish("aggregate", messages.text("excel_result_ok"), text, {"current_period": str(period), **_reported_status(session)})
-    return text
+    result = aggregate_book(cb, str(period))
+    session.apply(summary_change(cb, result, when=now(), user=current_user(), file=session.book.name))
+    return messages.text("excel_aggregated", period=period.label, sheet=session.defs.sheet("summary").name)
 
 
 def _make_forms(session: Session, folder: str | Path | None) -> str:
-    from .verbs.forms import default_folder
-    from .verbs.forms import make_forms as make
+    from .verbs.forms import default_folder, make_forms_for_book
 
     period = session.period()
-    # beside the open book, not beside the snapshot the verb reads
     out_dir = Path(folder) if folder else default_folder(session.folder / session.book.name, period, session.defs)
-    with session.snapshot() as path:
-        made = make(path, str(period), out_dir, defs=session.defs)
+    # the villages and settings as the command reads them: strictly (a damaged table is refused)
+    strict = book_from_grids({k: session.grid(k) for k in ("settings", "villages")}, session.defs,
+                             session.book.name, path=session.path, strict=True)
+    made = make_forms_for_book(strict, str(period), out_dir)
     text = messages.text("excel_forms_made", count=len(made), period=period.label, folder=str(out_dir))
     session.finish("make_forms", messages.text("excel_result_ok"), text)
     return text
 
 
 def _import_reports(session: Session, folder: str | Path | None) -> str:
-    from .verbs.importing import import_reports as run_import
+    from .verbs.importing import plan_import
 
     inbox = session.setting_folder("inbox_dir", folder)
     if not inbox.is_dir():
         raise InputError("excel_folder_missing", folder=str(inbox))
-    log_before = len(session.commune().tables["log"])
-    with session.snapshot() as path:
-        summary = run_import(path, [inbox], defs=session.defs)
-        after = read_workbook(path, session.defs, strict=False, sheets=["reports", "history", "log"])
-    # What import changed in the snapshot goes back into the open book, table by table.
-    for key in ("reports", "history"):
-        session.replace_table(key, after.tables[key])
-    session.append_rows("log", records(after.tables["log"])[log_before:])
+    summary, change = plan_import(session.commune(), [inbox], exclude=session.path.resolve())
+    backup_open_book(session)  # what the import replaces stays in Sao_luu/
+    session.apply(change)
     lines = [summary.counts_text(session.defs)]
     rejected = summary.rejected
     lines += [f"- {f.file}: {f.detail()}" for f in rejected[:MAX_LISTED]]
     if len(rejected) > MAX_LISTED:
         lines.append(messages.text("excel_more", count=len(rejected) - MAX_LISTED))
-    text = messages.text("excel_imported", folder=str(inbox)) + "\n" + "\n".join(lines)
-    status = _reported_status(session, after.tables["reports"])
-    session.finish("import_reports", messages.text("excel_result_ok"), " ".join(lines), status)
-    return text
+    return messages.text("excel_imported", folder=str(inbox)) + "\n" + "\n".join(lines)
 
 
 def _export(session: Session, folder: str | Path | None) -> str:
-    from .verbs.export import ExportRefused
-    from .verbs.export import export as run_export
+    from .verbs.export import ExportRefused, export_book
 
     period = session.period()
     outbox = session.setting_folder("outbox_dir", folder)
     outbox.mkdir(parents=True, exist_ok=True)
-    with session.snapshot() as path:
-        try:
-            target = run_export(path, str(period), outbox, defs=session.defs)
-        except ExportRefused as refused:  # the command's advice (--force) means nothing on a button
-            raise InputError("excel_export_refused", file=session.book.name, count=refused.params.get("count"),
-                             examples=refused.params.get("examples"), button=_caption("validate")) from None
+    try:  # the open book as it is, so that the button refuses exactly when the command refuses
+        target = export_book(session.commune(), str(period), outbox)
+    except ExportRefused as refused:  # the command's advice (--force) means nothing on a button
+        raise InputError("excel_export_refused", file=session.book.name, count=refused.params.get("count"),
+                         examples=refused.params.get("examples"), button=_caption("validate")) from None
     text = messages.text("excel_exported", period=period.label, file=str(target))
     session.finish("export", messages.text("excel_result_ok"), text)
     return text
 
 
-# ---------------------------------------------------------------------------- output sheets
-def link_cells(session: Session, issues: list[Any], config: dict[str, Any]) -> None:
-    """Hyperlink each listed cell address of Kiểm tra to its cell (as ``validate --write`` does)."""
-    keys = [c["key"] for c in config.get("columns", [])]
-    if "cell" not in keys:
-        return
-    column = keys.index("cell") + 1
-    ws = session.sheet("checks")
-    names = {key: ws.name for key, ws in session.sheets.items()}  # already keyed by header_key
-    with unprotected(ws):
-        for r, issue in enumerate(issues[:MAX_LINKS], start=FIRST_ISSUE_ROW):
-            cell = _issue_cell(issue)
-            target = names.get(header_key(issue.sheet))
-            if not cell or not target:
-                continue
-            where = "'" + target.replace("'", "''") + "'!" + cell
-            rng = ws.range((r, column))
-            links = getattr(rng.api, "Hyperlinks", None)
-            if links is not None:  # Excel (COM): an in-document link needs SubAddress
-                links.Add(Anchor=rng.api, Address="", SubAddress=where, TextToDisplay=cell)
-            else:
-                rng.add_hyperlink("#" + where, cell)
+# ---------------------------------------------------------------------------- the xlwings sink
+class XlwingsSink:
+    """Apply a ``WorkbookChange`` to the open book with xlwings: one write per block.
 
-
-# ---------------------------------------------------------------------------- highlights
-def highlight(session: Session, old: list[tuple[str, str]], issues: list[Any], config: dict[str, Any]) -> None:
-    """Clear the fills of the cells highlighted last time, fill the cells named now.
-
-    One ``set_colors`` call per sheet (per band of at most 10,000 cells): cells not
-    touched keep their fill (``...``).
+    Works on every xlwings engine (Excel's COM, the remote engine of the tests). The calls
+    that only Excel's COM has are the ``com_*`` functions below, and nothing else here
+    reaches ``.api``. Every sheet written is remembered, so that a failure midway says
+    which sheets were already written.
     """
-    fills = {sev: config.get(f"{sev}_fill", "") for sev in ("error", "warning", "info")}
-    rank = {"error": 0, "warning": 1, "info": 2}
-    wanted: dict[str, dict[tuple[int, int], str | None]] = {}
-    for sheet, cell in old:
-        pos = _split_cell(cell)
-        if pos:
-            wanted.setdefault(header_key(sheet), {})[pos] = None
-    chosen: dict[tuple[str, tuple[int, int]], str] = {}
-    for issue in issues:
-        fill = fills.get(issue.severity)
-        pos = _split_cell(_issue_cell(issue))
-        if not fill or not pos:
-            continue
-        key = (header_key(issue.sheet), pos)
-        if key in chosen and rank[chosen[key]] <= rank.get(issue.severity, 9):
-            continue
-        chosen[key] = issue.severity
-        wanted.setdefault(key[0], {})[pos] = "#" + fill.lstrip("#")
-    for sheet_key, cells in wanted.items():
-        ws = session.sheets.get(sheet_key)
-        if ws is None or not cells:
-            continue
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.defs = session.defs
+        self.written: list[str] = []
+
+    def apply(self, change: WorkbookChange) -> None:
+        app = self.session.book.app
+        com_screen_updating(app, False)
+        try:
+            for tc in change.tables:
+                if tc.updates or tc.appends:
+                    self._table(tc)
+            for key, last in change.grow.items():
+                self._grow(key, last)
+            self._fills(change.fills)
+            for out in change.outputs:
+                self._output(out)
+            if change.fields:
+                self._fields(change.fields)
+        except XltoolsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - said with what was written, never as a traceback
+            raise WorkbookError("excel_write_failed", file=self.session.book.name,
+                                sheets=", ".join(f"“{s}”" for s in self.written) or "-",
+                                reason=f"{type(exc).__name__}: {exc}") from None
+        finally:
+            com_screen_updating(app, True)
+
+    def _mark(self, ws) -> None:
+        if ws.name not in self.written:
+            self.written.append(ws.name)
+
+    # -- tables ---------------------------------------------------------------------
+    def _table(self, tc: TableChange) -> None:
+        sheet = self.defs.sheet(tc.key)
+        ws = self.session.sheet(tc.key)
+        letters = tc.letters
+        index = {k: column_index(v) for k, v in letters.items()}  # 0-based
+        formats = {k: column_number_format(sheet.column(k), self.defs) for k in index}
+        grid = self.session.grid(tc.key)
         with unprotected(ws):
-            for (top, left, bottom, right), matrix in _color_bands(cells):
-                block = ws.range((top, left), (bottom, right))
-                if hasattr(block, "set_colors"):  # xlwings >= 0.37.5
-                    block.set_colors(matrix)
+            for excel_row, values in sorted(tc.updates.items()):
+                keys = sorted((k for k in values if k in index and sheet.column(k).type != "formula"),
+                              key=index.__getitem__)
+                for run in _runs([index[k] for k in keys]):
+                    by_index = {index[k]: k for k in keys}
+                    for c in run:
+                        if formats[by_index[c]]:
+                            ws.range((excel_row, c + 1)).number_format = formats[by_index[c]]
+                    ws.range((excel_row, run[0] + 1)).value = [
+                        [_excel_value(cell_value(values[by_index[c]])) for c in run]]
+            if tc.appends:
+                first, last = min(index.values()), max(index.values())
+                top = tc.first_free_row
+                formula_at = {c for k, c in index.items() if sheet.column(k).type == "formula"}
+                for r in range(top - 1, min(top - 1 + len(tc.appends), len(grid))):
+                    row = grid[r]
+                    for c in range(first, min(last + 1, len(row))):
+                        if c not in formula_at and not is_blank(row[c]):  # never write into a cell that was not read
+                            raise WriteError("sink_cell_not_empty", file=self.session.book.name, sheet=ws.name,
+                                             cell=f"{column_letter(c)}{r + 1}")
+                by_index = {c: k for k, c in index.items()}
+                block = []
+                for i, item in enumerate(tc.appends):
+                    line: list[Any] = [None] * (last - first + 1)
+                    for c, k in by_index.items():
+                        col = sheet.column(k)
+                        if col.type == "formula":
+                            line[c - first] = formula_for_row(col.formula, sheet, top + i, letters) if col.formula else None
+                        else:
+                            line[c - first] = _excel_value(cell_value(item.get(k)))
+                    block.append(line)
+                for c, k in by_index.items():
+                    if formats[k]:
+                        ws.range((top, c + 1), (top + len(block) - 1, c + 1)).number_format = formats[k]
+                ws.range((top, first + 1)).value = block
+        self._mark(ws)
+        if tc.appends:
+            self._grow(tc.key, tc.last_row)
+
+    def _grow(self, key: str, last: int) -> None:
+        """Grow the table of ``key`` down to Excel row ``last`` (never shrink it)."""
+        ws = self.session.sheet(key)
+        table = _table(ws, self.defs.sheet(key))
+        if table is None:
+            return
+        rng = table.range
+        if rng.last_cell.row >= last:
+            return
+        with unprotected(ws):
+            table.resize(ws.range((rng.row, rng.column), (last, rng.last_cell.column)))
+        self._mark(ws)
+
+    # -- dashboard fields --------------------------------------------------------------
+    def _fields(self, values: dict[str, Any]) -> None:
+        ws = self.session.sheet("dashboard")
+        with unprotected(ws):
+            for f in self.defs.sheet("dashboard").fields:
+                if f.key in values:
+                    _write_typed(ws.range(f.cell), values[f.key])
+        self._mark(ws)
+
+    # -- fills -------------------------------------------------------------------------
+    def _fills(self, fills: dict[tuple[str, str], str | None]) -> None:
+        """One ``set_colors`` call per sheet (per band of at most 10,000 cells): cells not
+        named keep their fill (``...``)."""
+        by_sheet: dict[str, dict[tuple[int, int], str | None]] = {}
+        for (sheet, cell), colour in fills.items():
+            pos = _split_cell(cell)
+            if pos:
+                by_sheet.setdefault(header_key(sheet), {})[pos] = "#" + colour.lstrip("#") if colour else None
+        for key, cells in by_sheet.items():
+            ws = self.session.sheets.get(key)
+            if ws is None or not cells:
+                continue
+            with unprotected(ws):
+                for (top, left, bottom, right), matrix in _color_bands(cells):
+                    block = ws.range((top, left), (bottom, right))
+                    if hasattr(block, "set_colors"):  # xlwings >= 0.37.5
+                        block.set_colors(matrix)
+                        continue
+                    for (r, c), colour in cells.items():  # older xlwings (Python 3.10 pin): cell by cell
+                        if top <= r <= bottom:
+                            ws.range((r, c)).color = colour
+            self._mark(ws)
+
+    # -- output sheets -------------------------------------------------------------------
+    def _output(self, out: OutputSheet) -> None:
+        ws = self.session.sheet(out.key, required=False)
+        if ws is None:  # deleted by hand: add it back at the end, as the file sink does
+            ws = self.session.book.sheets.add(self.defs.sheet(out.key).name, after=self.session.book.sheets[-1])
+            self.session.sheets[header_key(ws.name)] = ws
+        rows, width = out.rows, max(out.width, 1)
+        with unprotected(ws):
+            _empty_output(ws)
+            block = [[_excel_value(v) for v in r.values] + [None] * (width - len(r.values)) for r in rows]
+            for (top, bottom, c) in _column_runs(block, lambda v: isinstance(v, str)):
+                ws.range((top, c), (bottom, c)).number_format = TEXT_FORMAT
+            for fmt, (top, bottom, c) in _format_runs(rows):
+                ws.range((top, c), (bottom, c)).number_format = fmt
+            if block:
+                ws.range((1, 1)).value = block
+            for _style, top, bottom in _style_runs(rows):
+                style = out.style(rows[top - 1])
+                rng = ws.range((top, 1), (bottom, max(len(rows[top - 1].values), 1)))
+                rng.font.name = out.font
+                rng.font.size = out.size + style.size_delta
+                rng.font.bold = style.bold
+                rng.font.italic = style.italic
+                rng.font.color = "#" + TEXT_COLOUR
+                com_underline(rng, False)
+                if style.border:
+                    com_borders(rng)
+                if style.centred:
+                    rng.wrap_text = True
+                    _centre(rng)
+                if style.height and len(rows[top - 1].values) > 1:
+                    for r in range(top, bottom + 1):
+                        ws.range((r, 1)).row_height = style.height
+            for c, w in out.widths.items():
+                ws.range((1, c)).column_width = w
+            names = {key: sheet.name for key, sheet in self.session.sheets.items()}
+            for link in out.links:
+                target = names.get(header_key(link.sheet))
+                if target is None:
                     continue
-                for (r, c), colour in cells.items():  # older xlwings (Python 3.10 pin): cell by cell
-                    if top <= r <= bottom:
-                        ws.range((r, c)).color = colour
+                rng = ws.range((link.row, link.column))
+                location = Link(link.row, link.column, target, link.cell, link.text).location
+                com_add_link(rng, location, link.text)
+                rng.font.color = "#" + LINK_COLOUR
+                com_underline(rng, True)
+            if out.filter:
+                header, last, cols = out.filter
+                com_autofilter(ws, ws.range((header, 1), (max(last, header), cols)))
+            if out.freeze_row:
+                com_freeze(ws, out.freeze_row)
+        self._mark(ws)
+
+
+def _empty_output(ws) -> None:
+    """Empty an output sheet by contents, links, fills and merges; its formats stay (no clear())."""
+    used = ws.used_range
+    com_unmerge(used)
+    com_delete_links(ws)
+    used.clear_contents()
+    used.color = None
+    com_autofilter(ws, None)
+
+
+def _write_typed(rng, value: Any) -> None:
+    """One cell: text gets the text format first, so that Excel does not retype it."""
+    value = _excel_value(cell_value(value))
+    if isinstance(value, str):
+        rng.number_format = TEXT_FORMAT
+    rng.value = value
+
+
+def _centre(rng) -> None:
+    for attr, value in (("horizontal_alignment", "center"), ("vertical_alignment", "center")):
+        with contextlib.suppress(Exception):  # xlwings 0.37.0 (the Python 3.10 pin) lacks them
+            setattr(rng, attr, value)
+
+
+def _runs(indexes: list[int]) -> list[list[int]]:
+    """Consecutive runs of sorted column indexes."""
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def _column_runs(block: list[list[Any]], wanted: Callable[[Any], bool]) -> Iterator[tuple[int, int, int]]:
+    """(top row, bottom row, column) of each vertical run of cells for which ``wanted`` holds."""
+    width = max((len(r) for r in block), default=0)
+    for c in range(width):
+        top = None
+        for r, row in enumerate(block, start=1):
+            hit = c < len(row) and wanted(row[c])
+            if hit and top is None:
+                top = r
+            elif not hit and top is not None:
+                yield top, r - 1, c + 1
+                top = None
+        if top is not None:
+            yield top, len(block), c + 1
+
+
+def _format_runs(rows: list[SheetRow]) -> Iterator[tuple[str, tuple[int, int, int]]]:
+    """Vertical runs of numeric cells sharing a number format."""
+    fmts = [[(f if (isinstance(v, (int, float)) and not isinstance(v, bool)) else None)
+             for v, f in zip(r.values, list(r.number_formats) + [None] * (len(r.values) - len(r.number_formats)))]
+            for r in rows]
+    for fmt in sorted({f for row in fmts for f in row if f}):
+        for run in _column_runs(fmts, partial(operator.eq, fmt)):
+            yield fmt, run
+
+
+def _style_runs(rows: list[SheetRow]) -> Iterator[tuple[str, int, int]]:
+    """(style, top, bottom) of consecutive rows with the same style and width."""
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or (rows[i].style, len(rows[i].values)) != (rows[start].style, len(rows[start].values)):
+            if rows[start].values:
+                yield rows[start].style, start + 1, i
+            start = i
 
 
 def _color_bands(cells: dict[tuple[int, int], str | None]):
@@ -477,6 +549,117 @@ def _color_bands(cells: dict[tuple[int, int], str | None]):
         start = end
 
 
+# ---------------------------------------------------------------------------- COM-only calls
+# Everything below reaches Excel's COM object model (``.api``) and runs only in Excel; on the
+# remote engine of the tests (whose ``api`` is not COM) each does nothing. This is the whole
+# list of COM-only calls of the front end:
+#   Range.UnMerge, Hyperlinks.Delete, Hyperlinks.Add(SubAddress), Range.AutoFilter /
+#   AutoFilterMode, ActiveWindow.SplitRow/FreezePanes, Borders.LineStyle, Font.Underline,
+#   Application.ScreenUpdating (through xlwings), Workbook.SaveCopyAs, Worksheet.Unprotect/Protect/ProtectContents.
+def _com(obj: Any) -> Any | None:
+    """The COM object behind an xlwings object, or None on an engine without COM."""
+    try:
+        api = obj.api
+    except Exception:  # noqa: BLE001 - engines without COM raise NotImplementedError or the like
+        return None
+    return None if api is None or isinstance(api, (dict, list)) else api
+
+
+def com_unmerge(rng) -> None:
+    api = _com(rng)
+    if api is not None:
+        api.UnMerge()
+
+
+def com_delete_links(ws) -> None:
+    api = _com(ws)
+    if api is not None:
+        api.Hyperlinks.Delete()
+
+
+def com_add_link(rng, location: str, text: str) -> None:
+    api = _com(rng)
+    if api is not None:  # Excel: an in-document link needs SubAddress
+        api.Parent.Hyperlinks.Add(Anchor=api, Address="", SubAddress=location, TextToDisplay=text)
+    else:
+        rng.add_hyperlink("#" + location, text)
+
+
+def com_autofilter(ws, rng) -> None:
+    api = _com(ws)
+    if api is None:
+        return
+    target = _com(rng) if rng is not None else None
+    if target is None:
+        api.AutoFilterMode = False
+    else:
+        target.AutoFilter()
+
+
+def com_freeze(ws, first_row: int) -> None:
+    api = _com(ws)
+    if api is None:
+        return
+    window = api.Parent.Windows(1)
+    api.Activate()
+    window.FreezePanes = False
+    window.SplitColumn = 0
+    window.SplitRow = first_row - 1
+    window.FreezePanes = True
+
+
+def com_borders(rng) -> None:
+    api = _com(rng)
+    if api is not None:
+        api.Borders.LineStyle = 1  # xlContinuous
+
+
+def com_underline(rng, on: bool) -> None:
+    api = _com(rng)
+    if api is not None:
+        api.Font.Underline = 2 if on else -4142  # xlUnderlineStyleSingle / xlUnderlineStyleNone
+
+
+def com_screen_updating(app, on: bool) -> None:
+    if _com(app) is not None:
+        app.screen_updating = on
+
+
+def backup_open_book(session: Session) -> Path | None:
+    """A copy of the open book in Sao_luu/ beside it (SaveCopyAs keeps the extension), before an
+    import writes; engines without COM have no file to copy."""
+    api = _com(session.book)
+    if api is None:
+        return None
+    folder = session.folder / BACKUP_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = Path(session.book.name)
+    target = folder / f"{path.stem}_{now().strftime('%Y%m%d_%H%M%S')}{path.suffix}"
+    api.SaveCopyAs(str(target))
+    return target
+
+
+@contextlib.contextmanager
+def unprotected(ws) -> Iterator[None]:
+    """Lift a sheet's (password-less) protection while the toolkit writes, then restore it."""
+    api = _com(ws)
+    protected = False
+    try:
+        protected = bool(api.ProtectContents) if api is not None else False
+    except Exception:  # noqa: BLE001
+        protected = False
+    if protected and api is not None:
+        api.Unprotect("")
+    try:
+        yield
+    finally:
+        if protected and api is not None:
+            # Password, DrawingObjects, Contents, Scenarios, UserInterfaceOnly, AllowFormattingCells,
+            # AllowFormattingColumns, AllowFormattingRows, AllowInsertingColumns, AllowInsertingRows,
+            # AllowInsertingHyperlinks, AllowDeletingColumns, AllowDeletingRows, AllowSorting, AllowFiltering
+            api.Protect("", True, True, True, False, False, True, False, False, False, False, False, False, True, True)
+
+
 # ---------------------------------------------------------------------------- helpers
 def read_grid(ws) -> list[list[Any]]:
     """Values from A1 to the last cell of the used range: one read."""
@@ -485,28 +668,17 @@ def read_grid(ws) -> list[list[Any]]:
     return [list(r) for r in values]
 
 
-@contextlib.contextmanager
-def unprotected(ws) -> Iterator[None]:
-    """Lift a sheet's (password-less) protection while the toolkit writes, then restore it.
-
-    Only Excel (COM) has protection to lift; other engines have nothing to do.
-    """
-    api = getattr(ws, "api", None)
-    protected = False
+def table_ranges(ws) -> list[TableRange]:
+    """The Excel Tables of a sheet with where they sit."""
+    out: list[TableRange] = []
     try:
-        protected = bool(api.ProtectContents)
-    except Exception:  # noqa: BLE001 - remote engines: the api is a dict
-        protected = False
-    if protected:
-        api.Unprotect("")
-    try:
-        yield
-    finally:
-        if protected:
-            # Password, DrawingObjects, Contents, Scenarios, UserInterfaceOnly, AllowFormattingCells,
-            # AllowFormattingColumns, AllowFormattingRows, AllowInsertingColumns, AllowInsertingRows,
-            # AllowInsertingHyperlinks, AllowDeletingColumns, AllowDeletingRows, AllowSorting, AllowFiltering
-            api.Protect("", True, True, True, False, False, True, False, False, False, False, False, False, True, True)
+        tables = list(ws.tables)
+    except Exception:  # noqa: BLE001 - an engine without tables
+        return out
+    for t in tables:
+        rng = t.range
+        out.append(TableRange(t.name, rng.row, rng.last_cell.row, rng.column, rng.last_cell.column))
+    return out
 
 
 def _table(ws, sheet: Sheet):
@@ -517,25 +689,7 @@ def _table(ws, sheet: Sheet):
     for t in tables:
         if t.name == sheet.table:
             return t
-    return tables[0] if tables else None
-
-
-def _reported_status(session: Session, reports: pd.DataFrame | None = None) -> dict[str, Any]:
-    """'reported/expected' villages for the current period (dashboard), as ``xltools import`` writes it."""
-    cb = session.commune()
-    period = cb.settings.get("current_period")
-    villages = cb.tables.get("villages")
-    reports = cb.tables.get("reports") if reports is None else reports
-    if not period or villages is None:
-        return {}
-    return {"villages_reported": reported_text(reports, village_states(villages), str(period)), "current_period": str(period)}
-
-
-def _issue_cell(issue: Any) -> str:
-    cell = getattr(issue, "cell", "") or ""
-    if not cell and getattr(issue, "column", "") and getattr(issue, "row", None):
-        cell = f"{issue.column}{issue.row}"
-    return str(cell)
+    return tables[0] if len(tables) == 1 else None
 
 
 def _split_cell(cell: str) -> tuple[int, int] | None:
@@ -556,5 +710,3 @@ def _excel_value(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, str):
         return value.item()
     return value
-
-

@@ -14,6 +14,7 @@ import pandas as pd
 from .definitions import Definitions
 from .errors import InputError
 from .frames import CellProblem
+from .periods import Period
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,20 @@ class StructureProblem:
     column: str | None
     key: str  # message-catalogue key: missing_sheet | missing_column | missing_header_row
     message: str
+
+
+@dataclass(frozen=True)
+class TableRange:
+    """Where an Excel Table (ListObject) sits: Excel rows and 1-based columns, header row included."""
+
+    name: str
+    first_row: int
+    last_row: int
+    first_col: int
+    last_col: int
+
+    def covers(self, row: int, cols: set[int]) -> bool:
+        return self.first_row <= row <= self.last_row and any(self.first_col <= c <= self.last_col for c in cols)
 
 
 @dataclass
@@ -41,11 +56,24 @@ class CommuneBook:
     problems: list[CellProblem] = field(default_factory=list)
     structure: list[StructureProblem] = field(default_factory=list)
     sha256: str = ""
+    # sheet key -> last Excel row of its Excel Table as found (rows typed below it are read as rows
+    # of the table; the writers grow the table over them)
+    table_ends: dict[str, int] = field(default_factory=dict)
+    # sheet key -> formula column key -> Excel letter (the reader does not load formula columns)
+    formula_letters: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def outside_rows(self, key: str) -> list[int]:
+        """Excel rows of the table ``key`` that were read below the end of its Excel Table."""
+        end = self.table_ends.get(key)
+        frame = self.tables.get(key)
+        if end is None or frame is None or not len(frame) or "_row" not in frame:
+            return []
+        return [int(r) for r in frame["_row"] if int(r) > end]
 
     def table(self, key: str) -> pd.DataFrame:
         return self.tables[key]
 
-    def chosen_period(self, period: str | None = None) -> str:
+    def chosen_period(self, period: str | Period | None = None) -> str:
         """``period``, else the workbook's current period (Cấu hình); InputError when neither is set."""
         chosen = period or self.settings.get("current_period")
         if not chosen:

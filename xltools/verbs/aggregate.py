@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openpyxl.utils import get_column_letter
-
-from ..core.aggregation import Aggregate, aggregate_book, report_defs, summary_rows
+from ..core.aggregation import Aggregate, aggregate_book
+from ..core.change import now
 from ..core.definitions import Definitions, get_definitions
-from ..io.editor import edit_workbook, now, write_sheet_rows
+from ..core.outputs import summary_change
+from ..io.files import current_user
 from ..io.reader import read_workbook
+from ..io.sink import apply_change
 
 
 def aggregate(path: str | Path, period: str | None = None, *, write: bool = False, defs: Definitions | None = None) -> Aggregate:
@@ -24,16 +25,6 @@ def aggregate(path: str | Path, period: str | None = None, *, write: bool = Fals
     chosen = book.chosen_period(period)
     result = aggregate_book(book, chosen)
     if write:
-        with edit_workbook(path, defs) as ed:
-            write_summary_sheet(ed.worksheet("summary"), result, defs)
+        apply_change(path, summary_change(book, result, when=now(), user=current_user(), file=path.name), defs)
     return result
 
-
-def write_summary_sheet(ws, agg: Aggregate, defs: Definitions) -> None:
-    """Replace the content of the Tổng hợp sheet (an openpyxl worksheet) with ``agg``."""
-    font = report_defs(defs).get("layout", {}).get("font", "Times New Roman")
-    rows = summary_rows(agg, defs, now())
-    write_sheet_rows(ws, rows, font)
-    ws.column_dimensions["A"].width = 24
-    for c in range(2, max(len(r.values) for r in rows) + 1):
-        ws.column_dimensions[get_column_letter(c)].width = 12

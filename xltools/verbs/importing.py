@@ -2,10 +2,11 @@
 
 Per file all-or-nothing; one bad file never stops the others. Every file is read
 once with the safe fast reader; the core decides what each form does (accepted,
-unchanged, replaced, rejected); then the workbook is written once, in one
-``edit_workbook`` session (atomic, with a backup, refused while open in Excel):
-changed report rows in place, new rows appended, replaced rows to Lịch sử, one
-Nhật ký row per file, the dashboard's status cells.
+unchanged, replaced, rejected) against the book as read (``plan_import``, shared with
+the button, which reads the open book); the resulting change (the changed report cells
+in place, new rows below, replaced rows to Lịch sử, one Nhật ký row per file, the
+dashboard's status) is written once by the openpyxl sink (atomic, with a backup,
+refused while open in Excel).
 """
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..core import messages
+from ..core.book import CommuneBook
+from ..core.change import WorkbookChange, now
 from ..core.definitions import Definitions, get_definitions
 from ..core.errors import InputError
+from ..core.outputs import import_change
 from ..core.reports import (
     ACCEPTED,
     REJECTED,
@@ -26,21 +30,19 @@ from ..core.reports import (
     MergeResult,
     check_identity,
     import_config,
-    log_rows,
     merge_reports,
-    reported_text,
     village_states,
 )
 from ..core.text import clean
 from ..core.validation import validate_book
-from ..io.editor import edit_workbook, now
 from ..io.files import current_user, refuse_if_open
 from ..io.formreader import read_form
 from ..io.forms import form_config
 from ..io.reader import read_workbook
+from ..io.sink import apply_change
 
 Progress = Callable[[int, int], None]
-_NEEDED = ("villages", "reports", "history", "log")
+NEEDED = ("villages", "reports", "history", "log")  # the sheets an import cannot do without
 
 
 def collect_files(sources: Iterable[str | Path], defs: Definitions, exclude: Path | None = None) -> list[Path]:
@@ -90,9 +92,31 @@ def import_reports(
     if not dry_run:
         refuse_if_open(path)
     book = read_workbook(path, defs, strict=False)
-    if any(p.sheet in {defs.sheet(k).name for k in _NEEDED} for p in book.structure):
-        read_workbook(path, defs, strict=True, sheets=list(_NEEDED))  # raises the precise error
-    files = collect_files(sources, defs, exclude=path.resolve())
+    if any(p.sheet in {defs.sheet(k).name for k in NEEDED} for p in book.structure):
+        read_workbook(path, defs, strict=True, sheets=list(NEEDED))  # raises the precise error
+    summary, change = plan_import(book, sources, replace_manual=replace_manual, progress=progress,
+                                  exclude=path.resolve(), dry_run=dry_run)
+    if dry_run:
+        return summary
+    apply_change(path, change, defs)
+    summary.written = True
+    return summary
+
+
+def plan_import(
+    book: CommuneBook,
+    sources: Iterable[str | Path],
+    *,
+    replace_manual: bool = False,
+    progress: Progress | None = None,
+    exclude: Path | None = None,
+    dry_run: bool = False,
+) -> tuple[ImportSummary, WorkbookChange]:
+    """Read the forms of ``sources`` and decide, against ``book`` (read from the file or from the
+    open book), what each does; return the summary and the change to write (nothing written)."""
+    defs = book.defs
+    sources = list(sources)
+    files = collect_files(sources, defs, exclude=exclude)
     if not files:
         raise InputError("import_no_files", paths=", ".join(str(s) for s in sources) or "-")
     villages = village_states(book.tables["villages"])
@@ -101,13 +125,15 @@ def import_reports(
     items: list[Incoming | FileResult] = []
     for i, file in enumerate(files, start=1):
         form = read_form(file, defs)
-        reasons = form.reasons or check_identity(file.name, form.meta, commune_code=commune_code, villages=villages)
+        notes: list[str] = []  # a village code restored ("1" → "01"): a warning, not a rejection
+        reasons = form.reasons or check_identity(file.name, form.meta, commune_code=commune_code, villages=villages,
+                                                 warnings=notes)
         if reasons:
             items.append(FileResult(file.name, str(file), form.sha256, REJECTED,
                                     form.meta.get("period") or None, form.meta.get("village_code") or None, reasons))
         else:
             items.append(Incoming(file.name, str(file), form.sha256, form.meta["period"],
-                                  form.meta["village_code"], form.values))
+                                  form.meta["village_code"], form.values, tuple(notes)))
         if progress:
             progress(i, len(files))
 
@@ -116,13 +142,9 @@ def import_reports(
     superseded = set(history["sha256"].dropna()) if "sha256" in history else set()
     merged = merge_reports(book.tables["reports"], items, defs, replace_manual=replace_manual, now=stamp,
                            header_row=book.header_rows.get("reports", 1), superseded=superseded)
-    summary = ImportSummary(str(path), merged.results, dry_run=dry_run)
+    summary = ImportSummary(str(book.path), merged.results, dry_run=dry_run)
     _validate(book, merged, summary, defs)
-    if dry_run:
-        return summary
-    _write(path, book, merged, summary, villages, defs, stamp)
-    summary.written = True
-    return summary
+    return summary, import_change(book, merged, summary, when=stamp, user=current_user())
 
 
 def _validate(book, merged: MergeResult, summary: ImportSummary, defs: Definitions) -> None:
@@ -139,43 +161,12 @@ def _validate(book, merged: MergeResult, summary: ImportSummary, defs: Definitio
         summary.warnings.append(messages.text("import_validation_failed", reason=f"{type(exc).__name__}: {exc}"))
         return
     for issue in report.issues:
-        target = touched.get(issue.row) if issue.sheet == sheet_name else None
+        target = touched.get(issue.row) if issue.sheet == sheet_name and issue.row is not None else None
         if target is None:
             continue
         text = f"{target.file} ({issue.sheet}!{issue.cell or issue.row}): {issue.message}"
         target.warnings.append(issue.message)
         summary.warnings.append(text)
-
-
-def _write(path: Path, book, merged: MergeResult, summary: ImportSummary, villages, defs: Definitions, stamp) -> None:
-    letters = book.letters.get("reports", {})
-    user = current_user()
-    with edit_workbook(path, defs) as ed:
-        if merged.updates:
-            cells = {}
-            for excel_row, row in merged.updates.items():
-                for key, value in row.items():
-                    if key in letters:
-                        cells[f"{letters[key]}{excel_row}"] = value
-            ed.set_values("reports", cells)
-        ed.append_rows("reports", merged.appends)
-        ed.append_rows("history", merged.history)
-        ed.append_rows("log", log_rows(summary, defs, user=user, time=stamp))
-        fields = {f.key: f.cell for f in defs.sheet("dashboard").fields}
-        period = book.settings.get("current_period") or _latest_period(summary)
-        status = {
-            "villages_reported": reported_text(merged.frame, villages, period),
-            "last_action": messages.text("import_last_action", time=stamp.strftime("%d/%m/%Y %H:%M"),
-                                         counts=summary.counts_text(defs)),
-        }
-        ed.set_values("dashboard", {fields[k]: v for k, v in status.items() if k in fields and v is not None})
-
-
-def _latest_period(summary: ImportSummary) -> str | None:
-    periods = [f.period for f in summary.files if f.status != REJECTED and f.period]
-    return max(periods) if periods else None
-
-
 
 
 __all__ = ["import_reports", "collect_files", "ImportSummary"]

@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .. import messages
@@ -95,25 +95,43 @@ def checks_rows(report: Report, defs: Definitions, when: dt.datetime) -> list[Sh
     return rows
 
 
-def listed_cells(rows: Iterable[Sequence[Any]], defs: Definitions) -> list[tuple[str, str]]:
-    """(sheet, cell) of every issue listed on a Kiểm tra sheet (its rows of values, from A1):
-    the cells the previous run highlighted. A cell written as a HYPERLINK formula counts by
-    the address it shows."""
+def _listed(rows: Iterable[Sequence[Any]], defs: Definitions) -> Iterator[tuple[str, str, Any]]:
+    """(sheet, cell, severity label) of every issue listed on a Kiểm tra sheet (its rows of
+    values, from A1). A cell written as a HYPERLINK formula counts by the address it shows."""
     columns = rules_config(defs).get("checks_sheet", {}).get("columns", [])
     headers = {header_key(c.get("header", c["key"])): c["key"] for c in columns}
-    out: list[tuple[str, str]] = []
     positions: dict[str, int] | None = None
+
+    def at(row: Sequence[Any], key: str) -> Any:
+        assert positions is not None
+        i = positions.get(key)
+        return row[i] if i is not None and i < len(row) else None
+
     for row in rows:
         if positions is None:
             found = {headers[header_key(v)]: i for i, v in enumerate(row) if header_key(v) in headers}
             if "sheet" in found and "cell" in found:
                 positions = found
             continue
-        sheet = row[positions["sheet"]] if positions["sheet"] < len(row) else None
-        cell = row[positions["cell"]] if positions["cell"] < len(row) else None
-        if not is_blank(sheet) and not is_blank(cell):
-            text = str(cell).strip()
-            if text.upper().startswith("=HYPERLINK("):
-                text = text.rstrip(")").rsplit(",", 1)[-1].strip().strip('"')
-            out.append((str(sheet), text))
-    return out
+        sheet, cell = at(row, "sheet"), at(row, "cell")
+        if is_blank(sheet) or is_blank(cell):
+            continue
+        text = str(cell).strip()
+        if text.upper().startswith("=HYPERLINK("):
+            text = text.rstrip(")").rsplit(",", 1)[-1].strip().strip('"')
+        yield str(sheet), text, at(row, "severity")
+
+
+def listed_cells(rows: Iterable[Sequence[Any]], defs: Definitions) -> list[tuple[str, str]]:
+    """(sheet, cell) of every issue listed on a Kiểm tra sheet (its rows of values, from A1)."""
+    return [(sheet, cell) for sheet, cell, _ in _listed(rows, defs)]
+
+
+def highlighted_cells(rows: Iterable[Sequence[Any]], defs: Definitions) -> list[tuple[str, str]]:
+    """(sheet, cell) of the issues listed on a Kiểm tra sheet whose severity has a fill: the cells
+    the previous run filled, and so the only ones the next run clears (a fill the officer chose
+    on another cell stays). Without a severity column every listed cell counts."""
+    config = rules_config(defs).get("checks_sheet", {})
+    filled = {header_key(label) for sev, label in severity_labels(defs).items()
+              if str(config.get(f"{sev}_fill") or "").strip()}
+    return [(sheet, cell) for sheet, cell, sev in _listed(rows, defs) if sev is None or header_key(sev) in filled]

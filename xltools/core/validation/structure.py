@@ -75,3 +75,15 @@ def refuse_foreign(book: CommuneBook) -> None:
         found = str(found).strip()
         raise WorkbookError("validate_wrong_version", file=book.path.name, found=found, expected=defs.version,
                             found_major=found.split(".")[0])
+
+
+@rule("structure-row-outside-table", "structure")
+def row_outside_table(ctx: Context, run: RuleRun) -> None:
+    """A row typed below a table (outside its Excel Table) is read as a row of the table."""
+    for sheet in ctx.book.defs.table_sheets:
+        rows = ctx.book.outside_rows(sheet.key)
+        if not rows:
+            continue
+        first = sheet.columns[0].key
+        for row in rows:
+            run.issue(sheet.key, row, first, None, first_row=str(rows[0]), last_row=str(rows[-1]))
