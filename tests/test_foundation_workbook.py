@@ -191,10 +191,11 @@ def test_missing_sheet_is_one_clear_error(make_commune, defs):
 @pytest.mark.parametrize(
     "content, key",
     [
-        (b"Ma thon,Ten thon\n01,A\n", "not_xlsx"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "not_xlsx"),
+        (b"Ma thon,Ten thon\n01,A\n", "file_is_text"),  # a CSV renamed
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "file_is_xls"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptionInfo".encode("utf-16-le") + b"\0" * 600, "encrypted"),
-        (b"PK\x03\x04 truncated", "not_xlsx"),
+        (b"PK\x03\x04 truncated", "workbook_damaged"),
+        (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "not_xlsx"),  # a photo of the form
     ],
 )
 def test_files_that_are_not_workbooks(tmp_path, content, key):

@@ -7,7 +7,7 @@ import json
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from test_validation import clean
+from conftest import clean
 
 from xltools import validate
 from xltools.cli import main
@@ -69,7 +69,7 @@ def test_exit_2_when_not_a_commune_workbook(tmp_path):
     fake = tmp_path / "fake.xlsx"
     fake.write_bytes(b"not a zip at all")
     result = CliRunner().invoke(main, ["validate", str(fake)])
-    assert result.exit_code == 2 and "không phải là tệp Excel" in result.output
+    assert result.exit_code == 2 and "lưu lại dạng .xlsx" in result.output
     other = tmp_path / "other.xlsx"
     wb = openpyxl.Workbook()
     wb.active["A1"] = "Danh sách"
@@ -166,24 +166,20 @@ def test_table_level_issue_links_to_the_column_header(make_commune):
     assert ws["B5"].hyperlink.location == "'Ban điều hành'!E1"
 
 
-def test_demo_plants_mistakes_and_validates(tmp_path):
-    from xltools import demo
-    from xltools.core.definitions import get_definitions
-
-    defs = get_definitions()
-    result = demo.DemoResult(folder=tmp_path, workbook=tmp_path / "SoTheoDoi_HongThuy.xlsx")
-    lines: list[str] = []
-    demo._step_workbook(result, defs, lines.append)
-    demo._step_validate(result, defs, lines.append)
-    assert lines[1].startswith("Đã kiểm tra sổ mẫu") and "2 lỗi" in lines[1]
-    assert any("Tổ điều hành" in line and "0 Tổ trưởng" in line for line in lines[2:])
-    assert any("(3) lớn hơn" in line for line in lines[2:])
-    report = validate(result.workbook, today=dt.date(2023, 12, 20))
+def test_demo_plants_mistakes_and_validates(demo):
+    assert demo.exit_code == 0, demo.output
+    lines = demo.lines
+    (at,) = [n for n, line in enumerate(lines) if line.startswith("Đã kiểm tra sổ mẫu")]
+    assert "2 lỗi" in lines[at]
+    errors = [line for line in lines[at + 1:] if line.startswith("    ")]  # the errors, under the summary
+    assert any("Tổ điều hành" in line and "0 Tổ trưởng" in line for line in errors)
+    assert any("(3) lớn hơn" in line for line in errors)
+    report = validate(demo.workbook, today=dt.date(2023, 12, 20))
     by_rule = report.by_rule()
     assert by_rule["plan-team-leader"] == 1 and by_rule["plan-reached-le-known"] == 1
     missing = [i for i in report.issues if i.rule == "plan-missing-report"]
     assert ("07", True) in {(i.value, "2023-11" in i.message) for i in missing}
     late = [i for i in report.issues if i.rule == "plan-late-report" and "25/11/2023" in i.message]
     assert len(late) == 1
-    wb = openpyxl.load_workbook(result.workbook)
+    wb = openpyxl.load_workbook(demo.workbook)
     assert wb["Kiểm tra"].max_row > 5

@@ -5,20 +5,26 @@ the library's exception (1 for errors, 2 for unreadable input or bad usage).
 """
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 from . import __version__
 from .core.errors import XltoolsError
 
 
 class CliError(click.ClickException):
-    def __init__(self, err: XltoolsError) -> None:
+    def __init__(self, err: XltoolsError, exit_code: int | None = None) -> None:
         super().__init__(str(err))
-        self.exit_code = err.exit_code
+        self.exit_code = err.exit_code if exit_code is None else exit_code
 
     def show(self, file=None) -> None:
         click.echo(f"Lỗi: {self.message}", err=True)
@@ -91,6 +97,28 @@ class Group(click.Group):
             if isinstance(err, CliUsageError):
                 raise
             raise CliUsageError(err) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise CliError(XltoolsError("interrupted"), exit_code=130) from None
+        except Exception as exc:  # never a traceback: one line, unless XLTOOLS_DEBUG asks for it
+            if os.environ.get("XLTOOLS_DEBUG"):
+                raise
+            raise CliError(_unexpected(exc, ctx)) from None
+
+
+def _unexpected(exc: Exception, ctx: click.Context) -> XltoolsError:
+    """One line for an exception no code caught: a file system error names its file and says why
+    in Vietnamese; anything else is an internal error with what to do."""
+    from .io.files import os_failure
+
+    if isinstance(exc, OSError):
+        return os_failure(exc)
+    command = ctx.invoked_subcommand or ctx.command_path
+    reason = " ".join(str(exc).split())[:200]
+    err = XltoolsError("internal_error", command=command, kind=type(exc).__name__, reason=reason)
+    err.exit_code = 1
+    return err
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,12 +129,12 @@ def main() -> None:
     Excel toolkit of the commune drug-prevention model: the commune workbook,
     village forms, import, validation, aggregation, submission and rollup.
     """
-    if hasattr(sys.stdout, "reconfigure"):
-        try:
-            sys.stdout.reconfigure(encoding="utf-8")
-            sys.stderr.reconfigure(encoding="utf-8")
-        except (ValueError, OSError):
-            pass
+    for stream in (sys.stdout, sys.stderr):  # None under pythonw; a plain stream has no reconfigure
+        if isinstance(stream, io.TextIOWrapper):
+            try:
+                stream.reconfigure(encoding="utf-8")
+            except (ValueError, OSError):
+                pass
 
 
 @main.command()
@@ -153,7 +181,9 @@ def schema(fmt):
 def demo(folder):
     """Chạy thử toàn bộ quy trình trên dữ liệu mẫu. / Run the monthly loop on sample data."""
     from .demo import run_demo
+    from .io.files import ensure_folder
 
+    ensure_folder(folder)  # a folder that cannot be written: one line before anything is made
     result = run_demo(folder, echo=click.echo)
     click.echo("")
     click.echo(f"Các tệp đã tạo trong {result.folder}:")
@@ -204,7 +234,8 @@ class _Progress:
     """A click progress bar on stderr, created on the first report of a batch of several files."""
 
     def __init__(self, label: str, enabled: bool = True) -> None:
-        self.label, self.enabled, self.bar = label, enabled, None
+        self.label, self.enabled = label, enabled
+        self.bar: ProgressBar[int] | None = None
 
     def __enter__(self):
         return self

@@ -5,9 +5,11 @@ checked by ``safety`` with the limits of forms.toml [limits]: size limit, what
 kind of file it is (an OLE file is an encrypted workbook or an old .xls; a file
 that is not a zip is nothing of ours), and the zip directory (member count, total
 inflated size, compression ratio: a zip bomb is refused unread;
-``vbaProject.bin``: macros are refused). XML that we parse ourselves
-(``xl/workbook.xml``, for the defined names) goes through defusedxml, and any
-other XML part that declares a DTD is refused (XML bombs). Values are then read
+``vbaProject.bin``: macros are refused), then every part streamed whole: an XML
+part that declares a DTD anywhere is refused (XML bombs; ``xl/workbook.xml``, parsed
+here for the defined names, also goes through defusedxml), and so is a sheet with a
+value outside the form's block (forms.toml [limits] max_rows, max_columns,
+max_cells: python-calamine would size its grid up to a cell at XFD1048576). Values are then read
 with python-calamine by defined name: the input cell of each key is wherever the
 workbook-level name points, so a rearranged form still imports.
 
@@ -32,17 +34,16 @@ from defusedxml import ElementTree as SafeET
 
 from ..core import messages
 from ..core.definitions import Column, Definitions
+from ..core.errors import DefinitionsError
 from ..core.frames import coerce, column_letter
 from ..core.text import ERROR_VALUES, ValueProblem, clean, header_key, parse_count
 from .forms import form_config, form_inputs
-from .safety import XML_HEAD_BYTES, Refused, open_zip, read_bytes
+from .safety import GRID_KEYS, Refused, open_zip, read_bytes
 
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)$")
-_XML_HEAD_BYTES = XML_HEAD_BYTES  # the window of the quick DTD scan (safety); the tests read it here
-_PARSED_HERE = ("xl/workbook.xml",)  # parsed whole by defusedxml, not only its head
 _SHOWN_CHARS = 40  # of a rejected value quoted in the reason
 _COUNT_LIMIT = 2**63  # the Int64 count columns of Báo cáo thôn hold less (as frames.build_frame checks)
 
@@ -139,6 +140,8 @@ def read_form(path: str | Path, defs: Definitions) -> FormFile:
         _read(path, defs, result)
     except Refused as rej:
         result.reasons = [rej.vi]
+    except DefinitionsError:
+        raise  # workbook/ is wrong, not the file
     except Exception as exc:  # any other parser failure on a damaged file: one file never stops the batch
         result.reasons = [messages.text("unreadable", file=path.name, reason=f"{type(exc).__name__}: {exc}"[:300])]
     return result
@@ -147,10 +150,14 @@ def read_form(path: str | Path, defs: Definitions) -> FormFile:
 def _read(path: Path, defs: Definitions, result: FormFile) -> None:
     cfg = form_config(defs)
     limits = cfg["limits"]
+    missing = [k for k in GRID_KEYS if k not in limits]
+    if missing:  # the block of a form's cells: without it calamine could be asked for any grid
+        raise DefinitionsError("bad_definitions", file=str(defs.folder / "forms.toml"),
+                               reason="thiếu mục " + ", ".join(f"limits.{k}" for k in missing))
     name = path.name
     data = read_bytes(path, limits)
     result.sha256 = hashlib.sha256(data).hexdigest()  # known even when the checks refuse the file
-    zf = open_zip(data, name, limits, parsed_safely=_PARSED_HERE)
+    zf = open_zip(data, name, limits)
     try:
         with zf:
             sheets, names = _workbook_parts(zf, name)
@@ -240,6 +247,10 @@ def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs
                     result.values[inp.key] = text
             except ValueProblem as exc:
                 shown = exc.value if exc.value not in (None, "") else raw
+                if isinstance(shown, (int, float)) and not isinstance(shown, bool):
+                    from ..core.validation.core import fmt_value
+
+                    shown = fmt_value(shown)  # "-1", "2,5" as the officer typed them, never "-1.0"
                 if isinstance(shown, str) and len(shown) > _SHOWN_CHARS:  # a line, not the whole text
                     shown = shown[:_SHOWN_CHARS] + "…"
                 reasons.append(messages.text(

@@ -8,27 +8,28 @@ error in strict mode, and a structure problem for validation otherwise.
 """
 from __future__ import annotations
 
-import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import python_calamine as pc
 
-from ..core.book import CommuneBook, StructureProblem
+from ..core.book import CommuneBook, StructureProblem, TableRange
 from ..core.definitions import Definitions, Sheet, get_definitions
-from ..core.errors import WorkbookError
-from ..core.frames import CellProblem, build_frame, column_letter, empty_frame
+from ..core.errors import DefinitionsError, WorkbookError
+from ..core.frames import CellProblem, build_frame, column_letter, empty_frame, restore_lost_zeros
 from ..core.settings import resolve
 from ..core.text import clean, header_key, is_blank
-from .files import sha256_file
-from .safety import ENCRYPTION_MARK, OLE_MAGIC
+from .files import damaged_error, sha256_file, workbook_problem
+from .safety import ENCRYPTION_MARK, GRID_KEYS, LIMIT_KEYS, OLE_MAGIC, open_zip, read_bytes
 
 HEADER_SCAN_ROWS = 10
 
 
-def check_file(path: Path) -> None:
-    """Refuse what is not an OOXML workbook, with the reason (not found, encrypted, not xlsx)."""
+def check_file(path: Path, defs: Definitions | None = None) -> None:
+    """Refuse what is not an OOXML workbook, with the reason (not found, encrypted, not xlsx),
+    and a workbook over the limits of workbook.toml [limits] (``check_limits``)."""
     if not path.is_file():
         raise WorkbookError("not_found", file=str(path))
     with open(path, "rb") as fh:
@@ -37,9 +38,40 @@ def check_file(path: Path) -> None:
             fh.seek(0)
             if ENCRYPTION_MARK in fh.read(4 << 20):
                 raise WorkbookError("encrypted", file=path.name)
-            raise WorkbookError("not_xlsx", file=path.name)
-    if not zipfile.is_zipfile(path):
-        raise WorkbookError("not_xlsx", file=path.name)
+    problem = workbook_problem(path)  # .xls, .ods, a CSV renamed, truncated: the same line for every verb
+    if problem:
+        raise WorkbookError(problem, file=path.name, reason="no readable zip directory or xl/workbook.xml")
+    check_limits(path, defs or get_definitions())
+
+
+def workbook_limits(defs: Definitions) -> dict[str, Any]:
+    """The commune workbook's limits, workbook.toml [limits] (DefinitionsError when one is missing)."""
+    found = defs.extra("workbook").get("limits")
+    found = found if isinstance(found, dict) else {}
+    missing = [k for k in (*LIMIT_KEYS, *GRID_KEYS) if k not in found]
+    if missing:
+        raise DefinitionsError("bad_definitions", file=str(defs.folder / "workbook.toml"),
+                               reason="thiếu mục " + ", ".join(f"limits.{k}" for k in missing))
+    return found
+
+
+def check_limits(path: Path, defs: Definitions) -> None:
+    """The safety checks of a received file, with the commune workbook's limits: size, inflated
+    size, members, compression ratio, a DTD in any part, the reach and number of each sheet's
+    cells (python-calamine would size a grid from A1 to the farthest value). One streaming pass
+    over the file; a refusal is one line naming the file, the sheet and the cell."""
+    limits = workbook_limits(defs)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(defs.folder))
+    if key in _CHECKED:  # the same file, unchanged since it passed (a verb reads, then edits it)
+        return
+    data = read_bytes(path, limits)
+    open_zip(data, path.name, limits).close()
+    _CHECKED.clear()  # only the last one: a write changes mtime and size anyway
+    _CHECKED.add(key)
+
+
+_CHECKED: set[tuple[str, int, int, str]] = set()
 
 
 def _match_sheet(names: list[str], wanted: str) -> str | None:
@@ -56,7 +88,8 @@ def _locate_header(grid: list[list[Any]], sheet: Sheet) -> tuple[int, dict[str, 
     for col in sheet.readable_columns:
         for text in (col.header, *col.aliases, col.key):
             wanted.setdefault(header_key(text), col.key)
-    best_row, best = -1, {}
+    best_row = -1
+    best: dict[str, int] = {}
     for r, row in enumerate(grid[:HEADER_SCAN_ROWS]):
         found: dict[str, int] = {}
         for c, value in enumerate(row):
@@ -69,9 +102,15 @@ def _locate_header(grid: list[list[Any]], sheet: Sheet) -> tuple[int, dict[str, 
 
 
 def read_grid_table(
-    defs: Definitions, sheet: Sheet, grid: list[list[Any]], file_label: str, strict: bool
+    defs: Definitions, sheet: Sheet, grid: list[list[Any]], file_label: str, strict: bool,
+    others: Sequence[TableRange] = (),
 ) -> tuple[pd.DataFrame, dict[str, str], int, list[CellProblem], list[StructureProblem]]:
-    """Read one table from a sheet's grid (first cell = A1)."""
+    """Read one table from a sheet's grid (first cell = A1).
+
+    Every non-blank row below the header is a row of the table, also below the end of the
+    Excel Table (typed there by hand, or by an application that does not grow tables),
+    except rows inside another Excel Table of the sheet (``others``).
+    """
     structure: list[StructureProblem] = []
     header_row, positions = _locate_header(grid, sheet)
     if header_row < 0:
@@ -90,7 +129,10 @@ def read_grid_table(
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
     items = list(positions.items())
+    columns = {c + 1 for c in positions.values()}
     for r in range(header_row + 1, len(grid)):
+        if others and any(t.covers(r + 1, columns) for t in others):
+            continue
         line = grid[r]
         record = {k: (line[c] if c < len(line) else None) for k, c in items}
         if all(is_blank(v) for v in record.values()):
@@ -104,11 +146,14 @@ def read_grid_table(
 def book_from_grids(
     grids: dict[str, list[list[Any]] | None], defs: Definitions, label: str, *,
     path: str | Path | None = None, strict: bool = False, sha256: str = "",
+    tables: dict[str, list[TableRange]] | None = None,
 ) -> CommuneBook:
     """A CommuneBook from sheet grids by sheet key (first cell = A1; None: the sheet is missing).
 
     The one place that turns grids into tables and settings, for the file reader and for the
-    Excel front end, which reads the open book's sheets itself.
+    Excel front end, which reads the open book's sheets itself. ``tables`` (by sheet key) are
+    the Excel Tables found on each sheet: the sheet's own table tells where the table ends,
+    the others' rows are not rows of it.
     """
     book = CommuneBook(Path(path or label), defs, {}, {}, {}, {}, {}, {}, sha256=sha256)
     for sheet in defs.table_sheets:
@@ -122,12 +167,20 @@ def book_from_grids(
             book.structure.append(StructureProblem(sheet.name, None, err.key, err.vi))
             book.tables[sheet.key] = empty_frame(sheet)
             continue
-        frame, letters, header, problems, structure = read_grid_table(defs, sheet, grid, label, strict)
+        found = (tables or {}).get(sheet.key, [])
+        own = own_table(found, sheet.table)
+        others = [t for t in found if t is not own]
+        frame, letters, header, problems, structure = read_grid_table(defs, sheet, grid, label, strict, others)
+        if header:
+            book.formula_letters[sheet.key] = formula_columns(sheet, grid[header - 1])
+        if own is not None:
+            book.table_ends[sheet.key] = own.last_row
         book.tables[sheet.key] = frame
         book.letters[sheet.key] = letters
         book.header_rows[sheet.key] = header
         book.problems.extend(problems)
         book.structure.extend(structure)
+    book.problems.extend(restore_lost_zeros(defs, book.tables, book.letters))  # 1 typed for "01"
     settings = book.tables.get("settings")
     if settings is not None and len(settings):
         for key, value, row in zip(settings["key"], settings["value"], settings["_row"]):
@@ -139,21 +192,74 @@ def book_from_grids(
     return book
 
 
+def read_sheet_rows(path: str | Path, sheet_name: str) -> list[list[Any]]:
+    """The values of one sheet (matched by name as the definitions match it), or [] without it."""
+    path = Path(path)
+    check_file(path)
+    try:
+        wb = pc.CalamineWorkbook.from_path(str(path))
+    except Exception:  # noqa: BLE001 - unreadable here means the verb's own read already said why
+        return []
+    try:
+        actual = _match_sheet(list(wb.sheet_names), sheet_name)
+        return wb.get_sheet_by_name(actual).to_python(skip_empty_area=False) if actual else []
+    except Exception:  # noqa: BLE001
+        return []
+    finally:
+        wb.close()
+
+
+def formula_columns(sheet: Sheet, header_row: list[Any]) -> dict[str, str]:
+    """Column key -> letter of the sheet's formula columns, found by header in the header row."""
+    wanted = {header_key(text): col.key for col in sheet.columns if col.type == "formula"
+              for text in (col.header, *col.aliases, col.key)}
+    found: dict[str, str] = {}
+    for c, value in enumerate(header_row):
+        key = wanted.get(header_key(value))
+        if key and key not in found:
+            found[key] = column_letter(c)
+    return found
+
+
+def own_table(found: list[TableRange], name: str | None) -> TableRange | None:
+    """The sheet's own Excel Table: by its name, else the sheet's only one (renamed by hand)."""
+    for t in found:
+        if t.name == name:
+            return t
+    return found[0] if len(found) == 1 else None
+
+
+def _calamine_tables(wb: Any) -> dict[str, list[TableRange]]:
+    """Excel Tables by sheet name, from calamine (opened with ``load_tables``)."""
+    out: dict[str, list[TableRange]] = {}
+    for name in wb.table_names:
+        t = wb.get_table_by_name(name)
+        (r0, c0), (r1, c1) = t.start, t.end
+        # calamine gives the data body (0-based); the header is the row above it
+        out.setdefault(t.sheet, []).append(TableRange(name, r0, r1 + 1, c0 + 1, c1 + 1))
+    return out
+
+
 def read_workbook(
     path: str | Path, defs: Definitions | None = None, *, strict: bool = True, sheets: list[str] | None = None
 ) -> CommuneBook:
     """Load every table of a commune workbook (or only ``sheets``, by sheet key)."""
     path = Path(path)
     defs = defs or get_definitions()
-    check_file(path)
+    check_file(path, defs)
     try:
-        wb = pc.CalamineWorkbook.from_path(str(path))
+        wb = pc.CalamineWorkbook.from_path(str(path), load_tables=True)
     except pc.PasswordError:
         raise WorkbookError("encrypted", file=path.name) from None
     except Exception as exc:  # calamine's zip/xml errors: a damaged file
-        raise WorkbookError("unreadable", file=path.name, reason=str(exc) or type(exc).__name__) from None
+        raise damaged_error(path, exc) from None
     names = list(wb.sheet_names)
     grids: dict[str, list[list[Any]] | None] = {}
+    try:
+        by_name = _calamine_tables(wb)
+    except Exception:  # noqa: BLE001 - a damaged table part: read the rows without table bounds
+        by_name = {}
+    found_tables: dict[str, list[TableRange]] = {}
     try:
         for sheet in defs.table_sheets:
             if sheets is not None and sheet.key not in sheets and sheet.key != "settings":
@@ -166,8 +272,10 @@ def read_workbook(
                 continue
             try:
                 grids[sheet.key] = wb.get_sheet_by_name(actual).to_python(skip_empty_area=False)
+                found_tables[sheet.key] = by_name.get(actual, [])
             except Exception as exc:
-                raise WorkbookError("unreadable", file=path.name, reason=f"{actual}: {exc}") from None
+                raise damaged_error(path, exc, sheet=actual) from None
     finally:
         wb.close()
-    return book_from_grids(grids, defs, path.name, path=path, strict=strict, sha256=sha256_file(path))
+    return book_from_grids(grids, defs, path.name, path=path, strict=strict, sha256=sha256_file(path),
+                           tables=found_tables)

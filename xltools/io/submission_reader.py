@@ -2,7 +2,8 @@
 
 A submission arrives by email from another computer: before calamine parses it, the
 file is read once and checked by ``safety`` with the limits of report.toml
-[submission_limits] (size, encrypted or .xls, zip bombs, macros, XML declaring a DTD).
+[submission_limits] (size, encrypted or .xls, zip bombs, macros, XML declaring a DTD
+anywhere, a sheet whose values reach past max_rows/max_columns or max_cells).
 
 The checksum in Thông tin covers the canonical Số liệu rows; a number edited by hand,
 a row added or removed, or a damaged file is rejected with the reason. Totals are
@@ -22,7 +23,7 @@ from ..core.aggregation import report_defs, rows_checksum
 from ..core.definitions import Definitions, get_definitions
 from ..core.errors import DefinitionsError, WorkbookError
 from ..core.text import clean, header_key
-from .safety import LIMIT_KEYS, read_checked
+from .safety import GRID_KEYS, LIMIT_KEYS, read_checked
 
 
 @dataclass
@@ -61,7 +62,7 @@ def submission_limits(defs: Definitions) -> dict[str, Any]:
     """The safety limits of report.toml [submission_limits] (DefinitionsError when one is missing)."""
     found = report_defs(defs).get("submission_limits")
     found = found if isinstance(found, dict) else {}
-    missing = [k for k in LIMIT_KEYS if k not in found]
+    missing = [k for k in (*LIMIT_KEYS, *GRID_KEYS) if k not in found]
     if missing:
         raise DefinitionsError("bad_definitions", file=str(defs.folder / "report.toml"),
                                reason="thiếu mục " + ", ".join(f"submission_limits.{k}" for k in missing))
