@@ -159,9 +159,11 @@ def test_a_damaged_sheet_is_rejected_and_the_batch_goes_on(submissions, tmp_path
     assert [(p.name, reason.startswith(f"Không đọc được tệp {damaged.name}:")) for p, reason in result.rejected] == [
         (damaged.name, True)]
     assert len(result.accepted) == len(files) - 1
-    ws = openpyxl.load_workbook(result.path)[report_defs(defs)["sheets"]["report"]]
-    texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
-    line = next(t for t in texts if t.startswith("Tệp báo cáo không được chấp nhận: "))
+    wb = openpyxl.load_workbook(result.path)
+    signed = [c.value for row in wb[report_defs(defs)["sheets"]["report"]].iter_rows() for c in row if isinstance(c.value, str)]
+    assert not any(damaged.name in t for t in signed)  # file names stay off the signed pages
+    texts = [c.value for row in wb[report_defs(defs)["sheets"]["notes"]].iter_rows() for c in row if isinstance(c.value, str)]
+    line = next(t for t in texts if "Tệp báo cáo không được chấp nhận: " in t)
     assert f"Không đọc được tệp {damaged.name}:" in line and "cannot read" not in line  # Vietnamese only
 
 
@@ -187,14 +189,13 @@ def test_an_expected_list_in_utf16_is_one_clear_line(submissions, tmp_path):
     assert result.output.startswith(f"Lỗi: Không đọc được danh sách đơn vị phải báo cáo {expected}: tệp không phải văn bản UTF-8")
 
 
-def test_demo_exports_a_month_and_a_quarter_and_rolls_four_communes_up(tmp_path):
-    result = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")])
-    assert result.exit_code == 0, result.output
-    outbox = tmp_path / "demo" / "Bao_cao_gui"
+def test_demo_exports_a_month_and_a_quarter_and_rolls_four_communes_up(demo):
+    assert demo.exit_code == 0, demo.output
+    outbox = demo.folder / "Bao_cao_gui"
     for name in ("BC138_20041_2023-12.xlsx", "BC138_20041_2023-Q4.xlsx"):
-        assert str(outbox / name) in result.output
-    rolled = next((tmp_path / "demo").glob("Tong_hop/BC138_*_2023-12.xlsx"))
-    assert str(rolled) in result.output
+        assert str(outbox / name) in demo.output
+    rolled = next(demo.folder.glob("Tong_hop/BC138_*_2023-12.xlsx"))
+    assert str(rolled) in demo.output
     sub = read_submission(rolled)
     assert sorted({r[2] for r in sub.rows if r[2]}) == ["20041", "20044", "20047", "20050"]
 
@@ -250,7 +251,7 @@ def hostile(submissions, tmp_path):
 
 
 def test_a_zip_bomb_submission_is_refused(hostile, tmp_path):
-    from test_import_hostile import rezip
+    from conftest import rezip
 
     good, base, folder = hostile
     bad = rezip(base, folder / base.name, add={"xl/worksheets/sheet9.xml": b"<" + b"\x00" * 30_000_000})
@@ -259,7 +260,7 @@ def test_a_zip_bomb_submission_is_refused(hostile, tmp_path):
 
 
 def test_a_submission_with_macros_is_refused(hostile, tmp_path):
-    from test_import_hostile import rezip
+    from conftest import rezip
 
     good, base, folder = hostile
     bad = rezip(base, folder / base.name, add={"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"\x00" * 2000})
@@ -301,7 +302,7 @@ def test_a_too_large_submission_is_refused_unread(hostile, tmp_path, defs):
 
 
 def test_an_xml_bomb_in_a_submission_is_refused(hostile, tmp_path):
-    from test_import_hostile import BILLION_LAUGHS, rezip
+    from conftest import BILLION_LAUGHS, rezip
 
     good, base, folder = hostile
     bad = rezip(base, folder / base.name, replace={"xl/workbook.xml": BILLION_LAUGHS})  # calamine parses it
@@ -309,7 +310,7 @@ def test_an_xml_bomb_in_a_submission_is_refused(hostile, tmp_path):
 
 
 def test_a_hostile_submission_is_one_line_on_the_command_line(hostile, tmp_path):
-    from test_import_hostile import rezip
+    from conftest import rezip
 
     good, base, folder = hostile
     bad = rezip(base, folder / base.name, add={"xl/vbaProject.bin": b"\x00" * 2000})
@@ -328,3 +329,22 @@ def test_without_settings_the_header_names_the_unit_and_its_place(submissions, t
     assert "UBND HUYỆN A LƯỚI" in texts
     assert any(t.startswith("A Lưới, ngày ") for t in texts)
     assert any(t.startswith("Ban Chỉ đạo 138 huyện A Lưới tổng hợp") for t in texts)
+
+
+def test_rollup_warns_about_a_submission_without_any_village_report(submissions, make_commune, tmp_path):
+    _, files, _ = submissions
+
+    def no_december(tables):  # the villages' December reports never got imported
+        tables["reports"] = tables["reports"][tables["reports"]["period"] != "2023-12"]
+
+    empty = export(make_commune("SoTheoDoi_Empty.xlsx", edit=no_december), "2023-12", tmp_path / "empty")
+    assert read_submission(empty).totals()["completeness.num"] == 0  # a valid, checksummed file
+    result = CliRunner().invoke(main, ["rollup", str(empty), *map(str, files[1:]), "--period", "2023-12",
+                                       "-o", str(tmp_path / "dist"), "--unit-name", "huyện A Lưới", "--unit-code", "474"])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if line.strip().startswith("Cảnh báo:")]
+    assert len(warned) == 1 and empty.name in warned[0] and "(20041)" in warned[0], result.output
+    assert "tỷ lệ thôn gửi báo cáo 0%" in warned[0]
+    # the communes that reported are not flagged
+    kept = rollup(files, "2023-12", tmp_path / "full.xlsx", unit_name="huyện A Lưới", unit_code="474")
+    assert kept.empty == []

@@ -10,6 +10,7 @@ import datetime as dt
 import openpyxl
 import pandas as pd
 import pytest
+from conftest import clean
 
 from xltools.core.definitions import get_definitions, load_definitions
 from xltools.core.sample import make_reports
@@ -17,17 +18,6 @@ from xltools.core.validation import FIELDS, RULES, Issue, Report, catalogue, rul
 from xltools.io.reader import read_workbook
 
 TODAY = dt.date(2023, 12, 20)  # the 2023-12 reports are due (18/12), step 11 (25/12) is not
-
-
-def clean(tables: dict[str, pd.DataFrame]) -> None:
-    """Make the sample's reports flawless: none missing or late, everyone reached, a launch a month."""
-    reports = make_reports(tables["villages"], ["2023"], missing=0.0, late=0.0)
-    reports["drug_people_reached"] = reports["drug_people_known"]
-    reports["movement_launches"] = reports["movement_launches"].clip(lower=1)
-    tables["reports"] = reports
-    milestones = tables["milestones"]
-    milestones["done_on"] = milestones["done_on"].astype(object)
-    milestones.loc[milestones["step_no"] == 11, "done_on"] = dt.date(2023, 12, 15)  # nothing overdue, ever
 
 
 def check(path, period=None, today=TODAY, defs=None) -> Report:
@@ -154,6 +144,29 @@ def test_a_misconfigured_rule_yields_an_issue_about_itself(make_commune, own_def
     fixes = sorted(r.values[keys.index("fix")] for r in rows)
     assert [("[rule.milestone-launch-date]" in f, "{" in f) for f in fixes] == [(True, False), (False, False), (False, False)]
     assert any("[rule.plan-late-report]" in f for f in fixes) and any("[rule.plan-monthly-launch]" in f for f in fixes)
+
+
+def test_a_rule_entry_without_fix_or_message_is_an_issue_about_the_rule(make_commune, own_definitions):
+    from click.testing import CliRunner
+
+    from xltools.cli import main
+
+    def change(t):
+        t["reports"]["drug_people_reached"] = 0  # plan-all-reached would fire on every row
+
+    path = build(make_commune, change)
+    _edit_rules(own_definitions, 'fix = "Nhắc Tổ điều hành thôn tuyên truyền cá biệt những người còn lại."\n', "")
+    _edit_rules(own_definitions, 'message = "Thôn {village} kỳ {period}: số hộ trong nhóm Zalo ({value}) lớn hơn '
+                                 'số hộ của thôn ({households})."\n', "")
+    report = check(path, defs=get_definitions())
+    bad = {i.value: i.message for i in hits(report, "rule-misconfigured")}
+    assert set(bad) == {"plan-all-reached", "plan-zalo-households"}
+    assert "thiếu fix" in bad["plan-all-reached"] and "thiếu message" in bad["plan-zalo-households"]
+    assert not hits(report, "plan-all-reached") and not hits(report, "rule-failed")
+    # the command line says the same in one line per issue, no traceback
+    result = CliRunner().invoke(main, ["validate", str(path), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "thiếu fix" in result.output
 
 
 def test_every_configuration_reason_has_its_words_in_rules_toml(defs):

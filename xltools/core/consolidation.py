@@ -87,10 +87,10 @@ def combine(
     text = rep.get("text", {})
     roll = rep.get("rollup", {})
     keys, agg, labels = base_keys(defs)
-    present = set()
-    for u in kept:
-        present.update(u.values)
-        for k, kind in u.agg.items():
+    present: set[str] = set()
+    for unit in kept:
+        present.update(unit.values)
+        for k, kind in unit.agg.items():
             agg.setdefault(k, kind)
     extra_keys = sorted(k for k in present if k not in keys)
     keys = [k for k in keys if k in present or not kept] + extra_keys
@@ -122,7 +122,8 @@ def combine(
     listed = list(expected) if expected is not None else [(u.code, u.name) for u in kept]
     listed_codes = {c for c, _ in listed}
     status_rows = []
-    missing, late = [], []
+    missing: list[str] = []
+    late: list[str] = []
     timely = submitted = 0
     for code, name in listed:
         u = by_code.get(code)
@@ -142,6 +143,7 @@ def combine(
             "status": roll.get("status_on_time" if on_time else "status_late", ""),
         })
     unexpected = [f"{u.name or u.code} ({u.code})" for u in kept if u.code not in listed_codes]
+    empty = [(f"{u.name or u.code} ({u.code})", PurePath(u.file).name) for u in empty_units(kept, defs)]
     result.status = pd.DataFrame(status_rows, columns=["code", "name", "file", "created_at", "status"])
     result.facts = {"expected": len(listed), "submitted": submitted, "timely": timely, "units": len(kept),
                     "superseded": len(superseded), "deadline": deadline.isoformat()}
@@ -149,8 +151,18 @@ def combine(
         "missing": missing, "late": late, "unexpected": unexpected,
         "superseded": [f"{PurePath(old.file).name} → {PurePath(new.file).name}" for old, new in superseded],
         "superseded_pairs": superseded,
+        "empty": empty,  # (unit, file name): a submission whose completeness is 0
     }
     return result
+
+
+def empty_units(units: Iterable[UnitData], defs: Definitions) -> list[UnitData]:
+    """The units whose submission reports nothing: its completeness (the derived indicators of
+    kind ``completeness`` in indicators.toml) is 0 or absent, although the data were counted."""
+    keys = [d.key for d in defs.derived if d.kind == "completeness"]
+    if not keys:
+        return []
+    return [u for u in units if not any(u.values.get(k + NUM) for k in keys)]
 
 
 def read_expected_rows(rows: Iterable[Sequence[Any]], header_words: Iterable[str]) -> list[tuple[str, str]]:

@@ -76,8 +76,8 @@ def _to_datetime(value: Any) -> dt.datetime:
                 return dt.datetime(int(m.group(3)), int(m.group(2)), int(m.group(1)))
             m = _ISO_DATE.match(text)
             if m:
-                parts = [int(p) if p else 0 for p in m.groups()]
-                return dt.datetime(*parts)
+                year, month, day, hour, minute, second = (int(p) if p else 0 for p in m.groups())
+                return dt.datetime(year, month, day, hour, minute, second)
         except ValueError:
             pass
     raise ValueProblem("reason_not_date", value)
@@ -162,7 +162,7 @@ def build_frame(
     numbers = list(row_numbers) if row_numbers is not None else list(range(2, 2 + len(rows)))
     letters = letters or {}
     problems: list[CellProblem] = []
-    data: dict[str, list[Any]] = {}
+    data: dict[str, list[Any] | pd.Series] = {}
     for col in sheet.readable_columns:
         values = defs.lists[col.list].values if col.list else ()
         raws = [record.get(col.key) for record in rows]
@@ -218,6 +218,68 @@ def _fast_counts(raws: list[Any]) -> pd.Series | None:
     if not ok.all() or (present.any() and arr[present].max() >= 2**53):
         return None
     return pd.Series(pd.array(np.where(present, arr, 0).astype("int64"), dtype="Int64")).where(present, pd.NA)
+
+
+CODE_MATCHED = "reason_code_matched"  # a CellProblem that is a warning: the code was restored
+
+
+def lost_zero_index(codes: Iterable[Any]) -> dict[str, list[str]]:
+    """Known codes made of digits, by their value without leading zeros ("01" under "1")."""
+    out: dict[str, list[str]] = {}
+    for code in codes:
+        text = str(code)
+        if text.isdigit():
+            out.setdefault(text.lstrip("0") or "0", []).append(text)
+    return out
+
+
+def match_lost_zero(code: Any, index: dict[str, list[str]]) -> str | None:
+    """The one known code that ``code`` is once the leading zeros Excel dropped are restored
+    (1 → "01"); None when it matches no code, or several ("01" and "001")."""
+    text = str(code)
+    if not text.isdigit():
+        return None
+    found = [c for c in dict.fromkeys(index.get(text.lstrip("0") or "0", ())) if c != text]
+    return found[0] if len(found) == 1 else None
+
+
+def restore_lost_zeros(defs: Definitions, tables: dict[str, pd.DataFrame],
+                       letters: dict[str, dict[str, str]]) -> list[CellProblem]:
+    """Codes that refer to another table (``ref`` in workbook.toml) and lost their leading zero
+    when Excel turned them into numbers, matched to the one code they can be; the tables are
+    changed in place and each restored cell is returned as a warning (``CODE_MATCHED``).
+
+    A code that is known as it is, or could be two codes, is left alone (validation reports it).
+    """
+    found: list[CellProblem] = []
+    for sheet in defs.table_sheets:
+        frame = tables.get(sheet.key)
+        if frame is None or frame.empty:
+            continue
+        for col in sheet.readable_columns:
+            if not col.ref:
+                continue
+            target = tables.get(col.ref)
+            if col.key not in frame or target is None or target.empty:
+                continue
+            key = next((c.key for c in defs.sheet(col.ref).readable_columns if c.unique), None)
+            if key is None or key not in target:
+                continue
+            known = target[key].dropna().astype(str)
+            values = frame[col.key]
+            unknown = values.notna() & ~values.astype(str).isin(set(known))
+            if not unknown.any():
+                continue
+            index = lost_zero_index(known)
+            hits = {i: match_lost_zero(v, index) for i, v in values[unknown].items()}
+            matched = pd.Series({i: c for i, c in hits.items() if c is not None}, dtype=object)
+            excel_rows = frame.loc[matched.index, ROW].to_dict()
+            for i in matched.index:
+                found.append(CellProblem(sheet.name, int(excel_rows[i]), letters.get(sheet.key, {}).get(col.key, ""),
+                                         col.header, col.key, col.type, frame.at[i, col.key], CODE_MATCHED))
+            if not matched.empty:
+                frame.loc[matched.index, col.key] = matched
+    return found
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ The file-reading side (``io.formreader``) hands over plain values; the verb
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import messages
 from .definitions import Definitions
-from .frames import ROW, records
+from .frames import ROW, lost_zero_index, match_lost_zero, records
 from .periods import Period
 from .text import clean, is_blank
 
@@ -59,14 +59,36 @@ def village_states(villages: pd.DataFrame) -> dict[str, bool]:
     }
 
 
+FUTURE_MONTHS = 1  # a form is made, and comes back, for the next month at the latest
+
+
+def latest_month(today: dt.date | None = None) -> str:
+    """The last month a form may be for (YYYY-MM): the month after ``today``'s (default: now)."""
+    today = today or dt.date.today()
+    index = today.year * 12 + today.month - 1 + FUTURE_MONTHS
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def check_identity(
-    file: str, meta: Mapping[str, str], *, commune_code: str | None, villages: Mapping[str, bool]
+    file: str, meta: Mapping[str, str], *, commune_code: str | None, villages: Mapping[str, bool],
+    today: dt.date | None = None, warnings: list[str] | None = None,
 ) -> list[str]:
-    """Reasons why a readable form does not belong here (empty list: it does)."""
+    """Reasons why a readable form does not belong here (empty list: it does).
+
+    A village code that lost its leading zero (1 for "01", a spreadsheet application turned
+    it into a number) and can be one village only is taken as that village: ``meta`` is
+    corrected in place and a warning naming the cell goes to ``warnings``.
+    """
     code = clean(meta.get("commune_code") or "") or ""
     if commune_code and code != str(commune_code):
         return [messages.text("import_other_commune", file=file, code=code or "?", expected=commune_code)]
     village = clean(meta.get("village_code") or "") or ""
+    matched = None if village in villages else match_lost_zero(village, lost_zero_index(villages))
+    if matched is not None and isinstance(meta, MutableMapping):
+        meta["village_code"] = matched
+        if warnings is not None:
+            warnings.append(messages.text("import_code_matched", file=file, code=village, matched=matched))
+        village = matched
     if village not in villages:
         return [messages.text("import_unknown_village", file=file, code=village or "?")]
     if villages[village] is False:
@@ -77,6 +99,9 @@ def check_identity(
             raise ValueError(period)
     except Exception:
         return [messages.text("import_bad_period", file=file, value=period)]
+    latest = latest_month(today)
+    if str(Period.parse(period)) > latest:  # a mistyped year (2031-05) would pollute every later report
+        return [messages.text("import_future_period", file=file, value=period, latest=latest)]
     return []
 
 
@@ -147,6 +172,11 @@ class ImportSummary:
     written: bool = False
     warnings: list[str] = field(default_factory=list)  # validation warnings (Vietnamese)
 
+    def __post_init__(self) -> None:
+        # the files' own warnings (each names its file) come first, then validation's
+        own = [w for f in self.files for w in f.warnings if w not in self.warnings]
+        self.warnings[:0] = own
+
     def by_status(self, status: str) -> list[FileResult]:
         return [f for f in self.files if f.status == status]
 
@@ -208,6 +238,7 @@ class Incoming:
     period: str
     village_code: str
     values: Mapping[str, Any]  # indicator keys, reporter, report_date
+    warnings: tuple[str, ...] = ()  # about the form itself (a village code restored), not blocking
 
 
 @dataclass
@@ -274,13 +305,14 @@ def merge_reports(
         if isinstance(item, FileResult):
             results.append(item)
             continue
-        new = {k: None for k in keys}
+        new: dict[str, Any] = dict.fromkeys(keys)
         new.update({k: v for k, v in item.values.items() if k in new})
         new["period"], new["village_code"] = item.period, item.village_code
         if new.get("report_date") is None:
             new["report_date"] = now.date()  # the day the commune received it
         new["source"], new["sha256"] = item.file, item.sha256
-        result = FileResult(item.file, item.path, item.sha256, ACCEPTED, item.period, item.village_code)
+        result = FileResult(item.file, item.path, item.sha256, ACCEPTED, item.period, item.village_code,
+                            warnings=list(item.warnings))
         pos = index.get((item.period, item.village_code))
         if pos is None:
             rows.append(new)

@@ -6,6 +6,8 @@ Shared by ``export`` (a commune's submission) and ``rollup`` (the level above's)
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,11 +34,76 @@ def member_terms(book: CommuneBook) -> list[str]:
     return sorted(terms, key=len, reverse=True)
 
 
-def redact(text: str, terms: Iterable[str], mark: str) -> str:
-    """``text`` with every term replaced by ``mark`` (longest terms first, as member_terms sorts them)."""
+_FOLD = str.maketrans({"đ": "d", "Đ": "D"})  # đ has no decomposition under NFD: folded by hand
+_PHONE = re.compile(r"^\+?[\d\s.\-()]+$")
+_PHONE_SEP = r"[\s.\-()]{0,2}"  # what people type between digits: "0900 000 102", "0900.000.102"
+_MIN_PHONE_DIGITS = 6
+
+
+def fold_with_map(text: str) -> tuple[str, list[int]]:
+    """``text`` lower-cased, without diacritics (đ → d), white-space runs as one space, and for
+    each folded character the index of the original character it came from."""
+    out: list[str] = []
+    where: list[int] = []
+    space = False
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if not space:
+                out.append(" ")
+                where.append(i)
+            space = True
+            continue
+        space = False
+        for f in unicodedata.normalize("NFD", ch.translate(_FOLD)).casefold():
+            if not unicodedata.combining(f):
+                out.append(f)
+                where.append(i)
+    return "".join(out), where
+
+
+def _fold(text: str) -> str:
+    return fold_with_map(text)[0].strip()
+
+
+def _term_patterns(terms: Iterable[str]) -> list[str]:
+    """One regular expression per term, matched against folded text: a name as whole words
+    whatever its case, diacritics and spacing; a phone by its digits whatever the separators
+    (and +84 for the leading 0)."""
+    patterns: list[str] = []
     for term in terms:
-        if term:
-            text = text.replace(term, mark)
+        term = str(term).strip()
+        digits = re.sub(r"\D", "", term)
+        if _PHONE.match(term) and len(digits) >= _MIN_PHONE_DIGITS:
+            head, rest = digits[0], digits[1:]
+            first = r"(?:0|\+?84)" if head == "0" else re.escape(head)
+            patterns.append(r"(?<!\d)" + first + "".join(_PHONE_SEP + d for d in rest) + r"(?!\d)")
+        else:
+            folded = _fold(term)
+            if folded:
+                patterns.append(r"(?<!\w)" + re.escape(folded).replace(r"\ ", " ").replace(" ", r"\s?") + r"(?!\w)")
+    return patterns
+
+
+def redact(text: str, terms: Iterable[str], mark: str) -> str:
+    """``text`` with every mention of a term replaced by ``mark``.
+
+    Names and phones are matched in a normalised form (case, diacritics, đ, spacing, phone
+    separators), and each match is replaced in the original text, the rest kept as it was.
+    """
+    if not text:
+        return text
+    patterns = sorted(_term_patterns(terms), key=len, reverse=True)  # longest first
+    if not patterns:
+        return text
+    folded, where = fold_with_map(text)
+    spans: list[tuple[int, int]] = []
+    for match in re.finditer("|".join(patterns), folded):
+        if match.end() > match.start():
+            # up to the next kept character: combining marks of the last letter go too
+            end = where[match.end()] if match.end() < len(where) else len(text)
+            spans.append((where[match.start()], end))
+    for start, end in reversed(spans):  # finditer gives non-overlapping spans in order
+        text = text[:start] + mark + text[end:]
     return text
 
 

@@ -7,12 +7,15 @@ workbook/forms.toml).
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+from ..core.book import CommuneBook
 from ..core.definitions import Definitions, get_definitions
 from ..core.errors import InputError
 from ..core.frames import records
 from ..core.periods import Period
+from ..core.reports import latest_month
 from ..core.text import clean
 from ..io.files import write_atomic
 from ..io.forms import FormSpec, form_config, form_file_name, safe_file_name, write_form
@@ -30,14 +33,32 @@ def make_forms(
     """Write the forms of ``period`` (YYYY-MM) for the active villages; return their paths."""
     defs = defs or get_definitions()
     path = Path(path)
+    month(period)  # a bad or far-off period fails before the workbook is read
+    form_config(defs)  # a broken forms.toml is one clear error before the workbook is read
+    book = read_workbook(path, defs, sheets=["villages"])
+    return make_forms_for_book(book, period, out_dir)
+
+
+def month(period: str) -> Period:
+    """``period`` as a month the forms can be made for (not beyond the next month)."""
     try:
         chosen = Period.parse(period)
     except InputError:
         raise InputError("forms_period_month", value=period) from None
     if chosen.kind != "month":
         raise InputError("forms_period_month", value=period)
-    form_config(defs)  # a broken forms.toml is one clear error before the workbook is read
-    book = read_workbook(path, defs, sheets=["villages"])
+    latest = latest_month()
+    if str(chosen) > latest:  # forms for a month far ahead: a mistyped year, refused before anything is written
+        raise InputError("forms_future_period", value=str(chosen), latest=latest)
+    return chosen
+
+
+def make_forms_for_book(book: CommuneBook, period: str, out_dir: str | Path | None = None) -> list[Path]:
+    """``make_forms`` of a book already read (strictly): from the file, or from the open book."""
+    defs = book.defs
+    path = book.path
+    chosen = month(period)
+    form_config(defs)
     commune_code = clean(book.settings.get("commune_code") or "")
     if not commune_code:
         raise InputError("forms_no_commune_code", file=path.name)
@@ -57,5 +78,5 @@ def make_forms(
             deadline_day=None if deadline is None else int(deadline),
         )
         target = folder / form_file_name(spec, defs)
-        written.append(write_atomic(target, lambda tmp, spec=spec: write_form(tmp, spec, defs), keep_backup=False))
+        written.append(write_atomic(target, partial(write_form, spec=spec, defs=defs), keep_backup=False))
     return written

@@ -26,6 +26,7 @@ from ..io.submission import build_submission, write_submission
 from ..io.submission_reader import Submission, read_submission
 
 Progress = Callable[[int, int], None]
+SUBMISSION_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")  # read, or rejected saying why
 
 
 @dataclass
@@ -39,6 +40,7 @@ class RollupResult:
     superseded: list[tuple[Path, Path]] = field(default_factory=list)  # (older file, newer file kept)
     missing: list[str] = field(default_factory=list)
     late: list[str] = field(default_factory=list)
+    empty: list[tuple[str, str]] = field(default_factory=list)  # (unit, file): completeness 0
     defs: Definitions | None = field(default=None, repr=False)
 
     def summary_lines(self) -> list[str]:
@@ -56,17 +58,22 @@ class RollupResult:
             lines.append("  " + fill(words.get("general_missing", "{names}"), names="; ".join(self.missing)))
         if self.late:
             lines.append("  " + fill(words.get("general_late", "{names}"), names="; ".join(self.late)))
+        for unit, file in self.empty:  # accepted, but it carries no village report at all
+            lines.append("  " + text("rollup_empty_submission", unit=unit, file=file))
         return lines
 
 
 def submission_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Files given, and the .xlsx files of folders given (not recursive; lock and hidden files skipped)."""
+    """Files given, and the workbook files of folders given (not recursive; lock and hidden files
+    skipped). A folder's .xls, .ods and .xlsm files are listed too, so that a submission saved in
+    another format is rejected with the reason ("lưu lại dạng .xlsx") instead of being missed."""
     out: list[Path] = []
     for p in map(Path, paths):
         if not p.exists():  # a mistyped argument stops the rollup, naming it
             raise WorkbookError("not_found", file=str(p))
         if p.is_dir():
-            out.extend(sorted(f for f in p.glob("*.xlsx") if not f.name.startswith(("~$", ".")) and f.is_file()))
+            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in SUBMISSION_SUFFIXES
+                              and not f.name.startswith(("~$", ".")) and f.is_file()))
         else:
             out.append(p)
     seen: set[Path] = set()
@@ -184,6 +191,6 @@ def rollup(
     path = write_submission(target, data)
     result = RollupResult(
         path=path, aggregate=agg, accepted=[s.path for s in accepted], rejected=rejected, superseded=superseded,
-        missing=list(agg.extra["missing"]), late=list(agg.extra["late"]), defs=defs,
+        missing=list(agg.extra["missing"]), late=list(agg.extra["late"]), empty=list(agg.extra["empty"]), defs=defs,
     )
     return result

@@ -10,7 +10,7 @@ import re
 
 from .. import messages
 from ..definitions import Column
-from ..frames import ROW, coerce
+from ..frames import CODE_MATCHED, ROW, coerce
 from ..text import ValueProblem, is_blank
 from .core import Context, RuleConfigError, RuleRun, rule
 
@@ -20,6 +20,8 @@ _BY_TYPE = {"int": "cell-integer", "money": "cell-integer", "number": "cell-numb
 
 
 def _problem_rule(problem) -> str:
+    if problem.reason == CODE_MATCHED:
+        return "cell-code-matched"
     if problem.reason == "reason_error_value":
         return "cell-unreadable"
     return _BY_TYPE.get(problem.type, "cell-unreadable")
@@ -96,6 +98,22 @@ def cell_period(ctx: Context, run: RuleRun) -> None:
 def cell_unreadable(ctx: Context, run: RuleRun) -> None:
     """Any other value that cannot be read as its column's type (formula errors …)."""
     _problems(ctx, run)
+
+
+@rule("cell-code-matched", "cells")
+def cell_code_matched(ctx: Context, run: RuleRun) -> None:
+    """A code that lost its leading zero (1 typed for 01) was matched to the one code it can be."""
+    keys = {sheet.name: sheet.key for sheet in ctx.defs.sheets}
+    skip = _out_of_scope_rows(ctx)
+    reports_name = ctx.sheet("reports").name
+    for p in ctx.book.problems:
+        key = keys.get(p.sheet)
+        if p.reason != CODE_MATCHED or key is None or (p.sheet == reports_name and p.row in skip):
+            continue
+        frame = ctx.table(key)
+        code = frame.loc[frame[ROW] == p.row, p.key]
+        run.issue(key, p.row, p.key, p.value, sheet_name=p.sheet, header=p.header,
+                  code=code.iloc[0] if len(code) else "")
 
 
 @rule("cell-list", "cells")

@@ -420,7 +420,7 @@ def toml_text(value: Any) -> str:
         return str(value)
 
 
-def config_reason(config: Mapping[str, Any], key: str, **params: Any) -> str:
+def config_reason(config: Mapping[str, Any], key: str, /, **params: Any) -> str:
     """Why a rule is misconfigured, in words of [config_reasons] (rules.toml)."""
     templates = config.get("config_reasons")
     template = templates.get(key, key) if isinstance(templates, dict) else key
@@ -494,9 +494,9 @@ def run_rules(
         if spec.func is None or (wanted is not None and rule_id not in wanted):
             continue
         entry = entries.get(rule_id)
-        reason = _check_config(config, spec, entry)
-        if reason:
-            issues.append(_engine_issue(config, "rule-misconfigured", rule_id, reason))
+        misconfigured = _check_config(config, spec, entry)
+        if misconfigured:
+            issues.append(_engine_issue(config, "rule-misconfigured", rule_id, misconfigured))
             continue
         if entry.get("enabled", True) is False or ctx.lacks(spec):
             continue  # a missing sheet or column is reported by the structure rules

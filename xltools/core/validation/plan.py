@@ -188,7 +188,7 @@ def attendance(ctx: Context, run: RuleRun) -> None:
 # ---------------------------------------------------------------------- missing and late
 def _month_range(first: str, last: str) -> list[str]:
     a, b = Period.parse(first), Period.parse(last)
-    out = []
+    out: list[str] = []
     y, m = a.year, a.n
     while (y, m) <= (b.year, b.n) and len(out) < 1200:
         out.append(f"{y:04d}-{m:02d}")
@@ -253,3 +253,23 @@ def late_report(ctx: Context, run: RuleRun) -> None:
     dated = pd.to_datetime(reports["report_date"])
     mask = dated > due
     run.rows("reports", reports, mask, "report_date", deadline=reports["period"].map(deadlines))
+
+
+@rule("plan-future-report", "plan", needs=("reports.period",))
+def future_report(ctx: Context, run: RuleRun) -> None:
+    """Report rows of a month whose data window has not begun yet, or dated after today."""
+    reports = _reports(ctx)
+    if reports.empty:
+        return
+    today = pd.Timestamp(ctx.today)
+    starts: dict[str, dt.date | None] = {}
+    for month in reports["period"].dropna().unique():
+        try:
+            starts[month] = Period.parse(month).window(ctx.cut_day)[0]
+        except Exception:  # an unreadable period is the cell rules' business
+            starts[month] = None
+    begins = pd.to_datetime(reports["period"].map(starts), errors="coerce")
+    run.rows("reports", reports, begins > today, "period", today=ctx.today)
+    if ctx.has_column("reports", "report_date"):
+        dated = pd.to_datetime(reports["report_date"], errors="coerce")
+        run.rows("reports", reports, dated > today, "report_date", today=ctx.today)
