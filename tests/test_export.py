@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from xltools import export
 from xltools.cli import main
-from xltools.core.aggregation import report_defs
+from xltools.core.aggregation import group_number, report_defs
 from xltools.core.definitions import get_definitions
 from xltools.core.errors import WorkbookError
 from xltools.io.files import sha256_file
@@ -38,9 +38,11 @@ def test_export_writes_the_four_sheets_and_leaves_the_workbook_alone(commune, tm
     assert sha256_file(commune) == before
     sheets = report_defs(defs)["sheets"]
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == [sheets["report"], sheets["charts"], sheets["data"], sheets["info"]]
-    # openpyxl drops charts when loading: count the chart parts of the package instead
-    assert len([n for n in zipfile.ZipFile(path).namelist() if n.startswith("xl/charts/chart")]) == 3
+    annexes = [sheets["annex"].format(number=n) for n in (1, 2)]  # per village: the counts, the ratios
+    assert wb.sheetnames == [sheets["report"], sheets["charts"], sheets["data"], sheets["info"], *annexes, sheets["notes"]]
+    # openpyxl drops charts when loading: count the chart parts of the package instead (one chart a
+    # printed page: small and large counts apart, the ratios, the trend of small and of large counts)
+    assert len([n for n in zipfile.ZipFile(path).namelist() if n.startswith("xl/charts/chart")]) == 5
 
 
 def test_report_sheet_follows_decree_30(commune, tmp_path, defs):
@@ -63,20 +65,20 @@ def test_report_sheet_follows_decree_30(commune, tmp_path, defs):
     body = rep["layout"]["size_body"]
     assert sizes["Số: 05/BC-BCĐ"] == sizes[date_line] == sizes["TM. BAN CHỈ ĐẠO"] == sizes["Quỳnh Văn Đức"] == body
     assert sizes["BÁO CÁO"] == rep["layout"]["size_title"] and sizes["Nơi nhận:"] == rep["layout"]["size_recipients"]
-    # page setup: A4, margins within the Decree's ranges (mm), one page wide, repeated header
-    assert ws.page_setup.paperSize == 9
+    # page setup: A4 portrait at 100 % (never shrunk to fit), margins within the Decree's ranges (mm)
+    assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "portrait"
+    assert ws.page_setup.scale in (None, 100)  # 100 is the OOXML default
     mm = {k: getattr(ws.page_margins, k) * 25.4 for k in ("top", "bottom", "left", "right")}
     assert 20 <= mm["top"] <= 25 and 20 <= mm["bottom"] <= 25
     assert 30 <= mm["left"] <= 35 and 15 <= mm["right"] <= 20
-    assert ws.sheet_properties.pageSetUpPr.fitToPage
-    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0  # 1 is the OOXML default
-    assert not ws.print_title_rows  # nine villages fit on page 1: nothing repeats above page 2
+    assert not (ws.sheet_properties.pageSetUpPr and ws.sheet_properties.pageSetUpPr.fitToPage)
+    assert not ws.print_title_rows  # the report sheet repeats nothing: each table re-writes its own header
     assert ws.HeaderFooter.differentFirst and "&P" in ws.oddHeader.center.text and not ws.firstHeader.center.text
-    # the printed table uses the Vietnamese grouping (1.234) whatever the locale
-    total_row = next(r for r in ws.iter_rows() if r[1].value == "Tổng cộng")
-    assert total_row[2].number_format == rep["layout"]["number_format"]
+    # the per-village table is annex 1; printed numbers use the Vietnamese grouping (1.234) whatever the locale
+    annex = openpyxl.load_workbook(path)[rep["sheets"]["annex"].format(number=1)]
+    total_row = next(r for r in annex.iter_rows() if r[1].value == "Tổng cộng")
     agg = aggregate(commune, "2023-12")
-    assert [c.value for c in total_row[2:2 + len(agg.indicators)]] == [agg.total()[k] for k in agg.indicators]
+    assert [c.value for c in total_row[2:2 + len(agg.indicators)]] == [group_number(agg.total()[k]) for k in agg.indicators]
 
 
 def test_the_data_window_follows_the_cut_day_of_the_rules(commune, tmp_path, own_definitions):
@@ -126,6 +128,30 @@ def test_no_member_name_or_phone_leaves_the_commune(commune, tmp_path, sample):
     assert ": Đề nghị hỗ trợ ông … …" in cells  # the note is kept, only the name and phone are masked
     with_members = "\n".join(_cells(export(_with_note(commune, note), "2023-12", tmp_path / "m", include_members=True)))
     assert all(n in with_members for n in names) and all(p in with_members for p in phones)
+
+
+@pytest.mark.parametrize("written", [
+    "KĂN VĂN SƠN 0900 000 103",      # capitals, a phone with spaces
+    "kan van son 0900.000.103",      # no diacritics, a phone with dots
+    "Kăn   Văn  Sơn +84 900-000-103",  # extra spaces, the international form
+    "Ka\u0306n Va\u0306n So\u031bn 0900000103",  # decomposed (NFD), as some keyboards type it
+])
+def test_a_member_written_another_way_is_still_redacted(commune, tmp_path, written, defs):
+    mark = report_defs(defs)["text"]["redacted"]
+
+    def note(t):
+        t["reports"].loc[t["reports"]["period"] == "2023-12", "note"] = f"Đề nghị hỗ trợ ông {written}, cảm ơn."
+    path = export(_with_note(commune, note), "2023-12", tmp_path)
+    notes = [c for c in _cells(path) if "Đề nghị hỗ trợ" in c]
+    assert notes and all(c.endswith(f": Đề nghị hỗ trợ ông {mark} {mark}, cảm ơn.") for c in notes), notes
+
+
+def test_redaction_keeps_the_text_around_the_name_intact():
+    from xltools.core.submission import redact
+
+    terms = ["Hồ Thị Đào", "0900000102"]
+    assert redact("Bà HO THI DAO (đt 0900.000.102) đã về; Hồ Thị Đàon ở lại, số 09000001025.", terms, "…") == \
+        "Bà … (đt …) đã về; Hồ Thị Đàon ở lại, số 09000001025."
 
 
 def _with_note(commune, edit):
@@ -204,7 +230,9 @@ def test_a_long_results_table_repeats_its_header_on_every_page(make_commune, tmp
         tables["reports"] = make_reports(tables["villages"], ["2023-12"])
 
     path = export(make_commune(edit=many_villages), "2023-12", tmp_path, force=True)
-    ws = openpyxl.load_workbook(path)[report_defs(defs)["sheets"]["report"]]
+    wb = openpyxl.load_workbook(path)
+    assert not wb[report_defs(defs)["sheets"]["report"]].print_title_rows  # never over the budget or the signature
+    ws = wb[report_defs(defs)["sheets"]["annex"].format(number=1)]  # the per-village table: alone on its sheet
     header = next(r[0].row for r in ws.iter_rows() if r[1].value == report_defs(defs)["text"]["column_village"])
     assert ws.print_title_rows == f"${header}:${header}"
 
@@ -215,3 +243,45 @@ def test_export_refuses_a_file_that_is_not_a_commune_workbook_even_forced(commun
         export(submission, "2023-12", tmp_path / "b", force=True)
     assert err.value.exit_code == 2 and submission.name in err.value.vi
     assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())
+
+
+def _break_reports(commune, tmp_path, how: str):
+    """The commune workbook as an officer left it: the Báo cáo thôn sheet renamed, or its Mã thôn
+    column deleted (real edits of the .xlsx, saved by openpyxl)."""
+    defs = get_definitions()
+    sheet = defs.sheet("reports")
+    wb = openpyxl.load_workbook(commune)
+    ws = wb[sheet.name]
+    if how == "renamed":
+        ws.title = "Bao cao cu"
+    else:
+        header = sheet.column("village_code").header
+        (col,) = [c.column for c in ws[1] if c.value == header]
+        ws.delete_cols(col)
+        for table in ws.tables.values():  # keep the Table consistent with its shorter header row
+            table.tableColumns = [t for t in table.tableColumns if t.name != header]
+            start, end = table.ref.split(":")
+            end_col = openpyxl.utils.column_index_from_string("".join(ch for ch in end if ch.isalpha())) - 1
+            table.ref = f"{start}:{openpyxl.utils.get_column_letter(end_col)}{''.join(ch for ch in end if ch.isdigit())}"
+    target = tmp_path / f"SoTheoDoi_{how}.xlsx"
+    wb.save(target)
+    return target
+
+
+@pytest.mark.parametrize("how", ["renamed", "column_deleted"])
+def test_a_forced_export_never_sends_an_empty_report(commune, tmp_path, how):
+    broken = _break_reports(commune, tmp_path, how)
+    out = tmp_path / "o"
+    for extra in ([], ["--force"]):
+        result = CliRunner().invoke(main, ["export", str(broken), "--period", "2023-12", "-o", str(out), *extra])
+        assert result.exit_code == 1, result.output
+        (line,) = result.output.splitlines()
+        assert line.startswith("Lỗi: Không xuất báo cáo, kể cả khi xuất bắt buộc (--force)") and broken.name in line
+        expected = "thiếu sheet “Báo cáo thôn”" if how == "renamed" else "sheet “Báo cáo thôn” thiếu cột “Mã thôn”"
+        assert expected in line and "Traceback" not in result.output
+        assert not out.exists() or not list(out.iterdir())  # nothing written, not even half a file
+    # the library says the same, and data errors alone are still overridden by force (test above)
+    from xltools.verbs.export import ExportStructureRefused
+
+    with pytest.raises(ExportStructureRefused):
+        export(broken, "2023-12", out, force=True)
