@@ -83,9 +83,9 @@ def package_checks() -> list[Check]:
     names = []
     for line in requirements():
         requirement, _, marker = line.partition(";")
-        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-        if name and _marker_applies(marker.strip() or None) and name.group(1) not in names:
-            names.append(name.group(1))
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+        if match and _marker_applies(marker.strip() or None) and match.group(1) not in names:
+            names.append(match.group(1))
     for name in names:
         try:
             version = importlib.metadata.version(name)
@@ -156,10 +156,10 @@ def pin_check() -> Check:
 
 def excel_check(platform: str) -> Check:
     """Excel installed and registered for COM (Windows registry, no Excel started)."""
-    if not platform.startswith("win"):
+    if not platform.startswith("win") or sys.platform != "win32":  # winreg exists only on Windows
         return _check("excel", WARNING)
     try:
-        import winreg  # Windows only
+        import winreg
 
         with winreg.OpenKey(winreg.HKEY_CLASSES_ROOT, r"Excel.Application\CLSID"):
             pass

@@ -261,8 +261,9 @@ class Aggregate:
                     out.append((self.unit_code, period, str(rec["code"]), str(rec["name"] or ""), key, self.agg[key], v))
         total = self.total()
         for key in self.keys:
-            if total[key] is not None:
-                out.append((self.unit_code, period, "", "", key, self.agg[key], int(total[key])))
+            value = total[key]
+            if value is not None:
+                out.append((self.unit_code, period, "", "", key, self.agg[key], value))
         return out
 
     # -- output -----------------------------------------------------------------
@@ -519,9 +520,9 @@ def aggregate_tables(
     }
     if sit_rows is not None and len(sit_rows):
         last = sit_rows.iloc[-1]
-        for col in ("addicts", "users", "post_rehab"):
-            if col in sit_rows:
-                facts[col] = _int(last[col])
+        for key in ("addicts", "users", "post_rehab"):
+            if key in sit_rows:
+                facts[key] = _int(last[key])
         if "arrested" in sit_rows:
             facts["arrested"] = int(pd.to_numeric(sit_rows["arrested"], errors="coerce").fillna(0).sum())
     result.facts = facts

@@ -1,10 +1,13 @@
 """The message catalogue (workbook/messages.toml): Vietnamese first, English after."""
 from __future__ import annotations
 
-try:
+import os
+import sys
+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # Python 3.10
+    import tomli as tomllib
 from functools import lru_cache
 from typing import Any
 
@@ -34,13 +37,13 @@ def fill(template: str, /, **params: Any) -> str:
 
 
 def text(key: str, lang: str = "vi", /, **params: Any) -> str:
-    """One message of the catalogue in ``lang`` with its placeholders filled."""
+    """One message of the catalogue in ``lang`` with its placeholders filled.
+
+    A key missing from the catalogue is a bug: with ``XLTOOLS_STRICT_MESSAGES`` set (the test
+    suite sets it) it raises KeyError; for a user it shows the key itself rather than a traceback."""
     entry = catalogue().get(key)
     if entry is None:
+        if os.environ.get("XLTOOLS_STRICT_MESSAGES"):
+            raise KeyError(f"message key {key!r} is not in workbook/messages.toml")
         return key
     return entry.get(lang, entry.get("vi", key)).format_map(_Default(params))
-
-
-def both(key: str, /, **params: Any) -> str:
-    """'Vietnamese (English)': the one-line form used for errors."""
-    return f"{text(key, 'vi', **params)} ({text(key, 'en', **params)})"

@@ -10,6 +10,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import SupportsInt
 
 from .errors import InputError
 
@@ -91,9 +92,6 @@ class Period:
             return f"9 tháng năm {self.year}"
         return f"năm {self.year}"
 
-    def contains(self, month: str) -> bool:
-        return month in self.months()
-
 
 def month_of(value: dt.date | dt.datetime) -> str:
     return f"{value.year:04d}-{value.month:02d}"
@@ -109,10 +107,12 @@ DEFAULT_DEADLINE_DAY = 18
 
 def deadline_day_of(value: object) -> int:
     """The ``form_deadline_day`` setting as a day 1..31 (18 when it is unusable)."""
-    try:
-        day = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        day = DEFAULT_DEADLINE_DAY
+    day = DEFAULT_DEADLINE_DAY
+    if isinstance(value, (str, SupportsInt)):
+        try:
+            day = int(value)
+        except (TypeError, ValueError):
+            day = DEFAULT_DEADLINE_DAY
     return min(max(day, 1), 31)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -112,10 +113,10 @@ def make_situation(periods: Iterable[str], *, seed: int = 138, border: bool = Tr
 # ---------------------------------------------------------------------------- more communes
 def sample_commune_specs() -> dict[str, Any]:
     """The content of samples/communes.toml (three more sample communes)."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:  # Python 3.10
+        import tomli as tomllib
     from .resources import resource_dir
 
     with open(resource_dir("samples") / "communes.toml", "rb") as fh:

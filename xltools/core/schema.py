@@ -60,6 +60,6 @@ def schema_markdown(defs: Definitions | None = None) -> str:
     for k, v in defs.lists.items():
         out.append(f"- `{k}` ({v.label}): " + "; ".join(v.values))
     out += ["", "## Settings (Cấu hình)", "", "| key | label | type |", "|---|---|---|"]
-    for s in defs.settings:
-        out.append(f"| `{s.key}` | {s.label} | {s.type} |")
+    for setting in defs.settings:
+        out.append(f"| `{setting.key}` | {setting.label} | {setting.type} |")
     return "\n".join(out) + "\n"

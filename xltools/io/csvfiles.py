@@ -43,7 +43,7 @@ def read_csv_table(path: str | Path, sheet_key: str, defs: Definitions | None = 
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     header = next(reader, [])
-    wanted = {}
+    wanted: dict[str, str] = {}
     for col in sheet.readable_columns:
         for t in (col.header, *col.aliases, col.key):
             wanted.setdefault(header_key(t), col.key)

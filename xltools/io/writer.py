@@ -9,6 +9,7 @@ the computed sheets are protected against accidents.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from xlsxwriter.utility import quote_sheetname, xl_col_to_name
 from .. import __version__
 from ..core import messages
 from ..core.definitions import Column, Definitions, Sheet, get_definitions
+from ..core.errors import DefinitionsError
 from ..core.frames import records
 from .files import write_atomic
 
@@ -83,6 +85,7 @@ def _validation(defs: Definitions, col: Column) -> dict[str, Any] | None:
         prompt = col.comment
     else:
         prompt = None
+    opts: dict[str, Any] | None
     if col.ref == "villages":
         opts = {"validate": "list", "source": "=ds_village_codes", "error_message": messages.text("dv_village")}
     elif col.list:
@@ -121,14 +124,16 @@ def _write_table(wb, fm: _Formats, defs: Definitions, sheet: Sheet, data, villag
     columns = []
     for col in sheet.columns:
         spec: dict[str, Any] = {"header": col.header, "format": fm.column(col), "header_format": fm.header}
-        if col.type == "formula" and col.formula:
-            spec["formula"] = col.formula
         columns.append(spec)
     last_row = max(len(rows), 1)
     ws.add_table(
         0, 0, last_row, len(columns) - 1,
         {"name": sheet.table, "columns": columns, "data": rows, "style": TABLE_STYLE},
     )
+    for i, col in enumerate(sheet.columns):  # row formulas as A1 references: every application evaluates them
+        if col.type == "formula" and col.formula:
+            for r in range(1, last_row + 1):
+                ws.write_formula(r, i, formula_for_row(col.formula, sheet, r + 1), fm.column(col))
     ws.set_row(0, 48)
     limit = REPORT_VALIDATION_ROWS if sheet.key == "reports" else VALIDATION_ROWS
     for i, col in enumerate(sheet.columns):
@@ -258,3 +263,41 @@ def build_workbook(
 def write_workbook(path: str | Path, tables, settings, defs: Definitions | None = None, **kwargs) -> Path:
     """``build_workbook`` written atomically (temporary file, then replace, old file backed up)."""
     return write_atomic(path, lambda tmp: build_workbook(tmp, tables, settings, defs, **kwargs))
+
+
+def column_number_format(col: Column, defs: Definitions) -> str | None:
+    """The number format of a table column's cells: the definitions' (dates, counts), else text
+    for codes, phones, periods, lists and text, so that no application retypes them."""
+    fmt = defs.column_format(col)
+    if fmt:
+        return fmt
+    return "@" if col.type in ("code", "phone", "period", "text", "list") else None
+
+
+# a this-row structured reference of the definitions: [@[Ngày hoàn thành]] or [@Header]
+_THIS_ROW = re.compile(r"\[@\[((?:'.|[^\]])+)\]\]|\[@((?:'.|[^\[\]])+)\]")
+
+
+def formula_for_row(formula: str, sheet: Sheet, row: int, letters: Mapping[str, str] | None = None) -> str:
+    """The definitions' row formula written into Excel row ``row`` of ``sheet``'s table.
+
+    Every ``[@[Header]]`` / ``[@Header]`` reference becomes the plain A1 reference of that
+    column in the same row (``$E5``): Excel, LibreOffice and WPS all evaluate it, while a
+    structured reference shows Err:507 in LibreOffice (and #N/A once LibreOffice has saved
+    the file). ``letters`` (column key -> letter) is where the table's columns are in the
+    file; by default the definitions' order from column A, as ``build_workbook`` writes them.
+    A column the file no longer has becomes ``#REF!``, as Excel shows a deleted reference; a
+    header the sheet's definitions do not have is a DefinitionsError.
+    """
+    if letters is None:
+        letters = {c.key: xl_col_to_name(i) for i, c in enumerate(sheet.columns)}
+    keys = {c.header: c.key for c in sheet.columns}
+
+    def a1(match: re.Match[str]) -> str:
+        header = re.sub(r"'(.)", r"\1", match.group(1) or match.group(2))  # ' escapes [ ] # ' in a header
+        key = keys.get(header)
+        if key is None:
+            raise DefinitionsError("definitions_formula_header", file="workbook.toml", sheet=sheet.name, header=header)
+        return f"${letters[key]}{row}" if key in letters else "#REF!"
+
+    return _THIS_ROW.sub(a1, formula)

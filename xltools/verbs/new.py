@@ -4,10 +4,12 @@ The library functions behind ``xltools new`` and the start of ``xltools demo``.
 """
 from __future__ import annotations
 
-try:
+import sys
+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # Python 3.10
+    import tomli as tomllib
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
