@@ -1,19 +1,74 @@
-"""Shared fixtures: workbooks are built in code, each test changes one thing."""
+"""Shared fixtures and helpers: workbooks are built in code, each test changes one thing.
+
+The everyday lane (``python -m pytest -n auto``) leaves out the tests marked ``slow`` or
+``libreoffice`` (they start LibreOffice or run a whole chain); ``CI=true`` or ``--runslow``
+runs them too. Helpers that several test modules use live here (``from conftest import ...``),
+so no test module imports another.
+"""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
 import shutil
 import subprocess
+import time
+import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from xltools.core.definitions import get_definitions
+from xltools.core.sample import make_reports
 from xltools.verbs.new import new, sample_commune
+
+if TYPE_CHECKING:
+    import xlwings as xw
+
+SLOW_MARKERS = ("slow", "libreoffice")  # starting LibreOffice is slow too
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+# Property tests without their own max_examples: a quick look in the everyday lane, a long one in CI.
+hypothesis_settings.register_profile("everyday", max_examples=25)
+hypothesis_settings.register_profile("ci", max_examples=100)
+hypothesis_settings.load_profile("ci" if in_ci() else "everyday")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run the tests marked slow or libreoffice (always on with CI=true)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # messages.text() raises on a key missing from workbook/messages.toml (subprocesses inherit it)
+    os.environ["XLTOOLS_STRICT_MESSAGES"] = "1"
+    if config.getoption("--runslow"):
+        hypothesis_settings.load_profile("ci")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if in_ci() or config.getoption("--runslow"):
+        return "lane: everything (slow and libreoffice tests included)"
+    return "lane: everyday (slow and libreoffice tests left out; CI=true or --runslow runs them)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if in_ci() or config.getoption("--runslow"):
+        return
+    slow = [item for item in items if any(item.get_closest_marker(m) for m in SLOW_MARKERS)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        left_out = set(slow)
+        items[:] = [item for item in items if item not in left_out]
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +117,7 @@ def soffice_available() -> bool:
 def require_soffice() -> None:
     """Skip without LibreOffice on a developer machine; fail in CI, where it must exist."""
     if not soffice_available():
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail("LibreOffice (soffice) is required in CI")
         pytest.skip("LibreOffice (soffice) is not installed")
 
@@ -124,3 +179,309 @@ def own_definitions(tmp_path, monkeypatch) -> DefinitionsCopy:
     shutil.copytree(get_definitions().folder, folder)
     monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(folder))
     return DefinitionsCopy(folder)
+
+
+# ---------------------------------------------------------------- built once per test run
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder of this test run that every xdist worker sees (each worker has its own session)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's own basetemp, shared by its workers only
+    return base / name
+
+
+def build_once(folder: Path, build: Callable[[Path], None], timeout: float = 900) -> Path:
+    """Run ``build(folder)`` in the first worker that asks; the others wait for it to finish."""
+    done = folder / ".done"
+    try:
+        folder.mkdir(parents=True)  # atomic: the worker that creates the folder builds it
+    except FileExistsError:
+        deadline = time.monotonic() + timeout
+        while not done.exists():
+            if time.monotonic() > deadline:
+                pytest.fail(f"{folder} was not built within {timeout:.0f} s")
+            time.sleep(0.1)
+        return folder
+    try:
+        build(folder)
+    finally:
+        done.touch()
+    return folder
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One ``xltools demo`` of the test run. Tests share its folder: read it, never change it."""
+
+    folder: Path
+    workbook: Path
+    exit_code: int
+    output: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.output.splitlines()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> DemoRun:
+    """``xltools demo`` through the CLI, run once per test run (whichever worker needs it first)."""
+    from click.testing import CliRunner
+
+    from xltools.cli import main
+    from xltools.core.resources import resource_dir
+    from xltools.verbs.new import default_file_name, load_settings_file
+
+    def build(folder: Path) -> None:
+        result = CliRunner().invoke(main, ["demo", str(folder / "demo")])
+        output = result.output
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            import traceback
+
+            output += "".join(traceback.format_exception(result.exception))
+        (folder / "output.txt").write_text(output, encoding="utf-8")
+        (folder / "exit_code").write_text(str(result.exit_code), encoding="utf-8")
+
+    folder = build_once(shared_dir(tmp_path_factory, "xltools-demo"), build)
+    assert (folder / "exit_code").exists(), "the demo fixture failed to run"
+    settings = load_settings_file(resource_dir("samples") / "commune.toml")
+    return DemoRun(folder=folder / "demo", workbook=folder / "demo" / default_file_name(settings, get_definitions()),
+                   exit_code=int((folder / "exit_code").read_text(encoding="utf-8")),
+                   output=(folder / "output.txt").read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- helpers of several test modules
+def clean(tables: dict[str, pd.DataFrame]) -> None:
+    """Make the sample's reports flawless: none missing or late, everyone reached, a launch a month."""
+    reports = make_reports(tables["villages"], ["2023"], missing=0.0, late=0.0)
+    reports["drug_people_reached"] = reports["drug_people_known"]
+    reports["movement_launches"] = reports["movement_launches"].clip(lower=1)
+    tables["reports"] = reports
+    milestones = tables["milestones"]
+    milestones["done_on"] = milestones["done_on"].astype(object)
+    milestones.loc[milestones["step_no"] == 11, "done_on"] = dt.date(2023, 12, 15)  # nothing overdue, ever
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol9 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+]>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheets>&lol9;</sheets></workbook>
+"""
+
+
+def rezip(source: Path, target: Path, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None,
+          drop: set[str] = frozenset(), compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    """Copy a workbook's zip, replacing, adding or dropping members."""
+    replace, add = replace or {}, add or {}
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", compression) as zout:
+        for info in zin.infolist():
+            if info.filename in drop:
+                continue
+            zout.writestr(info.filename, replace.get(info.filename, zin.read(info.filename)))
+        for name, data in add.items():
+            zout.writestr(name, data)
+    return target
+
+
+# ---------------------------------------------------------------- xlwings' remote engine (button handlers)
+def _xlwings():
+    os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # before xlwings is imported
+    import xlwings
+
+    return xlwings
+
+
+def _json_value(value: Any) -> Any:
+    if value == "" or value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%dT00:00:00.000Z")
+    if isinstance(value, dt.time):
+        return value.strftime("1899-12-30T%H:%M:%S.000Z")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def payload_from_file(path: str | Path, *, name: str | None = None, active: int = 0, selection: str = "A1") -> dict[str, Any]:
+    """The JSON payload xlwings' VBA client sends for a workbook file.
+
+    Mirrors ``xlwings/addin/Remote.bas`` (``RunRemotePython``): client, version, the book (name,
+    active sheet, selection), workbook-level names, and per sheet its name, pictures, tables
+    (addresses as ``$A$1:$C$3``) and the values from A1 to the end of the used range, as VBA's JSON
+    converter writes them: dates as ISO text ending in ``Z``, whole numbers as integers, empty
+    cells as null, errors as their ``#…`` text. ``name`` is the book name sent (default: the full
+    path, so that handlers resolve folders next to the file as they do with Excel's FullName)."""
+    import openpyxl
+    import python_calamine as pc
+    from openpyxl.utils import get_column_letter as L
+    from openpyxl.utils import range_boundaries
+
+    path = Path(path)
+    wb = pc.CalamineWorkbook.from_path(str(path))
+    grids = {}
+    try:
+        for sheet_name in wb.sheet_names:
+            grids[sheet_name] = wb.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+    finally:
+        wb.close()
+    book = openpyxl.load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
+    sheets = []
+    for ws in book.worksheets:
+        grid = grids.get(ws.title) or [[]]
+        values = [[_json_value(v) for v in row] for row in grid] if grid and grid[0] else [[]]
+        tables = []
+        for table in ws.tables.values():
+            min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+            tables.append({
+                "name": table.name,
+                "range_address": f"${L(min_col)}${min_row}:${L(max_col)}${max_row}",
+                "header_row_range_address": f"${L(min_col)}${min_row}:${L(max_col)}${min_row}",
+                "data_body_range_address": (f"${L(min_col)}${min_row + 1}:${L(max_col)}${max_row}"
+                                            if max_row > min_row else None),
+                "total_row_range_address": None,
+                "show_headers": True,
+                "show_totals": False,
+                "table_style": table.tableStyleInfo.name if table.tableStyleInfo else "",
+                "show_autofilter": True,
+            })
+        sheets.append({"name": ws.title, "pictures": [], "tables": tables, "values": values})
+    names = []
+    for dn_name, dn in book.defined_names.items():
+        for sheet_title, ref in dn.destinations:
+            if sheet_title in book.sheetnames:
+                names.append({
+                    "name": dn_name, "sheet_index": book.sheetnames.index(sheet_title),
+                    "address": ref.replace("$", ""), "book_scope": True,
+                    "scope_sheet_name": None, "scope_sheet_index": None,
+                })
+                break
+    return {
+        "client": "VBA",
+        "version": _xlwings().__version__,
+        "book": {"name": name or str(path), "active_sheet_index": active, "selection": selection},
+        "names": names,
+        "sheets": sheets,
+    }
+
+
+def book_from_file(path: str | Path, **kwargs: Any) -> xw.Book:
+    """``xw.Book(json=...)`` of a workbook file (the remote engine)."""
+    return _xlwings().Book(json=payload_from_file(path, **kwargs))
+
+
+def actions(book: xw.Book, func: str | None = None) -> list[dict[str, Any]]:
+    out = book.json()["actions"]
+    return [a for a in out if func is None or a["func"] == func]
+
+
+def sheet_index(book: xw.Book, name: str) -> int:
+    return [s.name for s in book.sheets].index(name)
+
+
+def written_cells(book: xw.Book, sheet: str) -> dict[str, Any]:
+    """A1 address -> value of every setValues action on ``sheet`` (last write wins)."""
+    from openpyxl.utils import get_column_letter as L
+
+    pos = sheet_index(book, sheet)
+    out: dict[str, Any] = {}
+    for a in actions(book, "setValues"):
+        if a["sheet_position"] != pos:
+            continue
+        for r, row in enumerate(a["values"]):
+            for c, v in enumerate(row):
+                out[f"{L(a['start_column'] + c + 1)}{a['start_row'] + r + 1}"] = v
+    return out
+
+
+def colors(book: xw.Book, sheet: str) -> dict[str, str | None]:
+    """A1 address -> fill set on ``sheet`` (None: fill removed): setRangeColors of xlwings
+    0.37.5+, or one setRangeColor per cell on the older xlwings of Python 3.10."""
+    from openpyxl.utils import get_column_letter as L
+
+    pos = sheet_index(book, sheet)
+    out: dict[str, str | None] = {}
+    for a in actions(book):
+        if a["sheet_position"] != pos:
+            continue
+        if a["func"] == "setRangeColors":
+            for r, row in enumerate(a["args"][0]):
+                for c, v in enumerate(row):
+                    if v != "keep":
+                        out[f"{L(a['start_column'] + c + 1)}{a['start_row'] + r + 1}"] = v.lower() if v else v
+        elif a["func"] == "setRangeColor":
+            colour = a["args"][0] if isinstance(a["args"], list) else a["args"]
+            colour = colour.lower() if colour else None
+            for r in range(a["row_count"]):
+                for c in range(a["column_count"]):
+                    out[f"{L(a['start_column'] + c + 1)}{a['start_row'] + r + 1}"] = colour
+    return out
+
+
+def append_rows(path: Path, key: str, rows: list[dict[str, Any]], defs: Any = None) -> Path:
+    """Append ``rows`` to the table ``key`` of the workbook file through the openpyxl sink."""
+    from xltools.core.change import WorkbookChange, table_change
+    from xltools.io.reader import read_workbook
+    from xltools.io.sink import apply_change
+
+    book = read_workbook(path, defs, strict=False)
+    return apply_change(path, WorkbookChange(tables=[table_change(book, key, appends=rows)]), defs)
+
+
+# ---------------------------------------------------------------- hostile files (import, rollup, reader)
+CHILD_MEMORY = 4 << 30  # address space of the child process
+REPO = Path(__file__).resolve().parents[1]  # the checkout
+
+
+def guarded(code: str, *args: object, timeout: int = 180) -> dict:
+    """Run ``code`` in a child Python (argv = args) with a memory cap; its last stdout line is
+    JSON; a crash, an abort or a timeout fails the test, never the test run."""
+    import json
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=cap, env=env, cwd=REPO)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def sheet_part(workbook: Path, sheet: str) -> str:
+    """The zip member of a sheet, by its name (workbook.xml and its relationships)."""
+    from xml.etree import ElementTree as ET
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    with zipfile.ZipFile(workbook) as z:
+        book = ET.fromstring(z.read("xl/workbook.xml"))
+        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    rid = next(el.get(f"{rel_ns}id") for el in book.iter(f"{main}sheet") if el.get("name") == sheet)
+    target = next(el.get("Target") for el in rels if el.get("Id") == rid)
+    return target.lstrip("/") if target.startswith("/") else "xl/" + target
+
+
+def with_cells(source: Path, target: Path, sheet: str, cells: str) -> Path:
+    """A copy of the workbook with ``cells`` (sheet XML: rows and cells) added at the end of a sheet's
+    data, as an application writing past the form's block would leave them."""
+    part = sheet_part(source, sheet)
+    with zipfile.ZipFile(source) as z:
+        xml = z.read(part)
+    if b"<sheetData/>" in xml:
+        xml = xml.replace(b"<sheetData/>", b"<sheetData>" + cells.encode() + b"</sheetData>")
+    else:
+        assert xml.count(b"</sheetData>") == 1
+        xml = xml.replace(b"</sheetData>", cells.encode() + b"</sheetData>")
+    return rezip(source, target, replace={part: xml})

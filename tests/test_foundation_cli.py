@@ -69,11 +69,10 @@ def test_schema_markdown_and_json(defs):
     assert data["lists"]["board_roles"] == list(defs.lists["board_roles"].values)
 
 
-def test_demo_builds_the_sample_workbook(tmp_path):
-    result = run("demo", tmp_path / "demo")
-    assert result.exit_code == 0, result.output
-    workbooks = list((tmp_path / "demo").glob("SoTheoDoi_HongThuy.xlsx"))
-    assert workbooks and str(workbooks[0]) in result.output
+def test_demo_builds_the_sample_workbook(demo):
+    assert demo.exit_code == 0, demo.output
+    workbooks = list(demo.folder.glob("SoTheoDoi_HongThuy.xlsx"))
+    assert workbooks and str(workbooks[0]) in demo.output
     book = read_workbook(workbooks[0], strict=False)
     reports = book.tables["reports"]
     assert set(reports["period"].str[:4]) == {"2023"} and reports["period"].nunique() == 12

@@ -312,19 +312,15 @@ def test_validation_warnings_do_not_block(commune, forms, defs):
     assert all(w in summary.warnings[i] for i, w in enumerate(summary.files[0].warnings))
 
 
-def test_the_demo_rejects_the_form_with_words_then_takes_the_fix_and_the_correction(tmp_path, defs):
-    from xltools import demo
-
-    result = demo.DemoResult(folder=tmp_path, workbook=tmp_path / "SoTheoDoi_HongThuy.xlsx")
-    lines: list[str] = []
-    demo._step_workbook(result, defs, lines.append)
-    demo._step_forms_import(result, defs, lines.append)
+def test_the_demo_rejects_the_form_with_words_then_takes_the_fix_and_the_correction(demo, defs):
+    assert demo.exit_code == 0, demo.output
+    lines = demo.lines
     rounds = [line for line in lines if line.startswith("Nhập phiếu lần")]
     assert rounds == ["Nhập phiếu lần 1: Đã nhận: 8 | Không đổi: 0 | Đã thay thế: 0 | Bị từ chối: 1",
                       "Nhập phiếu lần 2: Đã nhận: 1 | Không đổi: 0 | Đã thay thế: 1 | Bị từ chối: 0"]
     label = defs.indicator("concentrated_attendance").label
     assert any(f"ô “{label}”" in line and "người”" in line for line in lines)  # the "48 người" form, by cell
-    reports = read_workbook(result.workbook).tables["reports"]
+    reports = read_workbook(demo.workbook).tables["reports"]
     month = reports[reports["period"] == "2023-12"]
     assert len(month) == 9 and month["village_code"].is_unique
-    assert len(read_workbook(result.workbook).tables["history"]) == 1
+    assert len(read_workbook(demo.workbook).tables["history"]) == 1

@@ -52,7 +52,7 @@ def test_identity_checks():
     assert "không hợp lệ" in check_identity("f", {**ok, "period": "2023-Q4"}, commune_code="20041", villages=villages)[0]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)  # examples: the lane's profile (tests/conftest.py)
 @given(st.lists(st.tuples(st.sampled_from(["01", "02", "03"]), st.sampled_from(["2023-11", "2023-12"]),
                           st.integers(0, 3)), max_size=12))
 def test_nothing_is_lost_and_keys_stay_unique(defs, batch):

@@ -45,7 +45,7 @@ def same(a, b) -> bool:
     return a == b and type(a) is type(b) if not hasattr(a, "item") else a.item() == b
 
 
-@settings(max_examples=80, deadline=None)
+@settings(deadline=None)  # examples: the lane's profile (tests/conftest.py)
 @given(st.lists(st.fixed_dictionaries({"tips": VALUES, "period": VALUES, "village_code": VALUES, "report_date": VALUES}),
                 min_size=1, max_size=30))
 def test_build_frame_equals_value_by_value_coercion(rows):

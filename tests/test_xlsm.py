@@ -185,6 +185,7 @@ def _fingerprint(path: Path, defs) -> dict:
     }
 
 
+@pytest.mark.slow  # every writing verb in turn on one .xlsm: the longest chain of this file
 def test_every_writing_cli_verb_keeps_modules_buttons_and_conf(tmp_path, sample, defs):
     commands = set(main.commands)
     settings, tables = sample

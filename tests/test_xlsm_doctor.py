@@ -147,10 +147,13 @@ def test_the_xlwings_pin_for_this_python_without_packaging(monkeypatch):
     # packaging is no dependency of xltools: without it the python_version markers still decide
     monkeypatch.setitem(sys.modules, "packaging", None)
     monkeypatch.setitem(sys.modules, "packaging.markers", None)
-    new = sys.version_info[:2] >= (3, 11)
-    assert doctor._marker_applies('python_version >= "3.11"') is new
-    assert doctor._marker_applies('python_version < "3.11"') is not new
     assert doctor.pinned_xlwings() == xlsm.xlwings_version()  # the pin pip installed for this Python
+    # both markers, in either order, decide by this Python's version
+    pins = ['xlwings==9.1; python_version >= "3.11"', 'xlwings==9.0; python_version < "3.11"']
+    wanted = "9.1" if sys.version_info[:2] >= (3, 11) else "9.0"
+    for lines in (pins, pins[::-1]):
+        monkeypatch.setattr(doctor, "requirements", lambda lines=lines: list(lines))
+        assert doctor.pinned_xlwings() == wanted
 
 
 @pytest.mark.parametrize("installed", [True, False])
