@@ -3,7 +3,8 @@
 The openpyxl sink writes the file; the xlwings sink writes the open book, here through
 xlwings' remote engine, whose recorded actions are replayed onto the same file with
 openpyxl. The two results are then compared: values, number formats, fonts, fills,
-links and table ranges of every sheet the change writes.
+wrapping, links, column widths and table ranges of every sheet the change writes
+(horizontal alignment and borders are COM-only calls the remote engine cannot record).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # before xlwings 
 import openpyxl  # noqa: E402
 import pytest  # noqa: E402
 from conftest import actions, book_from_file  # noqa: E402
-from openpyxl.styles import Font, PatternFill  # noqa: E402
+from openpyxl.styles import Alignment, Font, PatternFill  # noqa: E402
 from openpyxl.utils import get_column_letter  # noqa: E402
 from openpyxl.worksheet.hyperlink import Hyperlink  # noqa: E402
 
@@ -101,8 +102,11 @@ def replay(book, path) -> None:
             table.ref = address.replace("$", "")
             if table.autoFilter is not None:
                 table.autoFilter.ref = table.ref
-        elif func in ("setWrapText", "alert"):
-            continue  # alignment is not compared; the message box is not in the book
+        elif func == "setWrapText":
+            for cell in _cells(ws, a):
+                cell.alignment = Alignment(wrap_text=bool(args[0]))
+        elif func == "alert":
+            continue  # the message box is not in the book
         else:
             raise AssertionError(f"the replay does not know {func}: the xlwings sink grew a call, teach it here")
     wb.save(path)
@@ -132,6 +136,7 @@ def snapshot(path, names):
                     "value": cell.value, "format": cell.number_format if cell.value is not None else None,
                     "font": (f.name, f.size, bool(f.bold), bool(f.italic), _rgb(f.color)) if cell.value is not None else None,
                     "fill": fill, "link": link,
+                    "wrap": bool(cell.alignment.wrap_text) if cell.value is not None else None,
                 }
         widths = {k: d.width for k, d in ws.column_dimensions.items() if d.width}
         out[ws.title] = {"cells": cells, "tables": {t.name: t.ref for t in ws.tables.values()}, "widths": widths}

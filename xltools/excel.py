@@ -432,8 +432,8 @@ class XlwingsSink:
                 com_underline(rng, False)
                 if style.border:
                     com_borders(rng)
+                rng.wrap_text = style.centred  # set on every run: an old wrap would fold a note
                 if style.centred:
-                    rng.wrap_text = True
                     _centre(rng)
                 if style.height and len(rows[top - 1].values) > 1:
                     for r in range(top, bottom + 1):

@@ -249,6 +249,7 @@ def _apply_fills(ed: WorkbookEditor, change: WorkbookChange) -> None:
 _THIN = Side(style="thin")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _CENTRED = Alignment(wrap_text=True, horizontal="center", vertical="center")
+_PLAIN = Alignment(wrap_text=False)
 
 
 def _empty_output(ws) -> None:
@@ -276,8 +277,8 @@ def _apply_output(ws, out: OutputSheet) -> None:
             cell.font = font
             if style.border:
                 cell.border = _BORDER
-            if style.centred:
-                cell.alignment = _CENTRED
+            # the alignment is set on every cell: an old wrap left on the sheet would fold a note
+            cell.alignment = _CENTRED if style.centred else _PLAIN
             fmt = row.number_formats[c - 1] if c - 1 < len(row.number_formats) else None
             if fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
                 cell.number_format = fmt
