@@ -22,8 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openpyxl  # noqa: E402
 
 from xltools import export, rollup  # noqa: E402
-from xltools.core.aggregation import report_defs  # noqa: E402
-from xltools.core.definitions import get_definitions  # noqa: E402
+from xltools.core.definitions import (
+    get_definitions,  # noqa: E402
+    report_defs,  # noqa: E402
+)
 from xltools.core.submission import info_rows, report_header, submission_name  # noqa: E402
 from xltools.io.submission import build_submission, write_submission  # noqa: E402
 from xltools.verbs.aggregate import aggregate  # noqa: E402

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from xltools import aggregate, validate
 from xltools.cli import main
-from xltools.core.aggregation import aggregate_tables, report_deadline, rows_checksum
+from xltools.core.aggregation import aggregate_tables, report_deadline
+from xltools.core.checksum import rows_checksum
 from xltools.core.definitions import get_definitions
 from xltools.core.errors import DefinitionsError
 from xltools.core.settings import resolve

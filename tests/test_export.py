@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from xltools import export
 from xltools.cli import main
-from xltools.core.aggregation import group_number, report_defs
-from xltools.core.definitions import get_definitions
+from xltools.core.definitions import get_definitions, report_defs
 from xltools.core.errors import WorkbookError
+from xltools.core.numbers import group_number
 from xltools.io.files import sha256_file
 from xltools.io.submission_reader import read_submission
 from xltools.verbs.aggregate import aggregate

@@ -8,7 +8,7 @@ import pytest
 from conftest import libreoffice_convert
 
 from xltools import export, rollup
-from xltools.core.aggregation import group_number, percent
+from xltools.core.numbers import group_number, percent
 from xltools.core.sample import generated_communes
 from xltools.verbs.aggregate import aggregate
 from xltools.verbs.new import new

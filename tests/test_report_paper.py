@@ -10,8 +10,7 @@ import pytest
 from conftest import libreoffice_convert, require_soffice
 
 from xltools import export, rollup
-from xltools.core.aggregation import report_defs
-from xltools.core.definitions import get_definitions
+from xltools.core.definitions import get_definitions, report_defs
 from xltools.core.sample import generated_commune
 from xltools.io.reader import read_workbook
 from xltools.io.submission import printed_number

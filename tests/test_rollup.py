@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from xltools import export, rollup
 from xltools.cli import main
-from xltools.core.aggregation import DEN, NUM, report_defs
+from xltools.core.aggregation import DEN, NUM
 from xltools.core.consolidation import UnitData, combine
-from xltools.core.definitions import get_definitions
+from xltools.core.definitions import get_definitions, report_defs
 from xltools.core.sample import generated_communes
 from xltools.io.submission_reader import read_submission
 from xltools.verbs.new import new

@@ -13,45 +13,25 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import hashlib
 import math
-import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from .definitions import Definitions, Derived
+from .definitions import Definitions, Derived, report_defs
 from .errors import DefinitionsError
 from .frames import records
-from .messages import fill
+from .hotspot import LevelResult, hotspot_check
+from .numbers import group_number, percent
 from .periods import Period, deadline_day_of, report_deadline
-from .sheetrows import SheetRow
 
 NUM, DEN = ".num", ".den"
 LEVEL_COMMUNE, LEVEL_UPPER = "commune", "upper"
 
 
 # ---------------------------------------------------------------------------- helpers
-def report_defs(defs: Definitions) -> dict[str, Any]:
-    """The content of workbook/report.toml (wording, layout, thresholds)."""
-    return defs.extra("report")
-
-
-def percent(value: float | None, decimals: int = 1, comma: bool = True) -> str:
-    """0.853 -> '85,3%' (Vietnamese decimal comma); None -> '–'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    text = f"{value * 100:.{decimals}f}%"
-    return text.replace(".", ",") if comma else text
-
-
-def group_number(value: Any) -> str:
-    """1234567 -> '1.234.567'; None -> ''."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{int(round(float(value))):,}".replace(",", ".")
 
 
 def cut_day(defs: Definitions) -> int:
@@ -89,116 +69,11 @@ def _ratio(num: Any, den: Any) -> float | None:
     return n / d
 
 
-# ---------------------------------------------------------------------------- hotspot
-@dataclass(frozen=True)
-class CriterionResult:
-    level: str
-    key: str
-    label: str
-    source: str
-    met: bool | None  # None: cannot be evaluated (missing data or thresholds)
-    value: str  # what was measured, for display
-
-
-@dataclass(frozen=True)
-class LevelResult:
-    key: str
-    label: str
-    source: str
-    configured: bool  # thresholds exist in report.toml
-    needed: int
-    met_count: int
-    unknown_count: int
-    criteria: tuple[CriterionResult, ...]
-
-    @property
-    def met(self) -> bool | None:
-        if not self.configured:
-            return None
-        if self.met_count >= self.needed:
-            return True
-        if self.met_count + self.unknown_count >= self.needed:
-            return None
-        return False
-
-
-def _condition_value(rows: pd.DataFrame, cond: Mapping[str, Any], population: int) -> float | None:
-    if rows.empty:
-        return None
-    cols = [c for c in cond.get("columns", []) if c in rows.columns]
-    if not cols:
-        return None
-    if cond.get("over", "last") == "sum":
-        total = 0.0
-        for c in cols:
-            total += float(pd.to_numeric(rows[c], errors="coerce").fillna(0).sum())
-    else:
-        last = rows.iloc[-1]
-        vals = [last[c] for c in cols]
-        if any(v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) for v in vals):
-            return None
-        total = float(sum(float(v) for v in vals))
-    if cond.get("per") == "population":
-        if not population:
-            return None
-        return total / population
-    return total
-
-
-def hotspot_check(situation: pd.DataFrame | None, period: Period, population: int, defs: Definitions) -> list[LevelResult]:
-    """QĐ 28/2025 criteria checked level by level from the Tình hình ma túy rows of the period.
-
-    A level without criteria in report.toml is reported as not configured; a criterion
-    whose data are missing counts as unknown, never as met.
-    """
-    spec = report_defs(defs).get("hotspot", {})
-    levels = spec.get("level", [])
-    criteria = spec.get("criterion", [])
-    rows = pd.DataFrame()
-    if situation is not None and len(situation) and "period" in situation.columns:
-        rows = situation[situation["period"].isin(period.months())].sort_values("period")
-    results: dict[str, LevelResult] = {}
-    # levels referenced by others (loại III for loại I đ) are evaluated first
-    order = sorted(levels, key=lambda lv: 0 if any(
-        c.get("requires_level", {}).get("level") == lv["key"] for c in criteria) else 1)
-    for lv in order:
-        own = [c for c in criteria if c.get("level") == lv["key"]]
-        configured = bool(own) and bool(lv.get("min_criteria"))
-        out: list[CriterionResult] = []
-        for c in own:
-            met: bool | None
-            shown: list[str] = []
-            values = []
-            for cond in c.get("conditions", []):
-                v = _condition_value(rows, cond, population)
-                values.append(None if v is None else v >= float(cond["at_least"]))
-                if v is not None:
-                    shown.append(percent(v, 2) if cond.get("per") == "population" else group_number(v))
-            if values:
-                met = True if any(v is True for v in values) else (None if any(v is None for v in values) else False)
-            else:
-                met = True
-            flag = c.get("requires_true")
-            if flag:
-                if rows.empty or flag not in rows.columns or rows.iloc[-1][flag] is None or rows.iloc[-1][flag] is pd.NA:
-                    met = None if met is not False else False
-                elif not bool(rows.iloc[-1][flag]):
-                    met = False
-            req = c.get("requires_level")
-            if req and met is not False:
-                other = results.get(req.get("level", ""))
-                needed = int(req.get("min", 1))
-                if other is None or not other.configured:
-                    met = None
-                elif other.met_count < needed:  # enough met leaves ``met`` as it is
-                    met = None if other.met_count + other.unknown_count >= needed else False
-            out.append(CriterionResult(lv["key"], c["key"], c.get("label", c["key"]), c.get("source", ""), met, ", ".join(shown)))
-        results[lv["key"]] = LevelResult(
-            key=lv["key"], label=lv.get("label", lv["key"]), source=lv.get("source", ""), configured=configured,
-            needed=int(lv.get("min_criteria") or 0), met_count=sum(r.met is True for r in out),
-            unknown_count=sum(r.met is None for r in out), criteria=tuple(out),
-        )
-    return [results[lv["key"]] for lv in levels]
+def _jsonable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        out.append({k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in item.items()})
+    return out
 
 
 # ---------------------------------------------------------------------------- the aggregate
@@ -325,29 +200,7 @@ class Aggregate:
         return "\n".join(lines)
 
 
-def _jsonable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for item in items:
-        out.append({k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in item.items()})
-    return out
-
-
 # ---------------------------------------------------------------------------- checksum
-def canonical_text(rows: Iterable[tuple[Any, ...]]) -> str:
-    """Rows as NFC text, tab-separated, one per line: what the checksum covers."""
-    lines = []
-    for row in rows:
-        cells = []
-        for v in row:
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            cells.append(unicodedata.normalize("NFC", "" if v is None else str(v)))
-        lines.append("\t".join(cells))
-    return "\n".join(lines) + "\n"
-
-
-def rows_checksum(rows: Iterable[tuple[Any, ...]]) -> str:
-    return hashlib.sha256(canonical_text(rows).encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------- commune level
@@ -587,72 +440,3 @@ def aggregate_book(book: Any, period: str | Period | None = None) -> Aggregate:
     return aggregate_tables(book.tables, book.settings, chosen, book.defs)
 
 
-def general_lines(agg: Aggregate, rep: Mapping[str, Any]) -> list[str]:
-    """The sentences of section I (general situation)."""
-    text = rep["text"]
-    layout = rep.get("layout", {})
-    decimals, comma = int(layout.get("percent_decimals", 1)), bool(layout.get("decimal_comma", True))
-    f = agg.facts
-    out = []
-    if agg.level == LEVEL_COMMUNE:
-        exp = f.get("expected") or 0
-        out.append(fill(text["general_villages"], active=f.get("active", 0), reported=f.get("reported", 0), expected=exp,
-                        completeness=percent(f.get("reported", 0) / exp if exp else None, decimals, comma),
-                        timely=f.get("timely", 0), timeliness=percent(f.get("timely", 0) / exp if exp else None, decimals, comma)))
-        if "addicts" in f:
-            out.append(fill(text["general_situation"], **{k: group_number(f.get(k)) or "0" for k in ("addicts", "users", "post_rehab", "arrested")}))
-        unconfigured = []
-        for lv in agg.hotspot:
-            if not lv.configured:
-                unconfigured.append(lv.label)
-                continue
-            verdict = {True: text["hotspot_yes"], False: text["hotspot_no"], None: text["hotspot_unknown"]}[lv.met]
-            out.append(fill(text["general_hotspot"], level=lv.label, source=lv.source, met=lv.met_count, needed=lv.needed, verdict=verdict))
-        if unconfigured:
-            out.append(fill(text["hotspot_not_configured"], levels=", ".join(unconfigured)))
-    else:
-        exp = f.get("expected") or 0
-        out.append(fill(text["general_units"], submitted=f.get("submitted", 0), expected=exp,
-                        completeness=percent(f.get("submitted", 0) / exp if exp else None, decimals, comma),
-                        timely=f.get("timely", 0), timeliness=percent(f.get("timely", 0) / exp if exp else None, decimals, comma)))
-        for key, param in (("missing", "names"), ("late", "names"), ("unexpected", "names"), ("rejected", "items"), ("superseded", "items")):
-            items = agg.extra.get(key) or []
-            if items:
-                out.append(fill(text[f"general_{key}"], **{param: "; ".join(items)}))
-    return out
-
-
-def summary_rows(agg: Aggregate, defs: Definitions, when: dt.datetime) -> list[SheetRow]:
-    """The Tổng hợp sheet of the commune workbook (report.toml [summary]): title, time, the
-    general situation, the table per village with its total, milestones and budget."""
-    rep = report_defs(defs)
-    summary, text = rep.get("summary", {}), rep.get("text", {})
-    rows = [
-        SheetRow((fill(summary.get("title", ""), period_label=agg.period.label.upper(), period=str(agg.period)),), "title"),
-        SheetRow((fill(summary.get("generated", ""), time=when.strftime("%d/%m/%Y %H:%M")),), "note"),
-    ]
-    rows += [SheetRow((line,), "text") for line in general_lines(agg, rep)]
-    rows.append(SheetRow((), "blank"))
-    header, table = agg.table_rows()
-    n_ind = len(agg.indicators)
-    formats = (None,) + ("#,##0",) * n_ind + ("0.0%",) * (len(header) - 1 - n_ind)
-    rows.append(SheetRow(tuple(header), "header"))
-    for i, values in enumerate(table):
-        style = "total" if i == len(table) - 1 else "data"
-        rows.append(SheetRow(tuple(values), style, formats))
-    if agg.milestones is not None and len(agg.milestones):
-        m = agg.milestones
-        rows += [
-            SheetRow((), "blank"),
-            SheetRow((text.get("section_milestones", ""),), "section"),
-            SheetRow((fill(text.get("milestones_summary", ""), done=int((m["status_key"] == "done").sum()),
-                           total=len(m), overdue=int((m["status_key"] == "overdue").sum())),), "text"),
-        ]
-    if agg.budget is not None and len(agg.budget):
-        labels = tuple(text.get("budget_columns", []))
-        rows += [SheetRow((), "blank"), SheetRow((text.get("section_budget", ""),), "section"),
-                 SheetRow(labels, "header")]
-        money = (None,) + ("#,##0",) * max(len(labels) - 1, 0)
-        for rec in records(agg.budget):
-            rows.append(SheetRow(tuple(rec.values()), "data", money))
-    return rows

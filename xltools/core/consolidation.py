@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from .aggregation import DEN, LEVEL_UPPER, NUM, Aggregate, base_keys, report_defs
-from .definitions import Definitions
+from .aggregation import DEN, LEVEL_UPPER, NUM, Aggregate, base_keys
+from .definitions import Definitions, report_defs
 from .periods import Period
 from .text import clean, header_key
 

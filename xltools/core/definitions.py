@@ -342,3 +342,8 @@ def get_definitions(folder: str | Path | None = None) -> Definitions:
     """The definitions in use: ``folder``, else $XLTOOLS_DEFINITIONS, else the packaged ones."""
     chosen = folder or os.environ.get("XLTOOLS_DEFINITIONS") or ""
     return _cached(str(chosen))
+
+
+def report_defs(defs: Definitions) -> dict[str, Any]:
+    """The content of workbook/report.toml (wording, layout, thresholds)."""
+    return defs.extra("report")

@@ -15,10 +15,11 @@ from typing import Any
 import pandas as pd
 
 from . import messages
-from .aggregation import Aggregate, report_defs, summary_rows
+from .aggregation import Aggregate
 from .book import CommuneBook
 from .change import Link, OutputSheet, WorkbookChange, changed_cells, log_entry, table_change
-from .definitions import Definitions
+from .definitions import Definitions, report_defs
+from .prose import summary_rows
 from .reports import ImportSummary, MergeResult, log_rows, reported_text, village_states
 from .validation import SEVERITIES, Report
 from .validation.core import rules_config

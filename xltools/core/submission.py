@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import __version__
-from .aggregation import Aggregate, cut_day, report_defs, rows_checksum
+from .aggregation import Aggregate, cut_day
 from .book import CommuneBook
-from .definitions import Definitions
+from .checksum import rows_checksum
+from .definitions import Definitions, report_defs
 from .periods import Period
 
 SUBMISSION_FORMAT = "xltools-submission-1"

@@ -24,10 +24,12 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .. import __version__
-from ..core.aggregation import LEVEL_COMMUNE, Aggregate, general_lines, group_number, percent, report_defs
-from ..core.definitions import Definitions, get_definitions
+from ..core.aggregation import LEVEL_COMMUNE, Aggregate
+from ..core.definitions import Definitions, get_definitions, report_defs
 from ..core.frames import records
 from ..core.messages import fill
+from ..core.numbers import group_number, percent
+from ..core.prose import general_lines
 from .files import write_atomic
 
 MM_PER_INCH = 25.4

@@ -19,8 +19,8 @@ from typing import Any
 
 import python_calamine as pc
 
-from ..core.aggregation import report_defs, rows_checksum
-from ..core.definitions import Definitions, get_definitions
+from ..core.checksum import rows_checksum
+from ..core.definitions import Definitions, get_definitions, report_defs
 from ..core.errors import DefinitionsError, WorkbookError
 from ..core.text import clean, header_key
 from .safety import GRID_KEYS, LIMIT_KEYS, read_checked

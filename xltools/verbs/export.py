@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..core import messages
-from ..core.aggregation import aggregate_book, report_defs
+from ..core.aggregation import aggregate_book
 from ..core.book import CommuneBook
-from ..core.definitions import Definitions, get_definitions
+from ..core.definitions import Definitions, get_definitions, report_defs
 from ..core.errors import XltoolsError
 from ..core.periods import Period
 from ..core.submission import info_rows, member_terms, redact, report_header, submission_name

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.aggregation import Aggregate, report_defs
+from ..core.aggregation import Aggregate
 from ..core.consolidation import UnitData, combine, read_expected_rows
-from ..core.definitions import Definitions, get_definitions
+from ..core.definitions import Definitions, get_definitions, report_defs
 from ..core.errors import InputError, WorkbookError, XltoolsError
 from ..core.messages import fill
 from ..core.periods import Period
