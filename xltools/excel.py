@@ -47,7 +47,7 @@ from .core.sheetrows import SheetRow
 from .core.text import clean, header_key, is_blank
 from .core.validation.render import highlighted_cells
 from .core.validation.structure import refuse_foreign
-from .io.files import BACKUP_DIR, current_user
+from .io.files import backup_target, current_user
 from .io.reader import book_from_grids
 from .io.writer import cell_value, column_number_format, formula_for_row
 from .io.xlsm import buttons
@@ -631,10 +631,7 @@ def backup_open_book(session: Session) -> Path | None:
     api = _com(session.book)
     if api is None:
         return None
-    folder = session.folder / BACKUP_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    path = Path(session.book.name)
-    target = folder / f"{path.stem}_{now().strftime('%Y%m%d_%H%M%S')}{path.suffix}"
+    target = backup_target(session.folder / Path(session.book.name).name)
     api.SaveCopyAs(str(target))
     return target
 

@@ -265,6 +265,15 @@ def _temp_file(folder: Path, suffix: str) -> tuple[int, Path]:
     return fd, Path(name)
 
 
+def backup_target(path: Path) -> Path:
+    """Where the next backup of ``path`` goes: Sao_luu/<stem>_<timestamp><suffix> beside it
+    (the folder is made); the one naming of backups, for the files and the open book."""
+    folder = path.parent / BACKUP_DIR
+    folder.mkdir(exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return folder / f"{path.stem}_{stamp}{path.suffix}"
+
+
 def backup(path: str | Path, keep: int = BACKUPS_KEPT) -> Path | None:
     """Copy ``path`` to Sao_luu/<stem>_<timestamp><suffix>; keep the newest ``keep`` copies.
 
@@ -275,10 +284,8 @@ def backup(path: str | Path, keep: int = BACKUPS_KEPT) -> Path | None:
     path = Path(path)
     if not path.exists():
         return None
-    folder = path.parent / BACKUP_DIR
-    folder.mkdir(exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    target = folder / f"{path.stem}_{stamp}{path.suffix}"
+    target = backup_target(path)
+    folder = target.parent
     fd, tmp = _temp_file(folder, path.suffix)
     try:
         with open(path, "rb") as src, os.fdopen(fd, "wb", closefd=False) as dst:
