@@ -226,3 +226,28 @@ def test_a_submission_with_a_dtd_deep_inside_a_part_is_rejected(two_submissions,
     assert result.accepted == [good]
     [(path, reason)] = result.rejected
     assert path == bad and "\n" not in reason and f"phần {part} có khai báo DTD" in reason
+
+
+@pytest.mark.parametrize("file, section, line", [
+    ("workbook.toml", "limits", "max_cells = 5_000_000"),
+    ("report.toml", "submission_limits", "max_cells = 5_000_000"),
+    ("forms.toml", "limits", "max_cells = 15_000"),
+])
+def test_a_limit_missing_from_the_definitions_is_one_line_naming_it(own_definitions, file, section, line):
+    from xltools.core.definitions import get_definitions
+    from xltools.core.errors import DefinitionsError
+    from xltools.io.formreader import read_form
+    from xltools.io.reader import workbook_limits
+    from xltools.io.submission_reader import submission_limits
+
+    own_definitions.replace(file, line, "")
+    defs = get_definitions()
+    with pytest.raises(DefinitionsError) as err:
+        if file == "workbook.toml":
+            workbook_limits(defs)
+        elif file == "report.toml":
+            submission_limits(defs)
+        else:
+            read_form(own_definitions / "none.xlsx", defs)
+    assert f"thiếu mục {section}.max_cells" in err.value.vi
+    assert "\n" not in err.value.vi

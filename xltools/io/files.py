@@ -286,21 +286,10 @@ def backup(path: str | Path, keep: int = BACKUPS_KEPT) -> Path | None:
         return None
     target = backup_target(path)
     folder = target.parent
-    fd, tmp = _temp_file(folder, path.suffix)
-    try:
-        with open(path, "rb") as src, os.fdopen(fd, "wb", closefd=False) as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, target)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with _replacing(target) as (fd, _tmp), open(path, "rb") as src, os.fdopen(fd, "wb", closefd=False) as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+        dst.flush()
+        os.fsync(dst.fileno())
     olds = sorted(folder.glob(f"{path.stem}_*{path.suffix}"))
     for old in olds[:-keep] if keep > 0 else []:
         with contextlib.suppress(OSError):
@@ -321,17 +310,26 @@ def atomic_path(path: str | Path, *, keep_backup: bool = True, check_lock: bool 
     check_writable(path, backups=keep_backup)
     path.parent.mkdir(parents=True, exist_ok=True)
     _sweep(path.parent)
-    fd, tmp = _temp_file(path.parent, path.suffix)  # the lock marks it in use for sweep_leftovers
-    try:
+    with _replacing(path) as (_fd, tmp):
         yield tmp
         _set_mode(tmp, path)
         if keep_backup:
             backup(path)
             with open(tmp, "rb") as fh:  # the workbook itself reaches the disk before it replaces the old one
                 os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def _replacing(target: Path) -> Iterator[tuple[int, Path]]:
+    """A temporary file beside ``target``, locked while the block writes it (so that
+    sweep_leftovers leaves it alone), that replaces ``target`` when the block succeeds and
+    is removed when it fails."""
+    fd, tmp = _temp_file(target.parent, target.suffix)
+    try:
+        yield fd, tmp
         os.close(fd)
         fd = -1
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         if fd >= 0:
             os.close(fd)

@@ -38,7 +38,7 @@ from ..core.errors import DefinitionsError
 from ..core.frames import coerce, column_letter
 from ..core.text import ERROR_VALUES, ValueProblem, clean, header_key, parse_count
 from .forms import form_config, form_inputs
-from .safety import GRID_KEYS, Refused, open_zip, read_bytes
+from .safety import GRID_KEYS, Refused, open_zip, read_bytes, required_limits
 
 _NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -149,11 +149,8 @@ def read_form(path: str | Path, defs: Definitions) -> FormFile:
 
 def _read(path: Path, defs: Definitions, result: FormFile) -> None:
     cfg = form_config(defs)
-    limits = cfg["limits"]
-    missing = [k for k in GRID_KEYS if k not in limits]
-    if missing:  # the block of a form's cells: without it calamine could be asked for any grid
-        raise DefinitionsError("bad_definitions", file=str(defs.folder / "forms.toml"),
-                               reason="thiếu mục " + ", ".join(f"limits.{k}" for k in missing))
+    # the block of a form's cells: without it calamine could be asked for any grid
+    limits = required_limits(cfg["limits"], GRID_KEYS, defs.folder / "forms.toml", "limits")
     name = path.name
     data = read_bytes(path, limits)
     result.sha256 = hashlib.sha256(data).hexdigest()  # known even when the checks refuse the file

@@ -17,12 +17,12 @@ import python_calamine as pc
 
 from ..core.book import CommuneBook, StructureProblem, TableRange
 from ..core.definitions import Definitions, Sheet, get_definitions
-from ..core.errors import DefinitionsError, WorkbookError
+from ..core.errors import WorkbookError
 from ..core.frames import CellProblem, build_frame, column_letter, empty_frame, restore_lost_zeros
 from ..core.settings import resolve
 from ..core.text import clean, header_key, is_blank
 from .files import damaged_error, sha256_file, workbook_problem
-from .safety import ENCRYPTION_MARK, GRID_KEYS, LIMIT_KEYS, OLE_MAGIC, open_zip, read_bytes
+from .safety import ENCRYPTION_MARK, GRID_KEYS, LIMIT_KEYS, OLE_MAGIC, open_zip, read_bytes, required_limits
 
 HEADER_SCAN_ROWS = 10
 
@@ -46,13 +46,8 @@ def check_file(path: Path, defs: Definitions | None = None) -> None:
 
 def workbook_limits(defs: Definitions) -> dict[str, Any]:
     """The commune workbook's limits, workbook.toml [limits] (DefinitionsError when one is missing)."""
-    found = defs.extra("workbook").get("limits")
-    found = found if isinstance(found, dict) else {}
-    missing = [k for k in (*LIMIT_KEYS, *GRID_KEYS) if k not in found]
-    if missing:
-        raise DefinitionsError("bad_definitions", file=str(defs.folder / "workbook.toml"),
-                               reason="thiếu mục " + ", ".join(f"limits.{k}" for k in missing))
-    return found
+    return required_limits(defs.extra("workbook").get("limits"), (*LIMIT_KEYS, *GRID_KEYS),
+                           defs.folder / "workbook.toml", "limits")
 
 
 def check_limits(path: Path, defs: Definitions) -> None:

@@ -35,13 +35,24 @@ from pathlib import Path
 from typing import Any
 
 from ..core import messages
-from ..core.errors import WorkbookError
+from ..core.errors import DefinitionsError, WorkbookError
 from .files import ODS_MARK, SNIFF_BYTES, sniff
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ENCRYPTION_MARK = "EncryptionInfo".encode("utf-16-le")
 LIMIT_KEYS = ("max_file_bytes", "max_members", "max_uncompressed_bytes", "max_ratio", "ratio_min_bytes")
 GRID_KEYS = ("max_rows", "max_columns", "max_cells")  # the reach of a sheet's cells
+
+
+def required_limits(found: Any, keys: Collection[str], file: Path, section: str) -> dict[str, Any]:
+    """The limits table ``section`` of a definitions ``file``, with every key of ``keys``
+    (DefinitionsError naming the missing ones: without them a file could ask for any size)."""
+    found = found if isinstance(found, dict) else {}
+    missing = [k for k in keys if k not in found]
+    if missing:
+        raise DefinitionsError("bad_definitions", file=str(file), reason=messages.text(
+            "definitions_missing_keys", keys=", ".join(f"{section}.{k}" for k in missing)))
+    return found
 
 
 class Refused(WorkbookError):

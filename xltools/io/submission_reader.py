@@ -21,9 +21,9 @@ import python_calamine as pc
 
 from ..core.checksum import rows_checksum
 from ..core.definitions import Definitions, get_definitions, report_defs
-from ..core.errors import DefinitionsError, WorkbookError
+from ..core.errors import WorkbookError
 from ..core.text import clean, header_key
-from .safety import GRID_KEYS, LIMIT_KEYS, read_checked
+from .safety import GRID_KEYS, LIMIT_KEYS, read_checked, required_limits
 
 
 @dataclass
@@ -60,13 +60,8 @@ class Submission:
 
 def submission_limits(defs: Definitions) -> dict[str, Any]:
     """The safety limits of report.toml [submission_limits] (DefinitionsError when one is missing)."""
-    found = report_defs(defs).get("submission_limits")
-    found = found if isinstance(found, dict) else {}
-    missing = [k for k in (*LIMIT_KEYS, *GRID_KEYS) if k not in found]
-    if missing:
-        raise DefinitionsError("bad_definitions", file=str(defs.folder / "report.toml"),
-                               reason="thiếu mục " + ", ".join(f"submission_limits.{k}" for k in missing))
-    return found
+    return required_limits(report_defs(defs).get("submission_limits"), (*LIMIT_KEYS, *GRID_KEYS),
+                           defs.folder / "report.toml", "submission_limits")
 
 
 def _sheet(wb: Any, names: list[str], wanted: str, file: str) -> list[list[Any]]:
