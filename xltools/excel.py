@@ -601,11 +601,15 @@ def com_freeze(ws, first_row: int) -> None:
     if api is None:
         return
     window = api.Parent.Windows(1)
+    was = api.Parent.ActiveSheet  # freezing works on the active sheet: the officer's stays active after
     api.Activate()
-    window.FreezePanes = False
-    window.SplitColumn = 0
-    window.SplitRow = first_row - 1
-    window.FreezePanes = True
+    try:
+        window.FreezePanes = False
+        window.SplitColumn = 0
+        window.SplitRow = first_row - 1
+        window.FreezePanes = True
+    finally:
+        was.Activate()
 
 
 def com_borders(rng) -> None:
