@@ -26,6 +26,7 @@ from .book import CommuneBook
 from .definitions import Definitions
 from .frames import ROW, column_letter
 from .sheetrows import SheetRow
+from .text import is_blank
 
 TEXT_FORMAT = "@"
 LINK_COLOUR = "0563C1"
@@ -177,9 +178,12 @@ def changed_cells(frame: pd.DataFrame, rows: dict[int, dict[str, Any]]) -> dict[
     return out
 
 
+def _blank(value: Any) -> bool:
+    return value is pd.NA or value is pd.NaT or is_blank(value)
+
+
 def _same(old: Any, new: Any) -> bool:
-    old_blank = old is None or (not isinstance(old, str) and pd.isna(old)) if not isinstance(old, (list, dict)) else False
-    new_blank = new is None or (not isinstance(new, str) and pd.isna(new)) if not isinstance(new, (list, dict)) else False
+    old_blank, new_blank = _blank(old), _blank(new)
     if old_blank or new_blank:
         return old_blank and new_blank
     if isinstance(old, (int, float)) and isinstance(new, (int, float)):

@@ -20,7 +20,7 @@ from .book import CommuneBook
 from .change import Link, OutputSheet, WorkbookChange, changed_cells, log_entry, table_change
 from .definitions import Definitions, report_defs
 from .prose import summary_rows
-from .reports import ImportSummary, MergeResult, log_rows, reported_text, village_states
+from .reports import REJECTED, ImportSummary, MergeResult, log_rows, reported_text, village_states
 from .validation import SEVERITIES, Report
 from .validation.core import rules_config
 from .validation.render import FIRST_ISSUE_ROW, checks_rows
@@ -34,7 +34,7 @@ def output_font(defs: Definitions) -> str:
     return str(report_defs(defs).get("layout", {}).get("font", "Times New Roman"))
 
 
-def last_action(defs: Definitions, action: str, when: dt.datetime, result: str) -> str:
+def last_action(action: str, when: dt.datetime, result: str) -> str:
     return messages.text("excel_last_action", action=action, time=when.strftime(STAMP), result=result)
 
 
@@ -91,7 +91,7 @@ def validation_change(book: CommuneBook, report: Report, *, when: dt.datetime, u
     change.fields = {
         "validation": messages.text("validate_dashboard", errors=report.errors, warnings=report.warnings,
                                     time=when.strftime(STAMP)),
-        "last_action": last_action(defs, action, when, result),
+        "last_action": last_action(action, when, result),
         **reported_fields(book),
     }
     period = messages.text("validate_log_period", period=report.period) if report.period else ""
@@ -121,7 +121,7 @@ def summary_change(book: CommuneBook, agg: Aggregate, *, when: dt.datetime, user
     result = messages.text("excel_result_ok")
     detail = messages.text("excel_aggregated", period=agg.period.label, sheet=defs.sheet("summary").name)
     change = WorkbookChange(outputs=[OutputSheet("summary", rows, output_font(defs), 12, widths=widths)])
-    change.fields = {"last_action": last_action(defs, action, when, result), **reported_fields(book),
+    change.fields = {"last_action": last_action(action, when, result), **reported_fields(book),
                      "current_period": str(agg.period)}
     change.tables.append(table_change(book, "log", appends=[log_entry(
         time=when, action=action, file=file, sha256=book.sha256, result=result, detail=detail, user=user)]))
@@ -152,7 +152,7 @@ def import_change(book: CommuneBook, merged: MergeResult, summary: ImportSummary
 
 
 def _latest_period(summary: ImportSummary) -> str | None:
-    periods = [f.period for f in summary.files if f.status != "rejected" and f.period]
+    periods = [f.period for f in summary.files if f.status != REJECTED and f.period]
     return max(periods) if periods else None
 
 
@@ -161,7 +161,7 @@ def action_change(book: CommuneBook, *, action: str, result: str, detail: str, w
                   file: str, fields: Mapping[str, Any] | None = None) -> WorkbookChange:
     """What a button that writes elsewhere (forms, export) or failed leaves in the book:
     the dashboard's last action and one Nhật ký row."""
-    change = WorkbookChange(fields={"last_action": last_action(book.defs, action, when, result), **(fields or {})})
+    change = WorkbookChange(fields={"last_action": last_action(action, when, result), **(fields or {})})
     change.tables.append(table_change(book, "log", appends=[log_entry(
         time=when, action=action, file=file, result=result, detail=detail, user=user)]))
     return change.covering(book)
