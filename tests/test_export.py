@@ -62,9 +62,9 @@ def test_report_sheet_follows_decree_30(commune, tmp_path, defs):
     fonts = {c.font.name for row in ws.iter_rows() for c in row if c.value is not None}
     assert fonts == {"Times New Roman"}
     sizes = {c.value: c.font.sz for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
-    body = rep["layout"]["size_body"]
+    body = rep["layout"].size_body
     assert sizes["Số: 05/BC-BCĐ"] == sizes[date_line] == sizes["TM. BAN CHỈ ĐẠO"] == sizes["Quỳnh Văn Đức"] == body
-    assert sizes["BÁO CÁO"] == rep["layout"]["size_title"] and sizes["Nơi nhận:"] == rep["layout"]["size_recipients"]
+    assert sizes["BÁO CÁO"] == rep["layout"].size_title and sizes["Nơi nhận:"] == rep["layout"].size_recipients
     # page setup: A4 portrait at 100 % (never shrunk to fit), margins within the Decree's ranges (mm)
     assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "portrait"
     assert ws.page_setup.scale in (None, 100)  # 100 is the OOXML default

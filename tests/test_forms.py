@@ -138,4 +138,4 @@ def test_a_forms_toml_missing_an_entry_is_one_clear_error(commune, tmp_path, own
     for args in (["forms", str(commune), "--period", "2023-12"], ["import", str(commune), str(tmp_path)]):
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, res.output
-        assert res.output.startswith(f"Lỗi: Tệp định nghĩa {toml} có lỗi: thiếu tệp hoặc thiếu mục limits.max_members.")
+        assert res.output.startswith(f"Lỗi: Tệp định nghĩa {toml} có lỗi: thiếu mục limits.max_members.")

@@ -13,8 +13,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
     import tomli as tomllib
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import MISSING, dataclass, field, fields
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,111 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class ReportLayout:
+    """report.toml [layout]: the Decree 30 page and type parameters. The defaults live here only."""
+
+    font: str = "Times New Roman"
+    paper: int = 9  # Excel paper code: 9 = A4
+    landscape: bool = False
+    margin_top_mm: float = 20
+    margin_bottom_mm: float = 20
+    margin_left_mm: float = 30
+    margin_right_mm: float = 15
+    size_header: float = 13
+    size_motto: float = 13
+    size_title: float = 14
+    size_body: float = 13
+    size_table: float = 11
+    size_recipients: float = 12
+    size_recipients_list: float = 11
+    page_number_header: str = "&C&P"
+    percent_decimals: int = 1
+    decimal_comma: bool = True
+    pad_months: tuple[int, ...] = (1, 2)
+    grid_columns: int = 12
+    width_share: float = 0.95
+    header_left_columns: int = 4
+    recipients_columns: int = 5
+    issuing_rule_share: float = 0.4
+    signature_space_mm: float = 32
+    page_reserve_pt: float = 30
+    annex_value_min_pt: float = 44
+    annex_width_share: float = 0.92
+    technical_lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Button:
+    """One [[button]] of buttons.toml."""
+
+    caption: str
+    sub: str
+    verb: str
+    cell: str
+
+
+_TYPE_NAMES = {"str": "definitions_kind_text", "int": "definitions_kind_int", "float": "definitions_kind_number",
+               "bool": "definitions_kind_bool"}
+
+
+def typed(cls: type, data: Any, file: str, section: str) -> Any:
+    """Build the frozen dataclass ``cls`` from the TOML table ``data``.
+
+    An unknown key (a typo), a missing required key or a value of the wrong type is one
+    DefinitionsError naming the file and the key; nothing silently becomes a default."""
+    if not isinstance(data, dict):
+        raise DefinitionsError("bad_definitions", file=file, reason=_reason("definitions_not_table", key=section))
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise DefinitionsError("bad_definitions", file=file,
+                               reason=_reason("definitions_unknown_key", key=f"{section}.{unknown[0]}"))
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        kind = str(known[name].type)
+        if kind.startswith("tuple"):
+            if not isinstance(value, list):
+                raise DefinitionsError("bad_definitions", file=file,
+                                       reason=_reason("definitions_wrong_type", key=f"{section}.{name}",
+                                                      kind=_reason("definitions_kind_list")))
+            value = tuple(value)
+        elif kind in _TYPE_NAMES:
+            ok = (isinstance(value, bool) if kind == "bool" else isinstance(value, str) if kind == "str"
+                  else isinstance(value, int) and not isinstance(value, bool) if kind == "int"
+                  else isinstance(value, (int, float)) and not isinstance(value, bool))
+            if not ok:
+                raise DefinitionsError("bad_definitions", file=file, reason=_reason(
+                    "definitions_wrong_type", key=f"{section}.{name}", kind=_reason(_TYPE_NAMES[kind])))
+        values[name] = value
+    try:
+        return cls(**values)
+    except TypeError:
+        missing = [n for n, f in known.items() if n not in data and f.default is MISSING and f.default_factory is MISSING]
+        raise DefinitionsError("bad_definitions", file=file, reason=_reason(
+            "definitions_missing_keys", keys=", ".join(f"{section}.{m}" for m in missing))) from None
+
+
+def _reason(message: str, /, **params: Any) -> str:
+    from . import messages
+
+    return messages.text(message, **params)
+
+
+# The sections each definitions file may have (the top-level keys); a section not listed is a typo.
+FILE_SECTIONS: dict[str, frozenset[str]] = {
+    "report": frozenset({"file_name", "sheets", "layout", "text", "milestone_status", "summary", "charts", "notes",
+                         "data", "info", "members", "rollup", "submission_limits", "hotspot"}),
+    "forms": frozenset({"version", "supported_versions", "generator", "file_name", "out_dir", "sheet_name",
+                        "meta_sheet", "title", "subtitle", "commune_label", "village_label", "period_label",
+                        "window_label", "window_text", "deadline_label", "deadline_text", "instructions", "col_no",
+                        "col_label", "col_value", "col_unit", "filled_label", "signature", "signature_note",
+                        "input_title_max", "error_title", "error_int", "error_date", "error_text", "meta_title",
+                        "field", "limits", "import", "results"}),
+    "buttons": frozenset({"module", "handler_module", "button", "size"}),
+}
+
+
+@dataclass(frozen=True)
 class Definitions:
     folder: Path
     version: str
@@ -177,11 +282,33 @@ class Definitions:
         return column.format or self.formats.get(column.type)
 
     def extra(self, name: str) -> dict[str, Any]:
-        """The parsed content of another TOML file of the folder (rules, report, forms …)."""
+        """The parsed content of another TOML file of the folder (rules, report, forms …).
+
+        Its sections are checked against FILE_SECTIONS when it is first read."""
         if name not in self.raw:
             path = self.folder / f"{name}.toml"
-            self.raw[name] = _load_toml(path) if path.exists() else {}
+            doc = _load_toml(path) if path.exists() else {}
+            allowed = FILE_SECTIONS.get(name)
+            unknown = sorted(set(doc) - allowed) if allowed is not None else []
+            if unknown:
+                raise DefinitionsError("bad_definitions", file=str(path),
+                                       reason=_reason("definitions_unknown_key", key=unknown[0]))
+            if name == "report":  # its page parameters are typed: rep["layout"] is a ReportLayout
+                doc["layout"] = typed(ReportLayout, doc.get("layout", {}), str(path), "layout")
+            self.raw[name] = doc
         return self.raw[name]
+
+    @property
+    def layout(self) -> ReportLayout:
+        """report.toml [layout], typed and checked."""
+        layout: ReportLayout = self.extra("report")["layout"]
+        return layout
+
+    @cached_property
+    def buttons(self) -> tuple[Button, ...]:
+        """buttons.toml [[button]], typed and checked."""
+        where = str(self.folder / "buttons.toml")
+        return tuple(typed(Button, b, where, "button") for b in self.extra("buttons").get("button", []))
 
     @property
     def major(self) -> str:

@@ -18,7 +18,7 @@ from . import messages
 from .aggregation import Aggregate
 from .book import CommuneBook
 from .change import Link, OutputSheet, WorkbookChange, changed_cells, log_entry, table_change
-from .definitions import Definitions, report_defs
+from .definitions import Definitions
 from .prose import summary_rows
 from .reports import REJECTED, ImportSummary, MergeResult, log_rows, reported_text, village_states
 from .validation import SEVERITIES, Report
@@ -31,7 +31,7 @@ SUMMARY_WIDTHS = (24, 12)  # Tổng hợp: the first column (villages), then eve
 
 
 def output_font(defs: Definitions) -> str:
-    return str(report_defs(defs).get("layout", {}).get("font", "Times New Roman"))
+    return str(defs.layout.font)
 
 
 def last_action(action: str, when: dt.datetime, result: str) -> str:

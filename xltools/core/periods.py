@@ -82,15 +82,10 @@ class Period:
     @property
     def label(self) -> str:
         """Vietnamese name of the period as written in reports."""
-        if self.kind == "month":
-            return f"tháng {self.n:02d} năm {self.year}"
-        if self.kind == "quarter":
-            return f"quý {_ROMAN[self.n]} năm {self.year}"
-        if self.kind == "half":
-            return f"6 tháng {'đầu' if self.n == 1 else 'cuối'} năm {self.year}"
-        if self.kind == "nine":
-            return f"9 tháng năm {self.year}"
-        return f"năm {self.year}"
+        from . import messages
+
+        key = f"period_{self.kind}" if self.kind != "half" else f"period_half_{self.n}"
+        return messages.text(key, n=f"{self.n:02d}", roman=_ROMAN.get(self.n, str(self.n)), year=self.year)
 
 
 def month_of(value: dt.date | dt.datetime) -> str:

@@ -16,8 +16,8 @@ from .sheetrows import SheetRow
 def general_lines(agg: Aggregate, rep: Mapping[str, Any]) -> list[str]:
     """The sentences of section I (general situation)."""
     text = rep["text"]
-    layout = rep.get("layout", {})
-    decimals, comma = int(layout.get("percent_decimals", 1)), bool(layout.get("decimal_comma", True))
+    layout = rep["layout"]
+    decimals, comma = int(layout.percent_decimals), bool(layout.decimal_comma)
     f = agg.facts
     out = []
     if agg.level == LEVEL_COMMUNE:

@@ -23,6 +23,7 @@ import xlsxwriter
 from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from .. import __version__
+from ..core import messages
 from ..core.aggregation import cut_day
 from ..core.definitions import Definitions
 from ..core.errors import DefinitionsError
@@ -56,7 +57,7 @@ def form_config(defs: Definitions) -> dict[str, Any]:
         if missing:
             where = ", ".join(f"{table}.{k}" if table else k for k in missing)
             raise DefinitionsError("bad_definitions", file=str(defs.folder / "forms.toml"),
-                                   reason=f"thiếu tệp hoặc thiếu mục {where}")
+                                   reason=messages.text("definitions_missing_keys", keys=where))
     return cfg
 
 

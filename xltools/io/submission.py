@@ -25,7 +25,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .. import __version__
 from ..core.aggregation import LEVEL_COMMUNE, Aggregate
-from ..core.definitions import Definitions, get_definitions, report_defs
+from ..core.definitions import Definitions, ReportLayout, get_definitions, report_defs
 from ..core.frames import records
 from ..core.messages import fill
 from ..core.numbers import group_number, percent
@@ -98,27 +98,27 @@ def _row_height(lines: int, size: float) -> float:
     return round(lines * size * 1.25 + 4, 1)
 
 
-def _page_geometry(layout: Mapping[str, Any], landscape: bool) -> tuple[float, float]:
+def _page_geometry(layout: ReportLayout, landscape: bool) -> tuple[float, float]:
     """(printable width, printable height) of an A4 page in points, at 100 %."""
     width_mm, height_mm = (297.0, 210.0) if landscape else (210.0, 297.0)
-    width = (width_mm - layout["margin_left_mm"] - layout["margin_right_mm"]) * PT_PER_MM
-    height = (height_mm - layout["margin_top_mm"] - layout["margin_bottom_mm"]) * PT_PER_MM
-    return width, height - float(layout.get("page_reserve_pt", 30))
+    width = (width_mm - layout.margin_left_mm - layout.margin_right_mm) * PT_PER_MM
+    height = (height_mm - layout.margin_top_mm - layout.margin_bottom_mm) * PT_PER_MM
+    return width, height - float(layout.page_reserve_pt)
 
 
-def _page_setup(ws, layout: Mapping[str, Any], *, landscape: bool, number_pages: bool = True) -> None:
+def _page_setup(ws, layout: ReportLayout, *, landscape: bool, number_pages: bool = True) -> None:
     """A4, the Decree's margins, printed at 100 % (never shrunk to fit), page numbers from page 2."""
-    ws.set_paper(int(layout.get("paper", 9)))
+    ws.set_paper(int(layout.paper))
     if landscape:
         ws.set_landscape()
     else:
         ws.set_portrait()
     ws.set_margins(
-        left=layout["margin_left_mm"] / MM_PER_INCH, right=layout["margin_right_mm"] / MM_PER_INCH,
-        top=layout["margin_top_mm"] / MM_PER_INCH, bottom=layout["margin_bottom_mm"] / MM_PER_INCH,
+        left=layout.margin_left_mm / MM_PER_INCH, right=layout.margin_right_mm / MM_PER_INCH,
+        top=layout.margin_top_mm / MM_PER_INCH, bottom=layout.margin_bottom_mm / MM_PER_INCH,
     )
     if number_pages:
-        ws.set_header(layout.get("page_number_header", "&C&P"), {"margin": 0.3})
+        ws.set_header(layout.page_number_header, {"margin": 0.3})
     ws.set_print_scale(100)
     ws.hide_gridlines(2)
 
@@ -137,13 +137,13 @@ class _Sheet:
     every row height is set here, so the page a row falls on is known, a table's header is
     written again at the top of each page it continues on, and a block is kept together."""
 
-    def __init__(self, wb: xlsxwriter.Workbook, ws, layout: Mapping[str, Any], widths_pt: Sequence[float],
+    def __init__(self, wb: xlsxwriter.Workbook, ws, layout: ReportLayout, widths_pt: Sequence[float],
                  page_height: float) -> None:
         self.wb, self.ws, self.layout = wb, ws, layout
         self.widths = list(widths_pt)
         self.n_cols = len(widths_pt)
-        self.font = layout.get("font", "Times New Roman")
-        self.body = float(layout.get("size_body", 13))
+        self.font = layout.font
+        self.body = float(layout.size_body)
         self.page_height = page_height
         self.row = 0
         self.used = 0.0
@@ -215,7 +215,7 @@ class _Sheet:
               rewrite_header: bool = True) -> None:
         """A bordered table; its header is written again at the top of every page it runs onto
         (``rewrite_header``; a sheet holding only this table repeats it as print titles instead)."""
-        size = float(self.layout.get("size_table", 11))
+        size = float(self.layout.size_table)
         aligns = list(aligns or ["left"] * len(spans))
         f_head = self.fmt(font_size=size, bold=True, border=1, align="center", valign="vcenter")
 
@@ -272,7 +272,7 @@ def _date_text(value: Any) -> str:
 
 
 def _date_line(rep: dict[str, Any], place: str, day: dt.date) -> str:
-    pad = set(rep.get("layout", {}).get("pad_months", [1, 2]))
+    pad = set(rep["layout"].pad_months)
     month = f"{day.month:02d}" if day.month in pad else str(day.month)
     return fill(rep["text"]["date_line"], place=place, day=f"{day.day:02d}", month=month, year=day.year)
 
@@ -300,7 +300,7 @@ def _rule(ws, row: int, x_pt: float, width_pt: float, widths: Sequence[float]) -
 def signed_and_technical_lines(agg: Aggregate, rep: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Section I's sentences for the signed page, and those about the software (thresholds not
     configured, files rejected or replaced) which go to the notes sheet instead."""
-    technical_keys = [k for k in rep.get("layout", {}).get("technical_lines", []) if k in rep.get("text", {})]
+    technical_keys = [k for k in rep["layout"].technical_lines if k in rep.get("text", {})]
     quiet = {**rep, "text": {**rep["text"], **{k: "" for k in technical_keys}}}
     signed = [line for line in general_lines(agg, quiet) if line]
     technical = [line for line in general_lines(agg, rep) if line not in signed]
@@ -318,8 +318,8 @@ def _unit_of(defs: Definitions, key: str) -> tuple[str, str]:
 def annex_plan(agg: Aggregate, rep: dict[str, Any]) -> list[dict[str, Any]]:
     """The annexes (Phụ lục): per part, the indicators in as many tables as fit a landscape
     page at the table size, then the ratios; each with its own sheet and page setup."""
-    layout, text = rep.get("layout", {}), rep.get("text", {})
-    size = float(layout.get("size_table", 11))
+    layout, text = rep["layout"], rep.get("text", {})
+    size = float(layout.size_table)
     wide_w, _ = _page_geometry(layout, True)
     tall_w, _ = _page_geometry(layout, False)
     parts = records(agg.parts)
@@ -332,13 +332,13 @@ def annex_plan(agg: Aggregate, rep: dict[str, Any]) -> list[dict[str, Any]]:
     def col_width(label: str, values: Sequence[str]) -> float:
         longest = max([text_width(v, size, bold=True) for v in values] + [0.0])
         words = max([text_width(w, size, bold=True) for w in label.split()] + [0.0])
-        return max(float(layout.get("annex_value_min_pt", 44)), longest + 10, words + 10)
+        return max(float(layout.annex_value_min_pt), longest + 10, words + 10)
 
     plan = []
     keys = list(agg.indicators)
     values = {k: [printed_number(p.get(k)) for p in parts] + [printed_number(total.get(k))] for k in keys}
     widths = {k: col_width(agg.labels.get(k, k), values[k]) for k in keys}
-    limit = wide_w * float(layout.get("annex_width_share", 0.92))
+    limit = wide_w * float(layout.annex_width_share)
     chunk: list[str] = []
     chunks: list[list[str]] = []
     for k in keys:
@@ -355,7 +355,7 @@ def annex_plan(agg: Aggregate, rep: dict[str, Any]) -> list[dict[str, Any]]:
                      "rows": [[str(i + 1), names[i], *[values[k][i] for k in c]] for i in range(len(parts))]
                      + [["", names[-1], *[values[k][-1] for k in c]]]})
     if agg.derived:
-        decimals, comma = int(layout.get("percent_decimals", 1)), bool(layout.get("decimal_comma", True))
+        decimals, comma = int(layout.percent_decimals), bool(layout.decimal_comma)
         rates = [agg.rates_of(p) for p in parts] + [agg.rates_of(total)]
         shown = {k: [percent(r[k], decimals, comma) for r in rates] for k, _ in agg.derived}
         rate_widths = [max(col_width(label, shown[k]), 70.0) for k, label in agg.derived]
@@ -366,7 +366,7 @@ def annex_plan(agg: Aggregate, rep: dict[str, Any]) -> list[dict[str, Any]]:
                      + [["", names[-1], *[shown[k][-1] for k, _ in agg.derived]]]})
     for n, item in enumerate(plan, start=1):
         item["number"] = n
-        item["landscape"] = sum(item["widths"]) > tall_w * float(layout.get("annex_width_share", 0.92))
+        item["landscape"] = sum(item["widths"]) > tall_w * float(layout.annex_width_share)
     return plan
 
 
@@ -377,14 +377,14 @@ def write_report_sheet(
     """The printable Báo cáo sheet (Decree 30/2020/NĐ-CP, annex I): portrait, at 100 %, the
     per-part tables in annexes, its own page breaks, the signature block on one page."""
     rep = report_defs(defs)
-    layout, text = rep.get("layout", {}), rep.get("text", {})
+    layout, text = rep["layout"], rep.get("text", {})
     ws = wb.add_worksheet(rep["sheets"]["report"])
     page_w, page_h = _page_geometry(layout, False)
-    n_cols = int(layout.get("grid_columns", 12))
-    col_w = page_w * float(layout.get("width_share", 0.95)) / n_cols
+    n_cols = int(layout.grid_columns)
+    col_w = page_w * float(layout.width_share) / n_cols
     r = _Sheet(wb, ws, layout, [col_w] * n_cols, page_h)
-    size_h = float(layout.get("size_header", 13))
-    left_cols = int(layout.get("header_left_columns", 4))
+    size_h = float(layout.size_header)
+    left_cols = int(layout.header_left_columns)
     left, right = (0, left_cols - 1), (left_cols, n_cols - 1)
     upper = agg.level != LEVEL_COMMUNE
     params = {**{k: v for k, v in header.items() if isinstance(v, (str, int))}, "unit_name": agg.unit_name,
@@ -395,7 +395,7 @@ def write_report_sheet(
         ((str(header.get("parent_body") or "").upper(), size_h, {}),
          (text["national"], size_h, {"bold": True})),
         ((str(header.get("issuing_body") or "").upper(), size_h, {"bold": True}),
-         (text["motto"], float(layout.get("size_motto", 13)), {"bold": True})),
+         (text["motto"], float(layout.size_motto), {"bold": True})),
     ]
     for (ltext, lsize, lprops), (rtext, rsize, rprops) in blocks:
         h = max(r.height(ltext, *left, lsize, **lprops), r.height(rtext, *right, rsize, **rprops))
@@ -404,10 +404,10 @@ def write_report_sheet(
         r.advance(h)
     issuing = str(header.get("issuing_body") or "").upper() or "-"
     issuing_w = min(text_width(issuing, size_h, bold=True), r.span_width(*left) - 6)
-    short = issuing_w * float(layout.get("issuing_rule_share", 0.4))
+    short = issuing_w * float(layout.issuing_rule_share)
     left_centre = r.span_width(*left) / 2
     _rule(ws, r.row, left_centre - short / 2, short, r.widths)
-    motto_w = text_width(text["motto"], float(layout.get("size_motto", 13)), bold=True)
+    motto_w = text_width(text["motto"], float(layout.size_motto), bold=True)
     right_centre = r.span_width(0, left[1]) + r.span_width(*right) / 2
     _rule(ws, r.row, right_centre - motto_w / 2, motto_w, r.widths)
     r.advance(10)
@@ -419,7 +419,7 @@ def write_report_sheet(
     r.cell(r.row, *right, date_line, r.fmt(align="center", italic=True))
     r.advance(h)
     r.gap(14)
-    r.para(text["title"], size=layout.get("size_title", 14), bold=True, align="center")
+    r.para(text["title"], size=layout.size_title, bold=True, align="center")
     subject = fill(text["subject_upper" if upper else "subject"], model_name=header.get("model_name") or "",
                    period_label=agg.period.label)
     r.para(subject, bold=True, align="center")
@@ -443,7 +443,7 @@ def write_report_sheet(
     # -- II. results: the totals here, the per-part tables in the annexes ------------------------
     section(text["section_results"])
     total = agg.total()
-    decimals, comma = int(layout.get("percent_decimals", 1)), bool(layout.get("decimal_comma", True))
+    decimals, comma = int(layout.percent_decimals), bool(layout.decimal_comma)
     rows = []
     for i, key in enumerate(agg.indicators, start=1):
         label, unit = _unit_of(defs, key)
@@ -502,11 +502,11 @@ def write_report_sheet(
 
     # -- the closing sentence, Nơi nhận and the signature: kept together on one page --------------
     closing = fill(text["closing_upper" if upper else "closing"], **params)
-    size_rl = float(layout.get("size_recipients_list", 11))
-    size_rlabel = float(layout.get("size_recipients", 12))
+    size_rl = float(layout.size_recipients_list)
+    size_rlabel = float(layout.size_recipients)
     recipients = header.get("recipients") or text["recipients_upper" if upper else "recipients"]
     lines = ["- " + fill(x, **params) + ";" for x in recipients] + ["- " + text["archive"]]
-    rec_cols = (0, int(layout.get("recipients_columns", 5)) - 1)
+    rec_cols = (0, int(layout.recipients_columns) - 1)
     sig_cols = (rec_cols[1] + 1, n_cols - 1)
     left_cells = [(text["recipients_label"], size_rlabel, {"bold": True, "italic": True})] + [(x, size_rl, {}) for x in lines]
     right_cells = [(text["signature_for"], r.body, {"bold": True}), (text["signature_title"], r.body, {"bold": True})]
@@ -517,7 +517,7 @@ def write_report_sheet(
         h = max(r.height(lc[0], *rec_cols, lc[1], **lc[2]) if lc else 0.0,
                 r.height(rc[0], *sig_cols, rc[1], **rc[2]) if rc else 0.0)
         block.append((lc, rc, h))
-    seal = float(layout.get("signature_space_mm", 32)) * PT_PER_MM
+    seal = float(layout.signature_space_mm) * PT_PER_MM
     below_title = sum(h for _, _, h in block[len(right_cells):])
     spacer = max(seal - below_title, 0.0)
     signer = str(header.get("signer") or "")
@@ -547,7 +547,7 @@ def write_annex_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, annex: Mapping[st
     """One annex (Phụ lục): its title, the table per part with the total row; the table's header
     repeats on every page of this sheet (nothing else is on it)."""
     rep = report_defs(defs)
-    layout, text = rep.get("layout", {}), rep.get("text", {})
+    layout, text = rep["layout"], rep.get("text", {})
     upper = agg.level != LEVEL_COMMUNE
     name = fill(text["annex_name"], number=annex["number"])
     ws = wb.add_worksheet(fill(rep["sheets"]["annex"], number=annex["number"]))
@@ -576,7 +576,7 @@ def write_notes_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, header: Mapping[s
     """Ghi chú: what the signed pages leave out (how ratios are computed, thresholds not
     configured, a forced export, the files of a rollup): for the officer, not for signing."""
     rep = report_defs(defs)
-    layout, notes = rep.get("layout", {}), rep.get("notes", {})
+    layout, notes = rep["layout"], rep.get("notes", {})
     ws = wb.add_worksheet(rep["sheets"]["notes"])
     page_w, page_h = _page_geometry(layout, False)
     r = _Sheet(wb, ws, layout, [page_w * 0.95 / 8] * 8, page_h)
@@ -633,10 +633,10 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
     counts on separate charts; horizontal bars, a page of parts at a time, when there are many),
     the ratios per part, the monthly trend. Their data sit to the right of the printed area."""
     rep = report_defs(defs)
-    ch, text, layout = rep.get("charts", {}), rep.get("text", {}), rep.get("layout", {})
+    ch, text, layout = rep.get("charts", {}), rep.get("text", {}), rep["layout"]
     ws = wb.add_worksheet(rep["sheets"]["charts"])
     sheet = rep["sheets"]["charts"]
-    font = layout.get("font", "Times New Roman")
+    font = layout.font
     f_head = wb.add_format({"font_name": font, "bold": True, "text_wrap": True, "border": 1})
     f_cell = wb.add_format({"font_name": font, "border": 1})
     f_pct = wb.add_format({"font_name": font, "border": 1, "num_format": "0.0%"})
@@ -764,7 +764,7 @@ def write_data_sheet(wb: xlsxwriter.Workbook, rows: Sequence[tuple], labels: Map
     data = rep.get("data", {})
     text = rep.get("text", {})
     ws = wb.add_worksheet(rep["sheets"]["data"])
-    font = rep.get("layout", {}).get("font", "Times New Roman")
+    font = rep["layout"].font
     f_head = wb.add_format({"font_name": font, "bold": True, "text_wrap": True, "border": 1, "valign": "vcenter"})
     f_text = wb.add_format({"font_name": font, "num_format": "@"})
     f_num = wb.add_format({"font_name": font, "num_format": "0"})
@@ -793,7 +793,7 @@ def write_info_sheet(wb: xlsxwriter.Workbook, info: Sequence[tuple[str, Any]], d
     spec = rep.get("info", {})
     labels = spec.get("labels", {})
     ws = wb.add_worksheet(rep["sheets"]["info"])
-    font = rep.get("layout", {}).get("font", "Times New Roman")
+    font = rep["layout"].font
     f_title = wb.add_format({"font_name": font, "bold": True, "font_size": 14})
     f_head = wb.add_format({"font_name": font, "bold": True, "border": 1})
     f_text = wb.add_format({"font_name": font, "num_format": "@", "text_wrap": True, "valign": "top"})
@@ -815,7 +815,7 @@ def write_members_sheet(wb: xlsxwriter.Workbook, members: Mapping[str, pd.DataFr
     """Thành phần: board and team members (only when the user asked for them)."""
     rep = report_defs(defs)
     ws = wb.add_worksheet(rep["sheets"]["members"])
-    font = rep.get("layout", {}).get("font", "Times New Roman")
+    font = rep["layout"].font
     f_title = wb.add_format({"font_name": font, "bold": True, "font_size": 13})
     f_head = wb.add_format({"font_name": font, "bold": True, "border": 1, "text_wrap": True})
     f_text = wb.add_format({"font_name": font, "num_format": "@", "border": 1})
@@ -877,7 +877,7 @@ def build_submission(
     """
     defs = defs or get_definitions()
     rep = report_defs(defs)
-    font = rep.get("layout", {}).get("font", "Times New Roman")
+    font = rep["layout"].font
     buffer = io.BytesIO()
     # Times New Roman as the workbook's default font: column widths are counted in its digits,
     # so the printed widths do not depend on whether the PC has Calibri.

@@ -44,7 +44,7 @@ def cell_value(value: Any) -> Any:
     if value is None or value is pd.NA:
         return None
     if isinstance(value, bool):
-        return "Có" if value else "Không"
+        return messages.text("yes" if value else "no")
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
     if hasattr(value, "item") and not isinstance(value, (str, dt.date)):

@@ -98,7 +98,7 @@ def sample_commune(
     tables = load_tables(folder, defs)
     periods = periods or [str(Period.parse(str(settings.get("current_period", "2023-12"))[:4]))]
     teams = tables["teams"]
-    leaders = teams[teams["role"] == "Tổ trưởng"]
+    leaders = teams[teams["role"] == defs.lists["team_roles"].values[0]]  # the list puts the leader first
     reporters = dict(zip(leaders["village_code"], leaders["name"]))
     tables["reports"] = make_reports(
         tables["villages"], periods, seed=seed, reporters=reporters,

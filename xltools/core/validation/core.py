@@ -167,7 +167,7 @@ def fmt_value(value: Any) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, bool):
-        return "Có" if value else "Không"
+        return messages.text("yes" if value else "no")
     if isinstance(value, int):
         return f"{value:,}".replace(",", ".")
     if isinstance(value, float):
