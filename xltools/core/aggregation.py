@@ -16,7 +16,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -28,6 +28,24 @@ from .numbers import group_number, percent
 from .periods import Period, deadline_day_of, report_deadline
 
 NUM, DEN = ".num", ".den"
+
+
+class DataRow(NamedTuple):
+    """One row of a submission's Số liệu sheet; the checksum is over these fields in this order.
+
+    ``part_code`` is empty on the unit's totals."""
+
+    unit_code: str
+    period: str
+    part_code: str
+    part_name: str
+    key: str
+    agg: str
+    value: int
+
+    @property
+    def is_total(self) -> bool:
+        return self.part_code == ""
 LEVEL_COMMUNE, LEVEL_UPPER = "commune", "upper"
 
 
@@ -121,7 +139,7 @@ class Aggregate:
         return pd.DataFrame(rows)
 
     # -- the long table (Số liệu) -----------------------------------------------
-    def long_rows(self) -> list[tuple[str, str, str, str, str, str, int]]:
+    def long_rows(self) -> list[DataRow]:
         """Canonical Số liệu rows: (unit, period, part code, part name, key, agg, value).
 
         Parts first in table order, then the totals (empty part code). Keys without a
@@ -133,12 +151,13 @@ class Aggregate:
             for key in self.keys:
                 v = _int(rec.get(key))
                 if v is not None:
-                    out.append((self.unit_code, period, str(rec["code"]), str(rec["name"] or ""), key, self.agg[key], v))
+                    out.append(DataRow(self.unit_code, period, str(rec["code"]), str(rec["name"] or ""), key,
+                                       self.agg[key], v))
         total = self.total()
         for key in self.keys:
             value = total[key]
             if value is not None:
-                out.append((self.unit_code, period, "", "", key, self.agg[key], value))
+                out.append(DataRow(self.unit_code, period, "", "", key, self.agg[key], value))
         return out
 
     # -- output -----------------------------------------------------------------

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import __version__
-from .aggregation import Aggregate, cut_day
+from .aggregation import Aggregate, DataRow, cut_day
 from .book import CommuneBook
 from .checksum import rows_checksum
 from .definitions import Definitions, report_defs
@@ -125,7 +125,7 @@ def report_header(settings: dict[str, Any], defs: Definitions, *, signer: bool =
     }
 
 
-def info_rows(agg: Aggregate, rows: list[tuple], *, kind: str, source_sha256: str, errors: int, warnings: int,
+def info_rows(agg: Aggregate, rows: Sequence[DataRow], *, kind: str, source_sha256: str, errors: int, warnings: int,
               forced: bool, members: bool, doc_number: Any, defs: Definitions, created_at: dt.datetime | None = None) -> list[tuple[str, Any]]:
     """The Thông tin facts, in order (values as text)."""
     spec = report_defs(defs).get("info", {})

@@ -24,7 +24,7 @@ import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .. import __version__
-from ..core.aggregation import LEVEL_COMMUNE, Aggregate
+from ..core.aggregation import LEVEL_COMMUNE, Aggregate, DataRow
 from ..core.definitions import Definitions, ReportLayout, get_definitions, report_defs
 from ..core.frames import records
 from ..core.messages import fill
@@ -33,7 +33,7 @@ from ..core.prose import general_lines
 from .files import write_atomic
 
 MM_PER_INCH = 25.4
-DATA_COLUMNS = ("unit_code", "period", "part_code", "part_name", "key", "agg", "value")
+DATA_COLUMNS = DataRow._fields
 
 
 # -- text metrics -------------------------------------------------------------------------
@@ -758,7 +758,7 @@ def write_charts_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, defs: Definition
     _page_setup(ws, layout, landscape=False, number_pages=False)
 
 
-def write_data_sheet(wb: xlsxwriter.Workbook, rows: Sequence[tuple], labels: Mapping[str, str], defs: Definitions) -> None:
+def write_data_sheet(wb: xlsxwriter.Workbook, rows: Sequence[DataRow], labels: Mapping[str, str], defs: Definitions) -> None:
     """Số liệu: the long table (unit, period, part code, part name, key, agg, value, label)."""
     rep = report_defs(defs)
     data = rep.get("data", {})
@@ -772,11 +772,11 @@ def write_data_sheet(wb: xlsxwriter.Workbook, rows: Sequence[tuple], labels: Map
     for c, h in enumerate(headers):
         ws.write_string(0, c, h, f_head)
     for i, row in enumerate(rows, start=1):
-        for c in range(6):
-            ws.write_string(i, c, str(row[c]), f_text)
-        ws.write_number(i, 6, row[6], f_num)
-        label = labels.get(row[4], row[4])
-        ws.write_string(i, 7, label if row[2] else f"{text.get('total', '')}: {label}", f_text)
+        for c, value in enumerate(row[:6]):
+            ws.write_string(i, c, str(value), f_text)
+        ws.write_number(i, 6, row.value, f_num)
+        label = labels.get(row.key, row.key)
+        ws.write_string(i, 7, f"{text.get('total', '')}: {label}" if row.is_total else label, f_text)
     ws.set_row(0, 32)
     for c, w in enumerate((11, 10, 12, 24, 26, 9, 12, 60)):
         ws.set_column(c, c, w)
@@ -863,7 +863,7 @@ def _first_page_without_header(data: bytes, sheet_xmls: Sequence[str] = ("xl/wor
 
 def build_submission(
     agg: Aggregate,
-    rows: Sequence[tuple],
+    rows: Sequence[DataRow],
     info: Sequence[tuple[str, Any]],
     header: Mapping[str, Any],
     defs: Definitions | None = None,

@@ -19,6 +19,8 @@ from typing import Any
 
 import python_calamine as pc
 
+from ..core import messages
+from ..core.aggregation import DataRow
 from ..core.checksum import rows_checksum
 from ..core.definitions import Definitions, get_definitions, report_defs
 from ..core.errors import WorkbookError
@@ -30,7 +32,7 @@ from .safety import GRID_KEYS, LIMIT_KEYS, read_checked, required_limits
 class Submission:
     path: Path
     info: dict[str, str]
-    rows: list[tuple[str, str, str, str, str, str, int]]  # canonical Số liệu rows
+    rows: list[DataRow]  # canonical Số liệu rows
 
     @property
     def unit_code(self) -> str:
@@ -52,10 +54,10 @@ class Submission:
             return None
 
     def totals(self) -> dict[str, int]:
-        return {r[4]: r[6] for r in self.rows if r[2] == ""}
+        return {r.key: r.value for r in self.rows if r.is_total}
 
     def agg_kinds(self) -> dict[str, str]:
-        return {r[4]: r[5] for r in self.rows}
+        return {r.key: r.agg for r in self.rows}
 
 
 def submission_limits(defs: Definitions) -> dict[str, Any]:
@@ -107,7 +109,7 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
     for line in info_grid[3:]:
         if len(line) >= 3 and _text(line[0]):
             info[_text(line[0])] = _text(line[2])
-    rows: list[tuple[str, str, str, str, str, str, int]] = []
+    rows: list[DataRow] = []
     for r, line in enumerate(data_grid[1:], start=2):
         cells = list(line[:7]) + [""] * (7 - len(line[:7]))
         if all(_text(c) == "" for c in cells):
@@ -123,7 +125,8 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
         if value is None:
             raise WorkbookError("submission_bad_row", file=path.name, sheet=sheets["data"], row=r,
                                 reason=f"“{cells[6]}”")
-        rows.append(tuple(_text(c) for c in cells[:6]) + (int(value),))  # type: ignore[arg-type]
+        unit, period, part_code, part_name, key, agg = (_text(c) for c in cells[:6])
+        rows.append(DataRow(unit, period, part_code, part_name, key, agg, int(value)))
     sub = Submission(path=path, info=info, rows=rows)
     if verify:
         verify_submission(sub)
@@ -136,15 +139,15 @@ def verify_submission(sub: Submission) -> None:
     expected = sub.info.get("data_sha256", "")
     actual = rows_checksum(sub.rows)
     if not expected or expected != actual:
-        detail = "" if expected else "; thiếu mã kiểm tra"
+        detail = "" if expected else "; " + messages.text("submission_no_checksum")
         raise WorkbookError("submission_checksum", file=name, detail=detail)
     for r in sub.rows:
-        if r[0] != sub.unit_code or r[1] != sub.period:
-            raise WorkbookError("submission_checksum", file=name, detail=f"; {r[0]} {r[1]}")
+        if r.unit_code != sub.unit_code or r.period != sub.period:
+            raise WorkbookError("submission_checksum", file=name, detail=f"; {r.unit_code} {r.period}")
     parts: dict[str, int] = {}
     for r in sub.rows:
-        if r[2]:
-            parts[r[4]] = parts.get(r[4], 0) + r[6]
+        if not r.is_total:
+            parts[r.key] = parts.get(r.key, 0) + r.value
     for key, total in sub.totals().items():
         if key in parts and parts[key] != total:
             raise WorkbookError("submission_totals", file=name, key=key, total=total, parts=parts[key])
