@@ -266,6 +266,12 @@ def test_cli_import_text_json_and_exit_codes(commune, forms, defs):
     data = json.loads(res.stdout)
     assert data["counts"] == {"accepted": 3, "unchanged": 0, "replaced": 0, "rejected": 0} and data["written"]
     assert [f["village_code"] for f in data["files"]] == ["01", "02", "03"]
+    res = runner.invoke(main, ["import", str(commune), str(forms[3]), "--dry-run", "--format", "json"])
+    rejected = json.loads(res.stdout)["files"][0]
+    assert rejected["status"] == "rejected" and rejected["reasons"][0].startswith("ô “")
+    code = rejected["reason_codes"][0]  # machine-readable: the catalogue key and its parameters
+    assert code["key"] == "import_cell" and code["params"]["key"] == "tips"
+    assert code["params"]["reason"]["key"] == "reason_not_whole", code
 
 
 def test_cli_missing_files_are_one_vietnamese_line(commune, forms, defs, tmp_path):

@@ -1,6 +1,8 @@
 """rollup: sums of the parts, newest of duplicates, rejected files, rollup of rollups."""
 from __future__ import annotations
 
+import json
+
 import datetime as dt
 import shutil
 import zipfile
@@ -140,6 +142,12 @@ def test_edited_wrong_period_and_foreign_files_are_rejected_with_reasons(submiss
     assert f"✗ {edited.name}:" in result.output and "SHA-256" in result.output
     assert "✗ ghi_chu.xlsx:" in result.output
     assert (tmp_path / "dist" / "BC138_474_2023-12.xlsx").exists()
+    as_json = runner.invoke(main, ["rollup", str(folder), "--period", "2023-12", "-o", str(tmp_path / "dist2"),
+                                   "--unit-name", "huyện A Lưới", "--unit-code", "474", "--format", "json"])
+    data = json.loads(as_json.stdout)
+    codes = {r["file"]: r["reason_code"]["key"] for r in data["rejected"]}
+    assert codes == {edited.name: "submission_checksum", "ghi_chu.xlsx": "file_is_text"}, codes
+    assert len(data["accepted"]) == len(files) - 1
     wrong = runner.invoke(main, ["rollup", str(folder), "--period", "2023-11", "-o", str(tmp_path / "x"),
                                  "--unit-name", "huyện A Lưới"])
     assert wrong.exit_code == 1 and "Lỗi: Không có báo cáo hợp lệ nào của kỳ 2023-11 để tổng hợp: " in wrong.output

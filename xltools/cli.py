@@ -337,7 +337,9 @@ def export(workbook, period, out_dir, password, force, include_members):
 @click.option("--settings", "settings_file", type=click.Path(path_type=Path),
               help="Tệp TOML phần đầu và chữ ký của báo cáo (parent_body, issuing_body, place_name, bcd_head, "
                    "doc_code, doc_next_number). / Report header and signer (TOML).")
-def rollup(paths, period, out, unit_name, unit_code, expected, settings_file):
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Định dạng in ra. / Output format.")
+def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fmt):
     """Tổng hợp báo cáo của các đơn vị cấp dưới. / Roll up the units' submissions one level up."""
     from .core.messages import text
     from .verbs.new import load_settings_file
@@ -347,7 +349,10 @@ def rollup(paths, period, out, unit_name, unit_code, expected, settings_file):
     with _Progress(text("rollup_progress")) as progress:
         result = rollup_submissions(paths, period, out, unit_name=unit_name, unit_code=unit_code,
                                     expected=expected, progress=progress, settings=settings)
-    click.echo("\n".join(result.summary_lines()))
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(result.summary_lines()))
     sys.exit(1 if result.rejected else 0)
 
 

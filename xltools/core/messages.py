@@ -47,3 +47,47 @@ def text(key: str, lang: str = "vi", /, **params: Any) -> str:
             raise KeyError(f"message key {key!r} is not in workbook/messages.toml")
         return key
     return entry.get(lang, entry.get("vi", key)).format_map(_Default(params))
+
+
+class Reason(str):
+    """A message of the catalogue that remembers its key and parameters.
+
+    It is the Vietnamese text wherever a string is expected (summaries, Nhật ký, Kiểm tra),
+    and ``code()`` gives the machine-readable form for ``--format json``."""
+
+    key: str
+    params: dict[str, Any]
+
+    def __new__(cls, key: str, /, **params: Any) -> Reason:
+        self = super().__new__(cls, text(key, "vi", **params))
+        self.key = key
+        self.params = params
+        return self
+
+    @classmethod
+    def of(cls, err: Any) -> Reason:
+        """The reason of an XltoolsError (its key and parameters)."""
+        return cls(err.key, **err.params)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles rebuild it from its key
+        return (_reason, (self.key, self.params))
+
+    def __deepcopy__(self, memo: Any) -> Reason:  # immutable, like str
+        return self
+
+    def code(self) -> dict[str, Any]:
+        return {"key": self.key, "params": {k: v.code() if isinstance(v, Reason) else _plain(v)
+                                            for k, v in self.params.items()}}
+
+
+def _reason(key: str, params: dict[str, Any]) -> Reason:
+    return Reason(key, **params)
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def codes(reasons: Any) -> list[dict[str, Any]]:
+    """The machine-readable codes of a list of reasons (plain strings have none)."""
+    return [r.code() for r in reasons if isinstance(r, Reason)]

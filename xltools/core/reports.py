@@ -81,7 +81,7 @@ def check_identity(
     """
     code = clean(meta.get("commune_code") or "") or ""
     if commune_code and code != str(commune_code):
-        return [messages.text("import_other_commune", file=file, code=code or "?", expected=commune_code)]
+        return [messages.Reason("import_other_commune", file=file, code=code or "?", expected=commune_code)]
     village = clean(meta.get("village_code") or "") or ""
     matched = None if village in villages else match_lost_zero(village, lost_zero_index(villages))
     if matched is not None and isinstance(meta, MutableMapping):
@@ -90,18 +90,18 @@ def check_identity(
             warnings.append(messages.text("import_code_matched", file=file, code=village, matched=matched))
         village = matched
     if village not in villages:
-        return [messages.text("import_unknown_village", file=file, code=village or "?")]
+        return [messages.Reason("import_unknown_village", file=file, code=village or "?")]
     if villages[village] is False:
-        return [messages.text("import_inactive_village", file=file, code=village)]
+        return [messages.Reason("import_inactive_village", file=file, code=village)]
     period = clean(meta.get("period") or "") or ""
     try:
         if Period.parse(period).kind != "month":
             raise ValueError(period)
     except Exception:
-        return [messages.text("import_bad_period", file=file, value=period)]
+        return [messages.Reason("import_bad_period", file=file, value=period)]
     latest = latest_month(today)
     if str(Period.parse(period)) > latest:  # a mistyped year (2031-05) would pollute every later report
-        return [messages.text("import_future_period", file=file, value=period, latest=latest)]
+        return [messages.Reason("import_future_period", file=file, value=period, latest=latest)]
     return []
 
 
@@ -154,6 +154,7 @@ class FileResult:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["reason_codes"] = messages.codes(self.reasons)
         out["changes"] = [{"key": c.key, "label": c.label, "old": _plain(c.old), "new": _plain(c.new)} for c in self.changes]
         return out
 
@@ -336,7 +337,7 @@ def merge_reports(
             continue
         if is_manual(old.get("source"), defs) and not replace_manual:
             result.status = REJECTED
-            result.reasons = [messages.text("import_manual_row", period=item.period, code=item.village_code)]
+            result.reasons = [messages.Reason("import_manual_row", period=item.period, code=item.village_code)]
             results.append(result)
             continue
         result.status = REPLACED

@@ -139,11 +139,11 @@ def read_form(path: str | Path, defs: Definitions) -> FormFile:
     try:
         _read(path, defs, result)
     except Refused as rej:
-        result.reasons = [rej.vi]
+        result.reasons = [messages.Reason.of(rej)]
     except DefinitionsError:
         raise  # workbook/ is wrong, not the file
     except Exception as exc:  # any other parser failure on a damaged file: one file never stops the batch
-        result.reasons = [messages.text("unreadable", file=path.name, reason=f"{type(exc).__name__}: {exc}"[:300])]
+        result.reasons = [messages.Reason("unreadable", file=path.name, reason=f"{type(exc).__name__}: {exc}"[:300])]
     return result
 
 
@@ -204,12 +204,12 @@ def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs
         sheet_names = {s for s, _, _ in sheets}
         rel_of = {s: rid for s, _, rid in sheets}
         odd: dict[str, dict[str, tuple[str, Any]]] = {}
-        reasons: list[str] = []
+        reasons: list[str] = []  # messages.Reason: text with its key
         max_text = int(cfg["limits"]["max_text_length"])
         for inp in form_inputs(defs):
             ref = _parse_ref(names.get(inp.key, ""))
             if ref is None or ref[0] not in sheet_names:
-                reasons.append(messages.text("import_missing_name", key=inp.key, label=inp.label))
+                reasons.append(messages.Reason("import_missing_name", key=inp.key, label=inp.label))
                 continue
             sheet, r, c = ref
             address = f"{column_letter(c)}{r + 1}"
@@ -250,9 +250,9 @@ def _read_values(zf, data: bytes, name: str, sheets, names: dict[str, str], defs
                     shown = fmt_value(shown)  # "-1", "2,5" as the officer typed them, never "-1.0"
                 if isinstance(shown, str) and len(shown) > _SHOWN_CHARS:  # a line, not the whole text
                     shown = shown[:_SHOWN_CHARS] + "…"
-                reasons.append(messages.text(
+                reasons.append(messages.Reason(
                     "import_cell", label=inp.label, key=inp.key, cell=where,
-                    reason=messages.text(exc.reason, value=shown, max_length=inp.max_length or max_text),
+                    reason=messages.Reason(exc.reason, value=shown, max_length=inp.max_length or max_text),
                     value="" if shown in (None, "") else f" (“{shown}”)",
                 ))
         result.reasons = reasons

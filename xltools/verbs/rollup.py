@@ -18,7 +18,7 @@ from ..core.aggregation import Aggregate
 from ..core.consolidation import UnitData, combine, read_expected_rows
 from ..core.definitions import Definitions, get_definitions, report_defs
 from ..core.errors import InputError, WorkbookError, XltoolsError
-from ..core.messages import fill
+from ..core.messages import Reason, codes, fill
 from ..core.periods import Period
 from ..core.submission import info_rows, report_header, submission_name
 from ..core.text import slug
@@ -36,12 +36,25 @@ class RollupResult:
     path: Path
     aggregate: Aggregate
     accepted: list[Path] = field(default_factory=list)
-    rejected: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason: Vietnamese (English))
+    rejected: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason: a messages.Reason)
     superseded: list[tuple[Path, Path]] = field(default_factory=list)  # (older file, newer file kept)
     missing: list[str] = field(default_factory=list)
     late: list[str] = field(default_factory=list)
     empty: list[tuple[str, str]] = field(default_factory=list)  # (unit, file): completeness 0
     defs: Definitions | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result for ``rollup --format json``: files, reasons with their codes, units missing or late."""
+        return {
+            "file": str(self.path),
+            "accepted": [p.name for p in self.accepted],
+            "rejected": [{"file": p.name, "reason": str(r), "reason_code": codes([r])[0] if codes([r]) else None}
+                         for p, r in self.rejected],
+            "superseded": [{"file": old.name, "by": new.name} for old, new in self.superseded],
+            "missing": list(self.missing),
+            "late": list(self.late),
+            "empty": [{"unit": u, "file": f} for u, f in self.empty],
+        }
 
     def summary_lines(self) -> list[str]:
         """Vietnamese summary for the command line."""
@@ -155,7 +168,7 @@ def rollup(
                 raise WorkbookError("submission_version", file=f.name, found=found or "?", wanted=defs.version)
             accepted.append(sub)
         except XltoolsError as err:
-            rejected.append((f, str(err)))
+            rejected.append((f, Reason.of(err)))
             rejected_vi.append(err.vi.rstrip("."))
         if progress:
             progress(i, len(files))
