@@ -49,7 +49,7 @@ def test_rollup_totals_are_the_sum_of_the_parts_and_no_unit_counts_twice(items):
     total = agg.total()
     for key in KEYS:
         assert total[key] == sum(u.values[key] for u in newest.values())
-    assert len(agg.extra["superseded"]) == len(items) - len(newest)
+    assert len(agg.rollup.superseded) == len(items) - len(newest)
     # a ratio is recomputed from the summed parts
     den = total["individual_coverage" + DEN]
     expected = total["individual_coverage" + NUM] / den if den else None

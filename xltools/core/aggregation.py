@@ -30,6 +30,25 @@ from .periods import Period, deadline_day_of, report_deadline
 NUM, DEN = ".num", ".den"
 
 
+@dataclass
+class RollupStatus:
+    """What a rollup found about its units' submissions (empty at the commune level).
+
+    The lists hold what the report prints: "name (code)" for units, file names for files."""
+
+    missing: list[str] = field(default_factory=list)  # expected units without a submission
+    late: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)  # submitted but not in the expected list
+    superseded: list[str] = field(default_factory=list)  # "old file → newer file"
+    superseded_pairs: list[tuple[Any, Any]] = field(default_factory=list)  # (older, newer) UnitData
+    empty: list[tuple[str, str]] = field(default_factory=list)  # (unit, file): completeness 0
+    rejected: list[str] = field(default_factory=list)  # files refused, with the reason
+
+    def items(self, key: str) -> list[str]:
+        """The list the report's sentence ``general_<key>`` names (missing, late, rejected …)."""
+        return list(getattr(self, key))
+
+
 class DataRow(NamedTuple):
     """One row of a submission's Số liệu sheet; the checksum is over these fields in this order.
 
@@ -116,7 +135,7 @@ class Aggregate:
     notes: list[tuple[str, str]] = field(default_factory=list)  # (part name, note)
     facts: dict[str, Any] = field(default_factory=dict)  # counts for the general section
     status: pd.DataFrame | None = None  # rollup: expected units and their submission status
-    extra: dict[str, Any] = field(default_factory=dict)
+    rollup: RollupStatus = field(default_factory=RollupStatus)  # rollup: who is missing, late …
 
     # -- totals and ratios --------------------------------------------------------
     def total(self) -> dict[str, int | None]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from .aggregation import DEN, LEVEL_UPPER, NUM, Aggregate, base_keys
+from .aggregation import DEN, LEVEL_UPPER, NUM, Aggregate, RollupStatus, base_keys
 from .definitions import Definitions, report_defs
 from .periods import Period
 from .text import clean, header_key
@@ -147,12 +147,11 @@ def combine(
     result.status = pd.DataFrame(status_rows, columns=["code", "name", "file", "created_at", "status"])
     result.facts = {"expected": len(listed), "submitted": submitted, "timely": timely, "units": len(kept),
                     "superseded": len(superseded), "deadline": deadline.isoformat()}
-    result.extra = {
-        "missing": missing, "late": late, "unexpected": unexpected,
-        "superseded": [f"{PurePath(old.file).name} → {PurePath(new.file).name}" for old, new in superseded],
-        "superseded_pairs": superseded,
-        "empty": empty,  # (unit, file name): a submission whose completeness is 0
-    }
+    result.rollup = RollupStatus(
+        missing=missing, late=late, unexpected=unexpected,
+        superseded=[f"{PurePath(old.file).name} → {PurePath(new.file).name}" for old, new in superseded],
+        superseded_pairs=list(superseded), empty=empty,
+    )
     return result
 
 

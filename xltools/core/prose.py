@@ -42,7 +42,7 @@ def general_lines(agg: Aggregate, rep: Mapping[str, Any]) -> list[str]:
                         completeness=percent(f.get("submitted", 0) / exp if exp else None, decimals, comma),
                         timely=f.get("timely", 0), timeliness=percent(f.get("timely", 0) / exp if exp else None, decimals, comma)))
         for key, param in (("missing", "names"), ("late", "names"), ("unexpected", "names"), ("rejected", "items"), ("superseded", "items")):
-            items = agg.extra.get(key) or []
+            items = agg.rollup.items(key)
             if items:
                 out.append(fill(text[f"general_{key}"], **{param: "; ".join(items)}))
     return out

@@ -176,8 +176,8 @@ def rollup(
         raise InputError("rollup_nothing_accepted", period=str(period), reasons="; ".join(rejected_vi[:5]))
 
     agg = combine([_unit(s) for s in accepted], period, unit_code, unit_name, defs, expected=expected_list)
-    superseded = [(Path(old.file), Path(new.file)) for old, new in agg.extra["superseded_pairs"]]
-    agg.extra["rejected"] = rejected_vi
+    superseded = [(Path(old.file), Path(new.file)) for old, new in agg.rollup.superseded_pairs]
+    agg.rollup.rejected = rejected_vi
 
     roll = report_defs(defs).get("rollup", {})
     given = {k: v for k, v in (settings or {}).items() if v not in (None, "")}
@@ -204,6 +204,6 @@ def rollup(
     path = write_submission(target, data)
     result = RollupResult(
         path=path, aggregate=agg, accepted=[s.path for s in accepted], rejected=rejected, superseded=superseded,
-        missing=list(agg.extra["missing"]), late=list(agg.extra["late"]), empty=list(agg.extra["empty"]), defs=defs,
+        missing=list(agg.rollup.missing), late=list(agg.rollup.late), empty=list(agg.rollup.empty), defs=defs,
     )
     return result
