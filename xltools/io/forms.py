@@ -123,144 +123,177 @@ def _date(d: dt.date) -> str:
 def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Mapping[str, Any] | None = None) -> None:
     """Write the form of ``spec`` to ``target``; ``values`` pre-fill inputs (tests, benchmarks)."""
     cfg = form_config(defs)
-    period = Period.parse(spec.period)
-    inputs = form_inputs(defs)
     values = values or {}
     wb = xlsxwriter.Workbook(str(target), {"in_memory": True})
     try:
         wb.set_properties({"title": cfg.get("title", ""), "author": "xltools",
                            "comments": f"xltools {__version__}, form {cfg['version']}"})
-        base = {"font_name": FONT, "font_size": 12, "valign": "vcenter"}
-        f_title = wb.add_format({**base, "bold": True, "font_size": 14, "align": "center", "text_wrap": True})
-        f_sub = wb.add_format({**base, "italic": True, "align": "center", "text_wrap": True})
-        f_key = wb.add_format({**base, "bold": True, "text_wrap": True})
-        f_fixed = wb.add_format({**base, "num_format": "@", "font_color": "#1F3864", "bold": True, "text_wrap": True})
-        f_note = wb.add_format({**base, "italic": True, "text_wrap": True, "valign": "top", "font_size": 11})
-        f_head = wb.add_format({**base, "bold": True, "align": "center", "border": 1, "bg_color": "#D9E1F2", "text_wrap": True})
-        f_no = wb.add_format({**base, "align": "center", "border": 1})
-        f_label = wb.add_format({**base, "border": 1, "text_wrap": True})
-        f_unit = wb.add_format({**base, "border": 1, "align": "center", "text_wrap": True, "font_size": 11})
-        unlocked = {**base, "border": 1, "locked": False, "bg_color": _INPUT_FILL}
-        f_int = wb.add_format({**unlocked, "num_format": "#,##0", "align": "center"})
-        f_text = wb.add_format({**unlocked, "num_format": "@", "text_wrap": True, "valign": "top"})
-        f_dateinp = wb.add_format({**unlocked, "num_format": "dd/mm/yyyy", "align": "center"})
-        f_count = wb.add_format({**base, "border": 1, "align": "center", "bold": True})
-        f_sign = wb.add_format({**base, "bold": True, "align": "center"})
-        f_sign_note = wb.add_format({**base, "italic": True, "align": "center", "font_size": 11})
-
+        f = _formats(wb)
         ws = wb.add_worksheet(cfg["sheet_name"])
-        ws.set_column("A:A", 5)
-        ws.set_column("B:B", 50)
-        ws.set_column("C:C", 16)
-        ws.set_column("D:D", 13)
-        ws.set_row(0, 36)
-        ws.merge_range("A1:D1", cfg.get("title", ""), f_title)
-        ws.merge_range("A2:D2", cfg.get("subtitle", "").format(period_label=period.label, period=spec.period), f_sub)
-
-        cut = cut_day(defs)  # rules.toml [common]: the window and deadline validation applies
-        start, end = period.window(cut)
-        day = spec.deadline_day  # read as validation reads it: 0 is day 1, a day past the month's end its last
-        deadline = None if day is None else report_deadline(spec.period, min(max(int(day), 1), 31), cut)
-        header = [
-            (cfg.get("commune_label", ""), f"{spec.commune_name} ({spec.commune_code})"),
-            (cfg.get("village_label", ""), f"{spec.village_code} - {spec.village_name}"),
-            (cfg.get("period_label", ""), f"{period.label} ({spec.period})"),
-            (cfg.get("window_label", ""), cfg.get("window_text", "").format(start=_date(start), end=_date(end))),
-        ]
-        if deadline:
-            header.append((cfg.get("deadline_label", ""), cfg.get("deadline_text", "").format(deadline=_date(deadline))))
-        row = 3
-        for label, value in header:
-            ws.write(row, 1, label, f_key)
-            ws.merge_range(row, 2, row, 3, value, f_fixed)
-            ws.set_row(row, _height(value, 38))
-            row += 1
-        ws.merge_range(row, 0, row + 1, 3, cfg.get("instructions", ""), f_note)
-        ws.set_row(row, 30)
-        ws.set_row(row + 1, 30)
-        row += 3
-        ws.write_row(row, 0, [cfg.get("col_no", ""), cfg.get("col_label", ""), cfg.get("col_value", ""), cfg.get("col_unit", "")], f_head)
-        ws.repeat_rows(row)
-        row += 1
-
-        sheet_ref = quote_sheetname(cfg["sheet_name"])
-        numeric_cells: list[str] = []
-        title_max = int(cfg.get("input_title_max", 32))  # Excel's limit
-        error_title = cfg.get("error_title", "")[:title_max]
-        for no, inp in enumerate(inputs, start=1):
-            ws.write_number(row, 0, no, f_no)
-            ws.write_string(row, 1, inp.label, f_label)
-            ws.set_row(row, _height(inp.label, 50))
-            value = values.get(inp.key)
-            opts: dict[str, Any] = {"input_title": inp.short[:title_max], "input_message": (inp.help or inp.label)[:255],
-                                    "error_title": error_title, "error_type": "stop"}
-            if inp.type == "int":
-                numeric_cells.append(xl_rowcol_to_cell(row, 2))
-                ws.write_string(row, 3, inp.unit, f_unit)
-                _write_value(ws, row, 2, value, f_int)
-                opts.update(validate="integer", criteria=">=", value=0, error_message=cfg.get("error_int", "")[:255])
-            elif inp.type == "date":
-                ws.write_string(row, 3, inp.unit, f_unit)
-                _write_value(ws, row, 2, value, f_dateinp)
-                opts.update(validate="date", criteria="between", minimum=dt.date(2000, 1, 1),
-                            maximum=dt.date(2100, 12, 31), error_message=cfg.get("error_date", "")[:255])
-            else:
-                ws.merge_range(row, 2, row, 3, None, f_text)
-                _write_value(ws, row, 2, value, f_text)
-                limit = inp.max_length or int(cfg["limits"]["max_text_length"])
-                opts.update(validate="length", criteria="<=", value=limit,
-                            error_message=cfg.get("error_text", "").format(max_length=limit)[:255])
-                ws.set_row(row, 60 if limit > 100 else max(22, _height(inp.label, 50)))
-            ws.data_validation(row, 2, row, 2, opts)
-            cell = xl_rowcol_to_cell(row, 2, row_abs=True, col_abs=True)
-            if wb.define_name(inp.key, f"={sheet_ref}!{cell}") != 0:
-                raise DefinitionsError("bad_definitions", file=str(defs.folder / "indicators.toml"),
-                                       reason=f"khóa “{inp.key}” không dùng được làm tên ô (defined name) của Excel")
-            row += 1
-        # A recalculated check: how many of the count inputs are filled in (not the date).
-        ws.write(row, 1, cfg.get("filled_label", ""), f_key)
-        ws.write_formula(row, 2, f"=COUNT({','.join(numeric_cells)})", f_count, _count(values, inputs))
-        ws.write_string(row, 3, f"/ {len(numeric_cells)}", f_unit)
-        row += 2
-        ws.merge_range(row, 2, row, 3, cfg.get("signature", ""), f_sign)
-        ws.merge_range(row + 1, 2, row + 1, 3, cfg.get("signature_note", ""), f_sign_note)
-        last = row + 1
-
-        ws.set_paper(9)  # A4
-        ws.set_portrait()
-        ws.set_margins(left=0.6, right=0.5, top=0.6, bottom=0.6)
-        ws.center_horizontally()
-        ws.print_area(0, 0, last, 3)
-        ws.fit_to_pages(1, 1)
-        ws.hide_gridlines(2)
-        ws.activate()
-        ws.set_first_sheet()
-        ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
-
-        meta = wb.add_worksheet(cfg["meta_sheet"])
-        meta.set_column("A:A", 22)
-        meta.set_column("B:B", 40)
-        meta.write_string(0, 0, cfg.get("meta_title", ""))
-        entries = {
-            "generator": cfg["generator"],
-            "form_version": str(cfg["version"]),
-            "definitions_version": defs.version,
-            "toolkit_version": __version__,
-            "commune_code": spec.commune_code,
-            "commune_name": spec.commune_name,
-            "village_code": spec.village_code,
-            "village_name": spec.village_name,
-            "period": spec.period,
-            "form_id": spec.form_id,
-            "created_at": spec.created_at.isoformat(sep=" "),
-        }
-        for r, key in enumerate(META_KEYS, start=2):
-            meta.write_string(r, 0, key)
-            meta.write_string(r, 1, str(entries[key]))
-        meta.protect("")
-        meta.hide()
+        row = _write_heading(ws, f, cfg, spec, defs)
+        row, numeric_cells = _write_inputs(wb, ws, f, cfg, defs, values, row)
+        last = _write_footer(ws, f, cfg, values, numeric_cells, row, defs)
+        _page_setup(ws, last)
+        _write_meta(wb, cfg, spec, defs)
     finally:
         wb.close()
+
+
+def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
+    """The cell formats of the form, by role."""
+    base = {"font_name": FONT, "font_size": 12, "valign": "vcenter"}
+    unlocked = {**base, "border": 1, "locked": False, "bg_color": _INPUT_FILL}
+    specs: dict[str, dict[str, Any]] = {
+        "title": {**base, "bold": True, "font_size": 14, "align": "center", "text_wrap": True},
+        "sub": {**base, "italic": True, "align": "center", "text_wrap": True},
+        "key": {**base, "bold": True, "text_wrap": True},
+        "fixed": {**base, "num_format": "@", "font_color": "#1F3864", "bold": True, "text_wrap": True},
+        "note": {**base, "italic": True, "text_wrap": True, "valign": "top", "font_size": 11},
+        "head": {**base, "bold": True, "align": "center", "border": 1, "bg_color": "#D9E1F2", "text_wrap": True},
+        "no": {**base, "align": "center", "border": 1},
+        "label": {**base, "border": 1, "text_wrap": True},
+        "unit": {**base, "border": 1, "align": "center", "text_wrap": True, "font_size": 11},
+        "int": {**unlocked, "num_format": "#,##0", "align": "center"},
+        "text": {**unlocked, "num_format": "@", "text_wrap": True, "valign": "top"},
+        "date": {**unlocked, "num_format": "dd/mm/yyyy", "align": "center"},
+        "count": {**base, "border": 1, "align": "center", "bold": True},
+        "sign": {**base, "bold": True, "align": "center"},
+        "sign_note": {**base, "italic": True, "align": "center", "font_size": 11},
+    }
+    return {name: wb.add_format(spec) for name, spec in specs.items()}
+
+
+def _write_heading(ws, f: Mapping[str, Any], cfg: Mapping[str, Any], spec: FormSpec, defs: Definitions) -> int:
+    """Title, the commune/village/period/window/deadline block, the instructions and the table
+    header; returns the first row of the inputs."""
+    period = Period.parse(spec.period)
+    ws.set_column("A:A", 5)
+    ws.set_column("B:B", 50)
+    ws.set_column("C:C", 16)
+    ws.set_column("D:D", 13)
+    ws.set_row(0, 36)
+    ws.merge_range("A1:D1", cfg.get("title", ""), f["title"])
+    ws.merge_range("A2:D2", cfg.get("subtitle", "").format(period_label=period.label, period=spec.period), f["sub"])
+
+    cut = cut_day(defs)  # rules.toml [common]: the window and deadline validation applies
+    start, end = period.window(cut)
+    day = spec.deadline_day  # read as validation reads it: 0 is day 1, a day past the month's end its last
+    deadline = None if day is None else report_deadline(spec.period, min(max(int(day), 1), 31), cut)
+    header = [
+        (cfg.get("commune_label", ""), f"{spec.commune_name} ({spec.commune_code})"),
+        (cfg.get("village_label", ""), f"{spec.village_code} - {spec.village_name}"),
+        (cfg.get("period_label", ""), f"{period.label} ({spec.period})"),
+        (cfg.get("window_label", ""), cfg.get("window_text", "").format(start=_date(start), end=_date(end))),
+    ]
+    if deadline:
+        header.append((cfg.get("deadline_label", ""), cfg.get("deadline_text", "").format(deadline=_date(deadline))))
+    row = 3
+    for label, value in header:
+        ws.write(row, 1, label, f["key"])
+        ws.merge_range(row, 2, row, 3, value, f["fixed"])
+        ws.set_row(row, _height(value, 38))
+        row += 1
+    ws.merge_range(row, 0, row + 1, 3, cfg.get("instructions", ""), f["note"])
+    ws.set_row(row, 30)
+    ws.set_row(row + 1, 30)
+    row += 3
+    ws.write_row(row, 0, [cfg.get("col_no", ""), cfg.get("col_label", ""), cfg.get("col_value", ""),
+                          cfg.get("col_unit", "")], f["head"])
+    ws.repeat_rows(row)
+    return row + 1
+
+
+def _write_inputs(wb: xlsxwriter.Workbook, ws, f: Mapping[str, Any], cfg: Mapping[str, Any], defs: Definitions,
+                  values: Mapping[str, Any], row: int) -> tuple[int, list[str]]:
+    """One row per input with its validation and its defined name; returns the next row and the
+    cells of the count inputs."""
+    sheet_ref = quote_sheetname(cfg["sheet_name"])
+    numeric_cells: list[str] = []
+    title_max = int(cfg.get("input_title_max", 32))  # Excel's limit
+    error_title = cfg.get("error_title", "")[:title_max]
+    for no, inp in enumerate(form_inputs(defs), start=1):
+        ws.write_number(row, 0, no, f["no"])
+        ws.write_string(row, 1, inp.label, f["label"])
+        ws.set_row(row, _height(inp.label, 50))
+        value = values.get(inp.key)
+        opts: dict[str, Any] = {"input_title": inp.short[:title_max], "input_message": (inp.help or inp.label)[:255],
+                                "error_title": error_title, "error_type": "stop"}
+        if inp.type == "int":
+            numeric_cells.append(xl_rowcol_to_cell(row, 2))
+            ws.write_string(row, 3, inp.unit, f["unit"])
+            _write_value(ws, row, 2, value, f["int"])
+            opts.update(validate="integer", criteria=">=", value=0, error_message=cfg.get("error_int", "")[:255])
+        elif inp.type == "date":
+            ws.write_string(row, 3, inp.unit, f["unit"])
+            _write_value(ws, row, 2, value, f["date"])
+            opts.update(validate="date", criteria="between", minimum=dt.date(2000, 1, 1),
+                        maximum=dt.date(2100, 12, 31), error_message=cfg.get("error_date", "")[:255])
+        else:
+            ws.merge_range(row, 2, row, 3, None, f["text"])
+            _write_value(ws, row, 2, value, f["text"])
+            limit = inp.max_length or int(cfg["limits"]["max_text_length"])
+            opts.update(validate="length", criteria="<=", value=limit,
+                        error_message=cfg.get("error_text", "").format(max_length=limit)[:255])
+            ws.set_row(row, 60 if limit > 100 else max(22, _height(inp.label, 50)))
+        ws.data_validation(row, 2, row, 2, opts)
+        cell = xl_rowcol_to_cell(row, 2, row_abs=True, col_abs=True)
+        if wb.define_name(inp.key, f"={sheet_ref}!{cell}") != 0:
+            raise DefinitionsError("bad_definitions", file=str(defs.folder / "indicators.toml"),
+                                   reason=messages.text("definitions_bad_name", key=inp.key))
+        row += 1
+    return row, numeric_cells
+
+
+def _write_footer(ws, f: Mapping[str, Any], cfg: Mapping[str, Any], values: Mapping[str, Any],
+                  numeric_cells: list[str], row: int, defs: Definitions) -> int:
+    """The recalculated count of filled inputs and the signature; returns the last row."""
+    ws.write(row, 1, cfg.get("filled_label", ""), f["key"])
+    ws.write_formula(row, 2, f"=COUNT({','.join(numeric_cells)})", f["count"], _count(values, form_inputs(defs)))
+    ws.write_string(row, 3, f"/ {len(numeric_cells)}", f["unit"])
+    row += 2
+    ws.merge_range(row, 2, row, 3, cfg.get("signature", ""), f["sign"])
+    ws.merge_range(row + 1, 2, row + 1, 3, cfg.get("signature_note", ""), f["sign_note"])
+    return row + 1
+
+
+def _page_setup(ws, last: int) -> None:
+    """One A4 portrait page, the form sheet active and protected (inputs unlocked)."""
+    ws.set_paper(9)  # A4
+    ws.set_portrait()
+    ws.set_margins(left=0.6, right=0.5, top=0.6, bottom=0.6)
+    ws.center_horizontally()
+    ws.print_area(0, 0, last, 3)
+    ws.fit_to_pages(1, 1)
+    ws.hide_gridlines(2)
+    ws.activate()
+    ws.set_first_sheet()
+    ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
+
+
+def _write_meta(wb: xlsxwriter.Workbook, cfg: Mapping[str, Any], spec: FormSpec, defs: Definitions) -> None:
+    """The hidden, protected sheet that says which commune, village and period the form is for."""
+    meta = wb.add_worksheet(cfg["meta_sheet"])
+    meta.set_column("A:A", 22)
+    meta.set_column("B:B", 40)
+    meta.write_string(0, 0, cfg.get("meta_title", ""))
+    entries = {
+        "generator": cfg["generator"],
+        "form_version": str(cfg["version"]),
+        "definitions_version": defs.version,
+        "toolkit_version": __version__,
+        "commune_code": spec.commune_code,
+        "commune_name": spec.commune_name,
+        "village_code": spec.village_code,
+        "village_name": spec.village_name,
+        "period": spec.period,
+        "form_id": spec.form_id,
+        "created_at": spec.created_at.isoformat(sep=" "),
+    }
+    for r, key in enumerate(META_KEYS, start=2):
+        meta.write_string(r, 0, key)
+        meta.write_string(r, 1, str(entries[key]))
+    meta.protect("")
+    meta.hide()
 
 
 def _write_value(ws, row: int, col: int, value: Any, fmt) -> None:
