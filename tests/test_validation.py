@@ -13,6 +13,7 @@ import pytest
 from conftest import clean
 
 from xltools.core.definitions import get_definitions, load_definitions
+from xltools.core.errors import WorkbookError
 from xltools.core.sample import make_reports
 from xltools.core.validation import FIELDS, RULES, Issue, Report, catalogue, rule, rule_catalogue, validate_book
 from xltools.io.reader import read_workbook
@@ -297,11 +298,14 @@ def test_a_missing_column_is_one_issue_not_a_flood(good, sheet, header):
 
 def test_template_version(make_commune):
     assert not hits(check(make_commune(edit=clean)), "structure-version")
-    report = check(make_commune(edit=clean, settings={"template_version": "1.1"}))
+    report = check(make_commune(edit=clean, settings={"template_version": "1.0.1"}))
     (issue,) = hits(report, "structure-version")
-    assert issue.severity == "warning" and issue.sheet == "Cấu hình" and issue.column == "C" and "1.1" in issue.message
-    (issue,) = hits(check(make_commune(edit=clean, settings={"template_version": "2.0"})), "structure-version")
+    assert issue.severity == "warning" and issue.sheet == "Cấu hình" and issue.column == "C" and "1.0.1" in issue.message
+    (issue,) = hits(check(make_commune(edit=clean, settings={"template_version": "0.9"})), "structure-version")
     assert issue.severity == "error"
+    # a newer major or minor (a newer toolkit's workbook) is refused by the reader (test_old_workbooks.py)
+    with pytest.raises(WorkbookError, match="1.1"):
+        check(make_commune(edit=clean, settings={"template_version": "1.1"}))
 
 
 # ---------------------------------------------------------------------- cells

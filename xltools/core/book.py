@@ -61,6 +61,9 @@ class CommuneBook:
     table_ends: dict[str, int] = field(default_factory=dict)
     # sheet key -> formula column key -> Excel letter (the reader does not load formula columns)
     formula_letters: dict[str, dict[str, str]] = field(default_factory=dict)
+    # indicator columns added to the definitions after the workbook was built: read as "not
+    # reported" (empty) in every row, a warning that says to run the upgrade, never an error
+    outdated: list[StructureProblem] = field(default_factory=list)
 
     def outside_rows(self, key: str) -> list[int]:
         """Excel rows of the table ``key`` that were read below the end of its Excel Table."""

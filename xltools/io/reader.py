@@ -15,16 +15,19 @@ from typing import Any
 import pandas as pd
 import python_calamine as pc
 
+from .. import __version__
 from ..core.book import CommuneBook, StructureProblem, TableRange
 from ..core.definitions import Definitions, Sheet, get_definitions
 from ..core.errors import WorkbookError
 from ..core.frames import CellProblem, build_frame, column_letter, empty_frame, restore_lost_zeros
 from ..core.settings import resolve
 from ..core.text import clean, header_key, is_blank
+from ..core.validation.structure import refuse_newer
 from .files import damaged_error, sha256_file, workbook_problem
 from .safety import ENCRYPTION_MARK, GRID_KEYS, LIMIT_KEYS, OLE_MAGIC, open_zip, read_bytes, required_limits
 
 HEADER_SCAN_ROWS = 10
+OUTDATED = "upgrade_missing_column"  # StructureProblem key of a missing indicator column (book.outdated)
 
 
 def check_file(path: Path, defs: Definitions | None = None) -> None:
@@ -115,7 +118,12 @@ def read_grid_table(
         structure.append(StructureProblem(sheet.name, None, err.key, err.vi))
         return empty_frame(sheet), {}, 0, [], structure
     for col in sheet.readable_columns:
-        if col.key not in positions and col.required:
+        if col.key not in positions and col.indicator:
+            # an indicator added to the definitions after the workbook was built: "not reported"
+            # (empty) in every row until `xltools upgrade` adds the column; never an error
+            err = WorkbookError(OUTDATED, file=file_label, sheet=sheet.name, header=col.header)
+            structure.append(StructureProblem(sheet.name, col.header, err.key, err.vi))
+        elif col.key not in positions and col.required:
             err = WorkbookError("missing_column", file=file_label, sheet=sheet.name, header=col.header)
             if strict:
                 raise err
@@ -174,7 +182,8 @@ def book_from_grids(
         book.letters[sheet.key] = letters
         book.header_rows[sheet.key] = header
         book.problems.extend(problems)
-        book.structure.extend(structure)
+        book.structure.extend(p for p in structure if p.key != OUTDATED)
+        book.outdated.extend(p for p in structure if p.key == OUTDATED)
     book.problems.extend(restore_lost_zeros(defs, book.tables, book.letters))  # 1 typed for "01"
     settings = book.tables.get("settings")
     if settings is not None and len(settings):
@@ -182,6 +191,8 @@ def book_from_grids(
             if key:
                 book.raw_settings[str(key)] = clean(value) if isinstance(value, str) else value
                 book.settings_rows[str(key)] = int(row)
+    # made by a newer toolkit: refused here, before any verb (or button) computes a change
+    refuse_newer(book.raw_settings.get("template_version"), defs.version, label, __version__)
     known = {s.key for s in defs.settings}
     book.settings = resolve(defs, {k: v for k, v in book.raw_settings.items() if k in known}, strict=False)
     return book

@@ -40,6 +40,19 @@ def missing_column(ctx: Context, run: RuleRun) -> None:
                 reported.add((sheet.name, header))
 
 
+@rule("structure-upgrade-needed", "structure")
+def upgrade_needed(ctx: Context, run: RuleRun) -> None:
+    """The workbook lacks indicator columns added to the definitions after it was built: they read
+    as not reported (empty) in every row. One warning for the whole book, saying to upgrade it."""
+    found = ctx.book.outdated
+    if not found:
+        return
+    headers = ", ".join(f"“{h}”" for h in dict.fromkeys(p.column or "" for p in found))
+    sheets = ", ".join(f"“{s}”" for s in dict.fromkeys(p.sheet for p in found))
+    run.issue(None, None, None, None, sheet_name=found[0].sheet, header="", columns=headers, sheets=sheets,
+              count=str(len({p.column for p in found})), file=ctx.book.path.name)
+
+
 @rule("structure-version", "structure")
 def version(ctx: Context, run: RuleRun) -> None:
     """The workbook's template version differs from the definitions' version."""
@@ -61,6 +74,31 @@ def major_mismatch(found: object, expected: str) -> bool:
     if found is None:
         return False
     return str(found).strip().split(".")[0] != expected.split(".")[0]
+
+
+def _major_minor(version: object) -> tuple[int, int] | None:
+    parts = str(version).strip().split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return None
+
+
+def newer_template(found: object, expected: str) -> bool:
+    """True when the template version ``found`` has a higher major or minor than ``expected``
+    (the workbook was made by a newer toolkit); an unreadable version is not newer."""
+    if found is None:
+        return False
+    mine, theirs = _major_minor(expected), _major_minor(found)
+    return mine is not None and theirs is not None and theirs > mine
+
+
+def refuse_newer(found: object, defs_version: str, file: str, installed: str) -> None:
+    """Raise WorkbookError when the workbook was made by a newer toolkit: a downgrade is refused
+    before anything is written, in one line saying which xltools to install."""
+    if newer_template(found, defs_version):
+        raise WorkbookError("workbook_newer_template", file=file, found=str(found).strip(),
+                            expected=defs_version, installed=installed)
 
 
 def refuse_foreign(book: CommuneBook) -> None:
