@@ -17,7 +17,8 @@ import xltools
 
 PACKAGE = Path(xltools.__file__).parent
 LAYERS = ("core", "io", "verbs", "apps")
-FILE_LIBRARIES = {"openpyxl", "xlsxwriter", "python_calamine", "msoffcrypto", "defusedxml", "olefile", "pyopenvba"}
+FILE_LIBRARIES = {"openpyxl", "xlsxwriter", "python_calamine", "msoffcrypto", "defusedxml", "olefile", "pyopenvba",
+                  "docx"}
 ONLY_IN = {"click": "xltools.cli", "xlwings": "xltools.excel"}
 VERSION = {"xltools", "xltools.__version__"}  # the package's version string may be read from anywhere
 

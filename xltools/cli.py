@@ -314,13 +314,19 @@ def _sheet_name(key: str) -> str:
 @click.option("--force", is_flag=True, help="Xuất cả khi còn lỗi; báo cáo sẽ ghi rõ. / Export despite validation errors.")
 @click.option("--include-members", is_flag=True,
               help="Kèm danh sách thành viên (họ tên, điện thoại). / Include member names and phones.")
-def export(workbook, period, out_dir, password, force, include_members):
+@click.option("--docx", is_flag=True,
+              help="Ghi thêm bản dự thảo Word (.docx) cạnh báo cáo. / Also write the report as a Word draft.")
+def export(workbook, period, out_dir, password, force, include_members, docx):
     """Xuất báo cáo gửi cấp trên (BC138_<mã xã>_<kỳ>.xlsx). / Export the submission workbook."""
     from .core.messages import text
+    from .io.report_docx import docx_name
     from .verbs.export import export as export_submission
 
-    path = export_submission(workbook, period, out_dir, password=password, force=force, include_members=include_members)
+    path = export_submission(workbook, period, out_dir, password=password, force=force, include_members=include_members,
+                             docx=docx)
     click.echo(text("export_written", file=path))
+    if docx:
+        click.echo(text("export_docx_written", file=docx_name(path)))
     if password:
         click.echo(text("export_encrypted"))
 

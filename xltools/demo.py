@@ -143,13 +143,15 @@ def _export_forced_if_needed(workbook: Path, period: str, out_dir: Path, defs: D
     from .verbs.export import ExportRefused, export
 
     try:
-        return export(workbook, period, out_dir, defs=defs), 0
+        return export(workbook, period, out_dir, docx=True, defs=defs), 0
     except ExportRefused as err:
-        return export(workbook, period, out_dir, force=True, defs=defs), int(err.params.get("count", 0))
+        return export(workbook, period, out_dir, force=True, docx=True, defs=defs), int(err.params.get("count", 0))
 
 
 def _step_export(result: DemoResult, defs: Definitions, echo: Echo) -> None:
-    """Fill Tổng hợp for the quarter, then export the month's and the quarter's submissions."""
+    """Fill Tổng hợp for the quarter, then export the month's and the quarter's submissions
+    (each with its Word draft)."""
+    from .io.report_docx import docx_name
     from .verbs.aggregate import aggregate
 
     out_dir = result.folder / str(defs.setting("outbox_dir").default)
@@ -160,6 +162,7 @@ def _step_export(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     for period in DEMO_PERIODS:
         path, errors = _export_forced_if_needed(result.workbook, period, out_dir, defs)
         result.files[text("demo_file_export", commune=commune, period=period)] = path
+        result.files[text("demo_file_docx", commune=commune, period=period)] = docx_name(path)
         key = "demo_export_forced" if errors else "demo_export"
         result.lines.append(text(key, period=period, commune=commune, file=path.name, count=errors))
         echo(result.lines[-1])

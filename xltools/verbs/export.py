@@ -21,6 +21,7 @@ from ..core.submission import info_rows, member_terms, redact, report_header, su
 from ..core.validation import Issue, validate_book
 from ..core.validation.structure import refuse_foreign
 from ..io.reader import read_workbook
+from ..io.report_docx import build_report_docx, docx_name, write_report_docx
 from ..io.submission import build_submission, write_submission
 
 
@@ -75,6 +76,7 @@ def export(
     password: str | None = None,
     force: bool = False,
     include_members: bool = False,
+    docx: bool = False,
     defs: Definitions | None = None,
 ) -> Path:
     """Write the submission of ``period`` (default: the workbook's current period); return its path.
@@ -83,11 +85,13 @@ def export(
     validation finds errors unless ``force``; the report then states it was forced. A workbook
     whose tables cannot be read (a sheet, header row or required column missing) is refused,
     forced or not.
-    Member names and phones are left out unless ``include_members``.
+    Member names and phones are left out unless ``include_members``. With ``docx`` the report is
+    also written as a Word draft beside it (``BC138_<unit>_<period>.docx``, ``docx_name``).
     """
     defs = defs or get_definitions()
     book = read_workbook(Path(path), defs, strict=False)
-    return export_book(book, period, out_dir, password=password, force=force, include_members=include_members)
+    return export_book(book, period, out_dir, password=password, force=force, include_members=include_members,
+                       docx=docx)
 
 
 def export_book(
@@ -98,6 +102,7 @@ def export_book(
     password: str | None = None,
     force: bool = False,
     include_members: bool = False,
+    docx: bool = False,
 ) -> Path:
     """``export`` of a book already read: from the file, or from the open book by the button,
     which so refuses exactly when the command refuses, for the same reason."""
@@ -130,5 +135,7 @@ def export_book(
     data = build_submission(agg, rows, info, header, defs, members=members)
     folder = Path(out_dir) if out_dir else path.parent / str(book.settings.get("outbox_dir") or ".")
     target = folder / submission_name(agg.unit_code, period, defs)
+    if docx:  # the Word draft first: the submission's presence says the export finished
+        write_report_docx(docx_name(target), build_report_docx(agg, header, defs), password=password)
     return write_submission(target, data, password=password)
 
