@@ -170,7 +170,8 @@ def _add_text_box(path):
     shutil.move(path, src)
     shape = (b'<xdr:twoCellAnchor><xdr:from><xdr:col>10</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>1</xdr:row>'
              b'<xdr:rowOff>0</xdr:rowOff></xdr:from><xdr:to><xdr:col>13</xdr:col><xdr:colOff>0</xdr:colOff>'
-             b'<xdr:row>4</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to><xdr:sp macro="" textlink="">'
+             b'<xdr:row>4</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to>'
+             b'<xdr:sp macro="" textlink="" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
              b'<xdr:nvSpPr><xdr:cNvPr id="9" name="Hop chu 1"/><xdr:cNvSpPr txBox="1"/></xdr:nvSpPr>'
              b'<xdr:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="1000000" cy="500000"/></a:xfrm>'
              b'<a:prstGeom prst="rect"><a:avLst/></a:prstGeom></xdr:spPr><xdr:txBody><a:bodyPr/><a:p><a:r>'
