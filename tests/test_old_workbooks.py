@@ -104,6 +104,9 @@ def test_import_aggregate_and_export_work_on_the_old_workbook(old_book, tmp_path
     assert len(january) == len(forms)
     assert sorted(january["team_meetings"]) == list(range(1, len(forms) + 1))
     assert january[NEW].isna().all()  # the workbook has no column for it yet: not reported, not 0
+    label = defs.indicator(NEW).label  # and the officer is told that those values wait for the upgrade
+    assert all(any(label in w and "xltools upgrade" in w for w in f.warnings) for f in summary.files), \
+        [f.warnings for f in summary.files]
 
     result = _run("aggregate", old_book, "--period", PERIOD, "--write", "--format", "json")
     assert result.exit_code == 0, result.output

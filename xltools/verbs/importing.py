@@ -123,6 +123,8 @@ def plan_import(
     commune_code = clean(book.settings.get("commune_code") or "") or None
 
     items: list[Incoming | FileResult] = []
+    missing_headers = {p.column for p in book.outdated}  # indicator columns the workbook predates
+    outdated = [c.key for c in defs.sheet("reports").columns if c.indicator and c.header in missing_headers]
     for i, file in enumerate(files, start=1):
         form = read_form(file, defs)
         notes: list[str] = []  # a village code restored ("1" → "01"): a warning, not a rejection
@@ -132,6 +134,10 @@ def plan_import(
             items.append(FileResult(file.name, str(file), form.sha256, REJECTED,
                                     form.meta.get("period") or None, form.meta.get("village_code") or None, reasons))
         else:
+            dropped = [defs.indicator(k).label for k in outdated if form.values.get(k) is not None]
+            if dropped:  # the workbook predates these indicators: their values have no column yet
+                notes.append(messages.text("import_value_needs_upgrade", file=file.name, labels="; ".join(dropped),
+                                           workbook=book.path.name))
             items.append(Incoming(file.name, str(file), form.sha256, form.meta["period"],
                                   form.meta["village_code"], form.values, tuple(notes)))
         if progress:
