@@ -34,7 +34,7 @@ from typing import Any
 
 from ..core import messages
 from ..core.definitions import Definitions, get_definitions
-from ..core.errors import WorkbookError
+from ..core.errors import DefinitionsError, WorkbookError
 from ..core.resources import resource_dir
 
 QUICKSTART = "quickstart_standalone.xlsm"
@@ -100,6 +100,37 @@ def macro_sources() -> dict[str, str]:
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
         out[module_name(text, path.stem)] = text
     return out
+
+
+def check_ascii(name: str, source: str) -> None:
+    """Refuse a module whose source is not plain ASCII.
+
+    The VBA editor stores source in the project's ANSI code page (1252 for the
+    quickstart) and shows a Vietnamese letter outside it as "?": the text a user
+    would read must live in ``workbook/*.toml``, never in ``macros/*.bas``.
+    """
+    for number, line in enumerate(source.splitlines(), start=1):
+        if not line.isascii():
+            raise DefinitionsError("xlsm_bas_not_ascii", module=name, line=number, text=line.strip())
+
+
+def tidy_project_stream(raw: bytes) -> bytes:
+    """The PROJECT stream with its ``[Workspace]`` records contiguous ([MS-OVBA] 2.3.1.18).
+
+    pyOpenVBA appends a new module's window record after the blank line that
+    closes the section; the blank lines go back to the section's end, where the
+    quickstart (as Excel wrote it) has its one.
+    """
+    lines = raw.split(b"\r\n")
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip().lower() == b"[workspace]")
+    except StopIteration:
+        return raw
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].strip().startswith(b"[")), len(lines))
+    section = lines[start + 1:end]
+    records = [line for line in section if line.strip()]
+    blanks = [line for line in section if not line.strip()]
+    return b"\r\n".join(lines[:start + 1] + records + blanks + lines[end:])
 
 
 def subs(source: str) -> list[str]:
@@ -170,11 +201,16 @@ def build_vba_project(target: str | Path, sources: Mapping[str, str] | None = No
     ``sources`` (module name -> source) default to ``macros/*.bas``.
     """
     pyopenvba = _pyopenvba()
+    from pyopenvba.cfb import CFB
+
     sources = dict(macro_sources() if sources is None else sources)
+    for name, source in sources.items():
+        check_ascii(name, source)
     target = Path(target)
     with tempfile.TemporaryDirectory(prefix="xltools-vba-") as tmp:
         work = Path(tmp) / "project.xlsm"
         shutil.copyfile(quickstart_workbook(), work)
+        saved = Path(tmp) / "saved.xlsm"
         edited = Path(tmp) / "edited.xlsm"
         with pyopenvba.ExcelFile(str(work)) as wb:
             project = wb.vba_project()
@@ -185,8 +221,13 @@ def build_vba_project(target: str | Path, sources: Mapping[str, str] | None = No
                 if name.casefold() in names - {SAMPLE_MODULE.casefold()}:
                     wb.set_module(name, source)
                 else:
-                    project.add_module(name, source)
-            wb.save(str(edited))
+                    # MODULECOOKIE: "MUST be 0xFFFF on write" ([MS-OVBA] 2.3.4.2.3.2.8)
+                    project.add_module(name, source).cookie = 0xFFFF
+            wb.save(str(saved))
+        with zipfile.ZipFile(saved) as zf:
+            cfb = CFB.from_bytes(zf.read(VBA_PART))
+        cfb.write_stream("PROJECT", tidy_project_stream(cfb.get_stream("PROJECT")))
+        _replace_part(saved, edited, VBA_PART, cfb.to_bytes())
         with pyopenvba.ExcelFile(str(edited)) as wb:
             problems = wb.validate()
             missing = [n for n in sources if n not in wb.module_names()]
@@ -195,6 +236,13 @@ def build_vba_project(target: str | Path, sources: Mapping[str, str] | None = No
         with zipfile.ZipFile(edited) as zf:
             target.write_bytes(zf.read(VBA_PART))
     return target
+
+
+def _replace_part(source: Path, target: Path, part: str, data: bytes) -> None:
+    """Copy an OOXML package with one part's bytes replaced."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, data if item.filename == part else src.read(item))
 
 
 # -- the xlwings.conf sheet and the buttons ----------------------------------------
