@@ -25,14 +25,14 @@ def test_buttons_are_typed():
 def test_a_mistyped_layout_key_names_file_and_key(own_definitions):
     own_definitions.replace("report.toml", "size_body = 13", "size_bodi = 13")
     with pytest.raises(DefinitionsError) as err:
-        get_definitions().layout
+        _ = get_definitions().layout
     assert "report.toml" in err.value.vi and "layout.size_bodi" in err.value.vi
 
 
 def test_a_value_of_the_wrong_type_is_refused(own_definitions):
     own_definitions.replace("report.toml", "size_body = 13", 'size_body = "13"')
     with pytest.raises(DefinitionsError) as err:
-        get_definitions().layout
+        _ = get_definitions().layout
     assert "layout.size_body" in err.value.vi and "số" in err.value.vi
 
 
@@ -46,7 +46,7 @@ def test_an_unknown_section_is_refused(own_definitions):
 def test_a_button_without_its_sub_is_refused(own_definitions):
     own_definitions.replace("buttons.toml", 'sub = "KiemTra"\n', "")
     with pytest.raises(DefinitionsError) as err:
-        get_definitions().buttons
+        _ = get_definitions().buttons
     assert "buttons.toml" in err.value.vi and "button.sub" in err.value.vi
 
 

@@ -1,9 +1,8 @@
 """rollup: sums of the parts, newest of duplicates, rejected files, rollup of rollups."""
 from __future__ import annotations
 
-import json
-
 import datetime as dt
+import json
 import shutil
 import zipfile
 

@@ -43,6 +43,7 @@ class RollupStatus:
     superseded_pairs: list[tuple[Any, Any]] = field(default_factory=list)  # (older, newer) UnitData
     empty: list[tuple[str, str]] = field(default_factory=list)  # (unit, file): completeness 0
     rejected: list[str] = field(default_factory=list)  # files refused, with the reason
+    by_file: list[str] = field(default_factory=list)  # units judged by file time (no date on the report)
 
     def items(self, key: str) -> list[str]:
         """The list the report's sentence ``general_<key>`` names (missing, late, rejected …)."""

@@ -36,6 +36,15 @@ class UnitData:
     agg: dict[str, str] = field(default_factory=dict)  # key -> sum | last | num | den
     created_at: dt.datetime | None = None
     file: str = ""  # path of the submission (its name is shown)
+    report_date: dt.date | None = None  # the date on its date line; None: judged by created_at
+
+
+def judged_date(unit: UnitData) -> tuple[dt.date | None, bool]:
+    """The date a unit's timeliness is judged by and whether it is the report's own date
+    (True) or, lacking one, the day its file was created (False)."""
+    if unit.report_date is not None:
+        return unit.report_date, True
+    return (unit.created_at.date() if unit.created_at else None), False
 
 
 def choose_newest(units: Iterable[UnitData]) -> tuple[list[UnitData], list[tuple[UnitData, UnitData]]]:
@@ -125,32 +134,41 @@ def combine(
     missing: list[str] = []
     late: list[str] = []
     timely = submitted = 0
+    by_file: list[str] = []  # units judged by their file's creation time (no date on the report)
     for code, name in listed:
         u = by_code.get(code)
         if u is None:
             status = roll.get("status_missing", "")
             missing.append(f"{name or code} ({code})")
-            status_rows.append({"code": code, "name": name or code, "file": "", "created_at": "", "status": status})
+            status_rows.append({"code": code, "name": name or code, "file": "", "created_at": "", "date": "",
+                                "basis": "", "status": status})
             continue
         submitted += 1
-        on_time = u.created_at is not None and u.created_at.date() <= deadline
+        day, own = judged_date(u)
+        on_time = day is not None and day <= deadline
         timely += on_time
         if not on_time:
             late.append(f"{u.name or name or code} ({code})")
+        if not own:
+            by_file.append(f"{u.name or name or code} ({code})")
+        shown = day.strftime("%d/%m/%Y") if day else ""
         status_rows.append({
             "code": code, "name": u.name or name or code, "file": PurePath(u.file).name,
             "created_at": u.created_at.strftime("%d/%m/%Y %H:%M") if u.created_at else "",
+            "date": shown if own or not shown else roll.get("date_from_file", "{date}").format(date=shown),
+            "basis": "report" if own else "file",
             "status": roll.get("status_on_time" if on_time else "status_late", ""),
         })
     unexpected = [f"{u.name or u.code} ({u.code})" for u in kept if u.code not in listed_codes]
     empty = [(f"{u.name or u.code} ({u.code})", PurePath(u.file).name) for u in empty_units(kept, defs)]
-    result.status = pd.DataFrame(status_rows, columns=["code", "name", "file", "created_at", "status"])
+    result.status = pd.DataFrame(status_rows, columns=["code", "name", "file", "created_at", "date", "basis", "status"])
     result.facts = {"expected": len(listed), "submitted": submitted, "timely": timely, "units": len(kept),
-                    "superseded": len(superseded), "deadline": deadline.isoformat()}
+                    "superseded": len(superseded), "deadline": deadline.isoformat(),
+                    "timely_by_file": len(by_file)}
     result.rollup = RollupStatus(
         missing=missing, late=late, unexpected=unexpected,
         superseded=[f"{PurePath(old.file).name} → {PurePath(new.file).name}" for old, new in superseded],
-        superseded_pairs=list(superseded), empty=empty,
+        superseded_pairs=list(superseded), empty=empty, by_file=by_file,
     )
     return result
 

@@ -41,11 +41,29 @@ def general_lines(agg: Aggregate, rep: Mapping[str, Any]) -> list[str]:
         out.append(fill(text["general_units"], submitted=f.get("submitted", 0), expected=exp,
                         completeness=percent(f.get("submitted", 0) / exp if exp else None, decimals, comma),
                         timely=f.get("timely", 0), timeliness=percent(f.get("timely", 0) / exp if exp else None, decimals, comma)))
+        basis = timeliness_basis(agg, rep)
+        if basis:
+            out.append(basis)
         for key, param in (("missing", "names"), ("late", "names"), ("unexpected", "names"), ("rejected", "items"), ("superseded", "items")):
             items = agg.rollup.items(key)
             if items:
                 out.append(fill(text[f"general_{key}"], **{param: "; ".join(items)}))
     return out
+
+
+def timeliness_basis(agg: Aggregate, rep: Mapping[str, Any]) -> str:
+    """Which date a rollup judged timeliness by: the date on each report (report.toml [rollup]
+    basis_report), the files' creation time for those without one (basis_mixed), or only that."""
+    f, roll = agg.facts, rep.get("rollup", {})
+    if not f.get("submitted") or not f.get("deadline"):
+        return ""
+    deadline = dt.date.fromisoformat(str(f["deadline"])).strftime("%d/%m/%Y")
+    by_file = agg.rollup.items("by_file")
+    if not by_file:
+        return fill(roll.get("basis_report", ""), deadline=deadline)
+    if len(by_file) == f["submitted"]:
+        return fill(roll.get("basis_file", ""), deadline=deadline)
+    return fill(roll.get("basis_mixed", ""), deadline=deadline, names="; ".join(by_file))
 
 
 def summary_rows(agg: Aggregate, defs: Definitions, when: dt.datetime) -> list[SheetRow]:

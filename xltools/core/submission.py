@@ -108,7 +108,29 @@ def redact(text: str, terms: Iterable[str], mark: str) -> str:
     return text
 
 
-def report_header(settings: dict[str, Any], defs: Definitions, *, signer: bool = True) -> dict[str, Any]:
+def report_day(settings: dict[str, Any], period: Period | None, defs: Definitions,
+               today: dt.date | None = None) -> dt.date:
+    """The date on the report's date line: the ``report_date`` setting when it can belong to
+    ``period`` (not before the period's data cut-off, not after today), else today. A date left
+    in the settings from an earlier month is so never printed on a later report."""
+    today = today or dt.date.today()
+    value = settings.get("report_date")
+    if isinstance(value, str):  # a rollup's --settings file may give it as text (ISO)
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            value = None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date) or value > today:
+        return today
+    if period is not None and value < period.window(cut_day(defs))[1]:
+        return today
+    return value
+
+
+def report_header(settings: dict[str, Any], defs: Definitions, *, signer: bool = True,
+                  period: Period | None = None) -> dict[str, Any]:
     """The header and signature fields of the Decree 30 layout, from the settings."""
     return {
         "parent_body": settings.get("parent_body") or "",
@@ -120,7 +142,7 @@ def report_header(settings: dict[str, Any], defs: Definitions, *, signer: bool =
         "upper_bcd_name": settings.get("upper_bcd_name") or "",
         "upper_level_name": settings.get("upper_level_name") or "",
         "signer": (settings.get("bcd_head") or "") if signer else "",
-        "date": dt.date.today(),
+        "date": report_day(settings, period, defs),
         "cut_day": cut_day(defs),  # the data window printed under the title
     }
 

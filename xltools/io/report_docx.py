@@ -309,7 +309,8 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
         roll = rep.get("rollup", {})
         _para(doc, roll.get("section_status", ""), layout, body, bold=True, italic=True, indent=True, keep_next=True,
               before=6)
-        status = [[s["code"], s["name"], str(s["created_at"] or "")[:10], s["status"]] for s in records(agg.status)]
+        status = [[s["code"], s["name"], s.get("date") or str(s["created_at"] or "")[:10], s["status"]]  # the date judged by
+                  for s in records(agg.status)]
         _table(doc, layout, _spread(page_w, [2, 5, 3, 2]), roll.get("status_columns", []), status,
                ["center", "left", "center", "center"])
 

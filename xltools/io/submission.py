@@ -464,7 +464,8 @@ def write_report_sheet(
     if agg.status is not None and len(agg.status):
         roll = rep.get("rollup", {})
         r.para(roll.get("section_status", ""), bold=True, italic=True, keep_with=60)
-        status = [[s["code"], s["name"], str(s["created_at"] or "")[:10], s["status"]] for s in records(agg.status)]
+        status = [[s["code"], s["name"], s.get("date") or str(s["created_at"] or "")[:10], s["status"]]  # the date judged by
+                  for s in records(agg.status)]
         r.table(_spread(n_cols, [2, 5, 3, 2]), roll.get("status_columns", []), status,
                 aligns=["center", "left", "center", "center"])
         r.gap()
@@ -878,6 +879,14 @@ def build_submission(
     defs = defs or get_definitions()
     rep = report_defs(defs)
     font = rep["layout"].font
+    # The date of the date line also goes to Thông tin (report_date, after created_at): the
+    # level above judges timeliness by it, not by the file's creation time.
+    day = header.get("date") or dt.date.today()
+    header = {**header, "date": day}
+    if not any(k == "report_date" for k, _ in info):
+        info = list(info)
+        at = next((i + 1 for i, (k, _) in enumerate(info) if k == "created_at"), len(info))
+        info.insert(at, ("report_date", day.isoformat()))
     buffer = io.BytesIO()
     # Times New Roman as the workbook's default font: column widths are counted in its digits,
     # so the printed widths do not depend on whether the PC has Calibri.

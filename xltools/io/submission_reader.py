@@ -53,6 +53,16 @@ class Submission:
         except ValueError:
             return None
 
+    @property
+    def report_date(self) -> dt.date | None:
+        """The date on the report's date line (Thông tin report_date); None in a submission made
+        before it was recorded, or when it cannot be read."""
+        value = self.info.get("report_date", "")
+        try:
+            return dt.date.fromisoformat(value[:10]) if value else None
+        except ValueError:
+            return None
+
     def totals(self) -> dict[str, int]:
         return {r.key: r.value for r in self.rows if r.is_total}
 

@@ -242,8 +242,8 @@ def build_workbook(
         wb.set_custom_property("xltools_version", __version__)
         fm = _Formats(wb, defs)
         village_letter: list[str] = []
-        setting_rows = [
-            {"key": s.key, "label": s.label, "value": settings.get(s.key)} for s in defs.settings
+        setting_rows = [  # the value column is text: a date is written as the user would type it
+            {"key": s.key, "label": s.label, "value": _setting_text(settings.get(s.key))} for s in defs.settings
         ]
         for sheet in defs.sheets:
             if sheet.kind == "dashboard":
@@ -258,6 +258,13 @@ def build_workbook(
         _write_lists(wb, fm, defs, village_letter[0] if village_letter else "A", defs.sheet("villages").name)
     finally:
         wb.close()
+
+
+def _setting_text(value: Any) -> Any:
+    """A setting's value for the Cấu hình sheet's text column: a date as dd/mm/yyyy."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.strftime("%d/%m/%Y")
+    return value
 
 
 def write_workbook(path: str | Path, tables, settings, defs: Definitions | None = None, **kwargs) -> Path:

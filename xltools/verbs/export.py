@@ -130,7 +130,7 @@ def export_book(
     info = info_rows(agg, rows, kind="commune", source_sha256=book.sha256, errors=errors, warnings=warnings,
                      forced=bool(errors and force), members=include_members,
                      doc_number=book.settings.get("doc_next_number"), defs=defs)
-    header = report_header(book.settings, defs)
+    header = report_header(book.settings, defs, period=period)
     header["forced_errors"] = errors if (errors and force) else 0
     data = build_submission(agg, rows, info, header, defs, members=members)
     folder = Path(out_dir) if out_dir else path.parent / str(book.settings.get("outbox_dir") or ".")

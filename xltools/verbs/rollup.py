@@ -20,6 +20,7 @@ from ..core.definitions import Definitions, get_definitions, report_defs
 from ..core.errors import InputError, WorkbookError, XltoolsError
 from ..core.messages import Reason, codes, fill
 from ..core.periods import Period
+from ..core.prose import timeliness_basis
 from ..core.submission import info_rows, report_header, submission_name
 from ..core.text import slug
 from ..io.submission import build_submission, write_submission
@@ -54,6 +55,8 @@ class RollupResult:
             "missing": list(self.missing),
             "late": list(self.late),
             "empty": [{"unit": u, "file": f} for u, f in self.empty],
+            "deadline": self.aggregate.facts.get("deadline"),  # timeliness: the date on each report
+            "judged_by_file_time": self.aggregate.rollup.items("by_file"),  # ... or, lacking one, file time
         }
 
     def summary_lines(self) -> list[str]:
@@ -71,6 +74,9 @@ class RollupResult:
             lines.append("  " + fill(words.get("general_missing", "{names}"), names="; ".join(self.missing)))
         if self.late:
             lines.append("  " + fill(words.get("general_late", "{names}"), names="; ".join(self.late)))
+        basis = timeliness_basis(self.aggregate, report_defs(self.defs or get_definitions()))
+        if basis and (self.late or self.aggregate.rollup.items("by_file")):  # which date "late" means
+            lines.append("  " + basis)
         for unit, file in self.empty:  # accepted, but it carries no village report at all
             lines.append("  " + text("rollup_empty_submission", unit=unit, file=file))
         return lines
@@ -118,7 +124,7 @@ def read_expected(path: str | Path, defs: Definitions) -> list[tuple[str, str]]:
 
 def _unit(sub: Submission) -> UnitData:
     return UnitData(code=sub.unit_code, name=sub.unit_name, values=sub.totals(), agg=sub.agg_kinds(),
-                    created_at=sub.created_at, file=str(sub.path))
+                    created_at=sub.created_at, report_date=sub.report_date, file=str(sub.path))
 
 
 def rollup(
@@ -193,7 +199,7 @@ def rollup(
         "place_name": fill(roll.get("place_name", ""), unit_name=unit_name, place=place),
         "model_name": defs.setting("model_name").default,
     }
-    header = report_header({**defaults, **given}, defs)
+    header = report_header({**defaults, **given}, defs, period=period)
     if given.get("recipients"):
         header["recipients"] = list(given["recipients"])
     rows = agg.long_rows()
