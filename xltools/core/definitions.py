@@ -172,6 +172,8 @@ class Button:
     sub: str
     verb: str
     cell: str
+    width: int | None = None  # pixels; else [size] of buttons.toml
+    height: int | None = None
 
 
 _TYPE_NAMES = {"str": "definitions_kind_text", "int": "definitions_kind_int", "float": "definitions_kind_number",

@@ -28,17 +28,16 @@ from ..core.aggregation import LEVEL_COMMUNE, Aggregate
 from ..core.definitions import Definitions, ReportLayout, get_definitions, report_defs
 from ..core.frames import records
 from ..core.messages import fill
-from ..core.numbers import percent
 from .files import write_atomic
 from .submission import (
     _date_line,
     _date_text,
     _number_text,
     _roman,
-    _unit_of,
     annex_plan,
     encrypt,
     printed_number,
+    results_rows,
     signed_and_technical_lines,
     text_width,
 )
@@ -284,15 +283,7 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
 
     # -- II. results: the totals here, the per-part tables in the annexes ---------------------------
     section_title(text["section_results"])
-    total = agg.total()
-    decimals, comma = int(layout.percent_decimals), bool(layout.decimal_comma)
-    rows: list[list[str]] = []
-    for i, key in enumerate(agg.indicators, start=1):
-        label, unit = _unit_of(defs, key)
-        rows.append([str(i), label, unit, printed_number(total.get(key))])
-    rates = agg.rates_of(total)
-    for j, (key, label) in enumerate(agg.derived, start=len(rows) + 1):
-        rows.append([str(j), label, "%", percent(rates[key], decimals, comma)])
+    rows = results_rows(agg, defs)
     whole = text["column_total_upper" if upper else "column_total"]
     _table(doc, layout, _spread(page_w, [1, 7, 2, 2]),
            [text["column_no"], text["column_indicator"], text["column_unit_of"], whole], rows,

@@ -370,6 +370,21 @@ def annex_plan(agg: Aggregate, rep: dict[str, Any]) -> list[dict[str, Any]]:
     return plan
 
 
+def results_rows(agg: Aggregate, defs: Definitions) -> list[list[str]]:
+    """The results table of the report: TT, indicator, unit, the total; then the ratios."""
+    layout = defs.layout
+    total = agg.total()
+    decimals, comma = int(layout.percent_decimals), bool(layout.decimal_comma)
+    rows: list[list[str]] = []
+    for i, key in enumerate(agg.indicators, start=1):
+        label, unit = _unit_of(defs, key)
+        rows.append([str(i), label, unit, printed_number(total.get(key))])
+    rates = agg.rates_of(total)
+    for j, (key, label) in enumerate(agg.derived, start=len(rows) + 1):
+        rows.append([str(j), label, "%", percent(rates[key], decimals, comma)])
+    return rows
+
+
 def write_report_sheet(
     wb: xlsxwriter.Workbook, agg: Aggregate, header: Mapping[str, Any], defs: Definitions,
     annexes: Sequence[Mapping[str, Any]] = (),
@@ -442,15 +457,7 @@ def write_report_sheet(
 
     # -- II. results: the totals here, the per-part tables in the annexes ------------------------
     section(text["section_results"])
-    total = agg.total()
-    decimals, comma = int(layout.percent_decimals), bool(layout.decimal_comma)
-    rows = []
-    for i, key in enumerate(agg.indicators, start=1):
-        label, unit = _unit_of(defs, key)
-        rows.append([str(i), label, unit, printed_number(total.get(key))])
-    rates = agg.rates_of(total)
-    for j, (key, label) in enumerate(agg.derived, start=len(rows) + 1):
-        rows.append([str(j), label, "%", percent(rates[key], decimals, comma)])
+    rows = results_rows(agg, defs)
     whole = text["column_total_upper" if upper else "column_total"]
     r.table(_spread(n_cols, [1, 7, 2, 2]), [text["column_no"], text["column_indicator"], text["column_unit_of"], whole],
             rows, aligns=["center", "left", "center", "right"])
