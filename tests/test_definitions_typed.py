@@ -55,3 +55,10 @@ def test_the_cli_gives_one_line_for_a_typo(own_definitions, tmp_path):
     result = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")])
     assert result.exit_code == 2, result.output
     assert "layout.margin_left" in result.output and "Traceback" not in result.output
+
+
+def test_a_mistyped_key_of_a_rule_is_refused(own_definitions):
+    own_definitions.replace("rules.toml", "[rule.plan-village-zalo]\n", "[rule.plan-village-zalo]\nsverity = \"info\"\n")
+    with pytest.raises(DefinitionsError) as err:
+        get_definitions().extra("rules")
+    assert "rules.toml" in err.value.vi and "rule.plan-village-zalo.sverity" in err.value.vi

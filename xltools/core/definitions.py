@@ -234,7 +234,9 @@ FILE_SECTIONS: dict[str, frozenset[str]] = {
                         "input_title_max", "error_title", "error_int", "error_date", "error_text", "meta_title",
                         "field", "limits", "import", "results"}),
     "buttons": frozenset({"module", "handler_module", "button", "size"}),
+    "rules": frozenset({"severity", "family", "common", "checks_sheet", "config_reasons", "words", "rule"}),
 }
+RULE_KEYS = frozenset({"severity", "description", "message", "fix", "params", "enabled"})  # of each [rule.<id>]
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,11 @@ class Definitions:
             if unknown:
                 raise DefinitionsError("bad_definitions", file=str(path),
                                        reason=_reason("definitions_unknown_key", key=unknown[0]))
+            for rule_id, entry in (doc.get("rule", {}) if name == "rules" else {}).items():
+                odd = sorted(set(entry) - RULE_KEYS) if isinstance(entry, dict) else []
+                if odd:
+                    raise DefinitionsError("bad_definitions", file=str(path),
+                                           reason=_reason("definitions_unknown_key", key=f"rule.{rule_id}.{odd[0]}"))
             if name == "report":  # its page parameters are typed: rep["layout"] is a ReportLayout
                 doc["layout"] = typed(ReportLayout, doc.get("layout", {}), str(path), "layout")
             self.raw[name] = doc
