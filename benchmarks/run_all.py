@@ -59,12 +59,7 @@ class Row:
 
 def timed(fn, repeat: int = 1) -> float:
     """Median seconds of ``repeat`` calls of ``fn``."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return bench_export.timed(fn, repeat)
 
 
 def process_seconds(args: list[str], cwd: Path, repeat: int) -> float:

@@ -233,7 +233,7 @@ FILE_SECTIONS: dict[str, frozenset[str]] = {
                         "col_label", "col_value", "col_unit", "filled_label", "signature", "signature_note",
                         "input_title_max", "error_title", "error_int", "error_date", "error_text", "meta_title",
                         "field", "limits", "import", "results"}),
-    "buttons": frozenset({"module", "handler_module", "button", "size"}),
+    "buttons": frozenset({"module", "handler_module", "button", "size", "conf_sheet"}),
     "rules": frozenset({"severity", "family", "common", "checks_sheet", "config_reasons", "words", "rule"}),
 }
 RULE_KEYS = frozenset({"severity", "description", "message", "fix", "params", "enabled"})  # of each [rule.<id>]

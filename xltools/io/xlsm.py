@@ -19,6 +19,7 @@ xlwings is never imported here: the quickstart file is found through
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import importlib.metadata
 import importlib.util
@@ -28,11 +29,10 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core import messages
+from ..core import definitions, messages
 from ..core.definitions import Definitions, get_definitions
 from ..core.errors import DefinitionsError, WorkbookError
 from ..core.resources import resource_dir
@@ -47,16 +47,7 @@ _SUB_RE = re.compile(r"^\s*(?:Public\s+|Private\s+)?Sub\s+(\w+)\s*\(", re.IGNORE
 _RUNPYTHON_RE = re.compile(r'RunPython\s+"([^"]*)"', re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Button:
-    """One dashboard button: caption, VBA Sub, handler verb and where it sits."""
-
-    caption: str
-    sub: str
-    verb: str
-    cell: str
-    width: int  # pixels: the button's own, else [size] of buttons.toml
-    height: int
+Button = definitions.Button  # one dashboard button: caption, VBA Sub, handler verb, cell, size in pixels
 
 
 def buttons_config(defs: Definitions | None = None) -> dict[str, Any]:
@@ -66,15 +57,10 @@ def buttons_config(defs: Definitions | None = None) -> dict[str, Any]:
 
 def buttons(defs: Definitions | None = None) -> list[Button]:
     """The dashboard buttons of ``workbook/buttons.toml``, in order."""
-    config = buttons_config(defs)
-    size = config.get("size", {})
-    return [
-        Button(
-            caption=b["caption"], sub=b["sub"], verb=b["verb"], cell=b["cell"],
-            width=int(b.get("width", size.get("width", 200))), height=int(b.get("height", size.get("height", 34))),
-        )
-        for b in config.get("button", [])
-    ]
+    defs = defs or get_definitions()
+    size = buttons_config(defs).get("size", {})
+    return [dataclasses.replace(b, width=int(b.width or size.get("width", 200)),
+                                height=int(b.height or size.get("height", 34))) for b in defs.buttons]
 
 
 def conf_sheet_name(defs: Definitions | None = None) -> str:
