@@ -62,3 +62,42 @@ def test_a_mistyped_key_of_a_rule_is_refused(own_definitions):
     with pytest.raises(DefinitionsError) as err:
         get_definitions().extra("rules")
     assert "rules.toml" in err.value.vi and "rule.plan-village-zalo.sverity" in err.value.vi
+
+
+def test_a_mistyped_wording_key_of_the_report_names_file_and_key(own_definitions):
+    own_definitions.replace("report.toml", "\nclosing = ", "\nclosin = ")
+    with pytest.raises(DefinitionsError) as err:
+        get_definitions().extra("report")
+    assert "report.toml" in err.value.vi and "text.closin" in err.value.vi
+
+
+def test_a_mistyped_key_of_a_forms_table_is_refused(own_definitions):
+    own_definitions.replace("forms.toml", "\naccepted = ", "\naccepte = ")
+    with pytest.raises(DefinitionsError) as err:
+        get_definitions().extra("forms")
+    assert "forms.toml" in err.value.vi and "results.accepte" in err.value.vi
+
+
+def test_a_mistyped_key_of_a_form_field_is_refused(own_definitions):
+    own_definitions.replace("forms.toml", "\nmax_length = ", "\nmax_lenght = ")
+    with pytest.raises(DefinitionsError) as err:
+        get_definitions().extra("forms")
+    assert "field.max_lenght" in err.value.vi
+
+
+def test_wording_missing_from_an_older_copy_takes_the_shipped_text(own_definitions):
+    """A province's copy made before a release added a wording keeps working: the shipped file holds the
+    defaults (not the code), and the copy's own wording wins where it has one."""
+    import re
+
+    from xltools.core.resources import resource_dir
+
+    shipped = get_definitions(resource_dir("workbook")).extra("report")["text"]
+    path = own_definitions / "report.toml"
+    text = path.read_text(encoding="utf-8")
+    closing = re.search(r"\nclosing = .*", text)
+    assert closing
+    path.write_text(text.replace(closing.group(0), "", 1), encoding="utf-8")
+    own_definitions.replace("report.toml", "\nrecipients_label = ", '\nrecipients_label = "Gửi tới:"\n# ')
+    text = get_definitions().extra("report")["text"]
+    assert text["closing"] == shipped["closing"] and text["recipients_label"] == "Gửi tới:"

@@ -133,9 +133,9 @@ def test_a_new_indicator_appears_on_the_form_and_is_imported(tmp_path, own_defin
     assert int(row["school_talks"].iloc[0]) == values["school_talks"]
 
 
-def test_a_forms_toml_missing_an_entry_is_one_clear_error(commune, tmp_path, own_definitions):
-    toml = own_definitions.replace("forms.toml", "max_members = 60\n", "")
+def test_a_forms_toml_with_a_misspelt_entry_is_one_clear_error(commune, tmp_path, own_definitions):
+    toml = own_definitions.replace("forms.toml", "max_members = 60\n", "max_member = 60\n")
     for args in (["forms", str(commune), "--period", "2023-12"], ["import", str(commune), str(tmp_path)]):
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, res.output
-        assert res.output.startswith(f"Lỗi: Tệp định nghĩa {toml} có lỗi: thiếu mục limits.max_members.")
+        assert res.output.startswith(f"Lỗi: Tệp định nghĩa {toml} có lỗi: mục “limits.max_member” không có")

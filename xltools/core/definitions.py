@@ -302,6 +302,7 @@ class Definitions:
                 if odd:
                     raise DefinitionsError("bad_definitions", file=str(path),
                                            reason=_reason("definitions_unknown_key", key=f"rule.{rule_id}.{odd[0]}"))
+            doc = _against_reference(name, doc, self.folder, str(path))
             if name == "report":  # its page parameters are typed: rep["layout"] is a ReportLayout
                 doc["layout"] = typed(ReportLayout, doc.get("layout", {}), str(path), "layout")
             self.raw[name] = doc
@@ -322,6 +323,44 @@ class Definitions:
     @property
     def major(self) -> str:
         return self.version.split(".")[0]
+
+
+# Sections whose keys are the user's own (a rule id, a label per data key): not checked against the reference.
+OPEN_SECTIONS = frozenset({("rules", "rule")})
+
+
+def _against_reference(name: str, doc: dict[str, Any], folder: Path, where: str) -> dict[str, Any]:
+    """Check a province's own copy of a definitions file against the one that ships with the package.
+
+    The shipped file is the schema and holds the defaults: a key of a section (``[text] titel``) or of a
+    ``[[table]]`` entry that the shipped file does not know is one DefinitionsError naming the file and the
+    key; a key the copy lacks takes the shipped value, so that a typo never silently becomes a default
+    written in code, and an older copy keeps working when a release adds wording."""
+    shipped = resource_dir("workbook")
+    if folder.resolve() == shipped.resolve() or not (shipped / f"{name}.toml").exists():
+        return doc
+    reference = _load_toml(shipped / f"{name}.toml")
+    merged = dict(doc)
+    for section, ref in reference.items():
+        mine = doc.get(section)
+        if (name, section) in OPEN_SECTIONS or mine is None:
+            if mine is None:
+                merged[section] = ref
+            continue
+        if isinstance(ref, dict) and isinstance(mine, dict):
+            unknown = sorted(set(mine) - set(ref))
+            if unknown:
+                raise DefinitionsError("bad_definitions", file=where,
+                                       reason=_reason("definitions_unknown_key", key=f"{section}.{unknown[0]}"))
+            merged[section] = {**ref, **mine}
+        elif isinstance(ref, list) and ref and all(isinstance(e, dict) for e in ref) and isinstance(mine, list):
+            known = set().union(*(set(e) for e in ref))
+            for entry in mine:
+                odd = sorted(set(entry) - known) if isinstance(entry, dict) else []
+                if odd:
+                    raise DefinitionsError("bad_definitions", file=where,
+                                           reason=_reason("definitions_unknown_key", key=f"{section}.{odd[0]}"))
+    return merged
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
