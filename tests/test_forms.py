@@ -6,12 +6,14 @@ import re
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from conftest import libreoffice_convert, require_soffice
 
 from xltools import import_reports, make_forms
 from xltools.cli import main
 from xltools.core.definitions import get_definitions
 from xltools.core.frames import records
 from xltools.io.forms import fill_form as fill
+from xltools.io.forms import form_inputs
 from xltools.io.reader import read_workbook
 from xltools.verbs.new import new, sample_commune
 
@@ -82,7 +84,7 @@ def test_the_deadline_on_the_form_is_the_one_validation_applies(make_commune, tm
     [form, *_] = make_forms(path, "2023-12", tmp_path / "out")
     ws = openpyxl.load_workbook(form).worksheets[0]
     text = " ".join(str(c.value) for row in ws.iter_rows(max_row=10) for c in row if c.value)
-    assert f"trước hết ngày {deadline}" in text
+    assert f"chậm nhất ngày {deadline}" in text
 
 
 def test_the_data_window_follows_the_cut_day_of_the_rules(commune, tmp_path, own_definitions):
@@ -90,7 +92,7 @@ def test_the_data_window_follows_the_cut_day_of_the_rules(commune, tmp_path, own
     [form, *_] = make_forms(commune, "2023-12", tmp_path / "out", defs=get_definitions())
     ws = openpyxl.load_workbook(form).worksheets[0]
     text = " ".join(str(c.value) for row in ws.iter_rows(max_row=10) for c in row if c.value)
-    assert "ngày 20/11/2023 đến ngày 19/12/2023" in text and "trước hết ngày 18/01/2024" in text
+    assert "ngày 20/11/2023 đến ngày 19/12/2023" in text and "chậm nhất ngày 18/01/2024" in text
 
 
 def test_forms_refuse_a_period_that_is_not_a_month(commune):
@@ -139,3 +141,48 @@ def test_a_forms_toml_with_a_misspelt_entry_is_one_clear_error(commune, tmp_path
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, res.output
         assert res.output.startswith(f"Lỗi: Tệp định nghĩa {toml} có lỗi: mục “limits.max_member” không có")
+
+
+def _pixels(width: float) -> int:
+    """Excel's screen width of a column of ``width`` characters (maximum digit width 7 px)."""
+    return int((256 * width + int(128 / 7)) / 256 * 7)
+
+
+def test_label_and_input_fit_a_phone_screen_at_100_percent(commune, defs, tmp_path):
+    """A 390-px phone shows about 350 px of columns: the four columns, hence every label and every
+    input cell, lie within them, in type of the screen's size, the width unit that of the font."""
+    [form, *_] = make_forms(commune, "2023-12", tmp_path)
+    wb = openpyxl.load_workbook(form)
+    cfg = defs.extra("forms")
+    ws = wb[cfg["sheet_name"]]
+    widths = [_pixels(ws.column_dimensions[c].width) for c in "ABCD"]
+    assert sum(widths) <= 350 and min(widths) >= 20, widths
+    assert ws.max_column == 4
+    for name in wb.defined_names.values():
+        (_, ref), = name.destinations
+        cell = ws[ref.replace("$", "")]
+        assert cell.column <= 3 and cell.font.sz >= cfg["font_size"] and cell.font.name == "Times New Roman"
+        label = ws.cell(cell.row, 2)
+        assert label.alignment.wrap_text and label.font.sz >= cfg["font_size"]
+    assert wb._fonts[0].name == "Times New Roman"  # Normal style: the unit of the column widths
+    assert ws.sheet_properties.pageSetUpPr.fitToPage or (ws.page_setup.scale or 100) > 100
+
+
+@pytest.mark.libreoffice
+def test_the_printed_form_is_one_a4_page_whose_labels_are_all_readable(commune, defs, tmp_path):
+    pymupdf = pytest.importorskip("pymupdf")
+    require_soffice()
+    [form, *_] = make_forms(commune, "2023-12", tmp_path / "forms")
+    [pdf] = libreoffice_convert([form], "pdf", tmp_path)
+    doc = pymupdf.open(pdf)
+    assert doc.page_count == 1
+    page = doc[0]
+    assert round(page.rect.width / 72 * 25.4) == 210 and round(page.rect.height / 72 * 25.4) == 297
+    spans = [s for b in page.get_text("dict")["blocks"] for line in b.get("lines", []) for s in line["spans"]]
+    text = " ".join(s["text"] for s in spans)
+    for inp in form_inputs(defs):
+        assert " ".join(inp.label.split()[:3]) in text
+    label_sizes = [s["size"] for s in spans if s["text"].startswith("Số ")]
+    assert label_sizes and min(label_sizes) >= 8.0, label_sizes
+    signature = [s for s in spans if s["text"] == defs.extra("forms")["signature"]]
+    assert signature and signature[0]["bbox"][3] < page.rect.height - 36  # within the bottom margin

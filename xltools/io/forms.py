@@ -124,56 +124,108 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
     """Write the form of ``spec`` to ``target``; ``values`` pre-fill inputs (tests, benchmarks)."""
     cfg = form_config(defs)
     values = values or {}
-    wb = xlsxwriter.Workbook(str(target), {"in_memory": True})
+    # The default font sets Excel's width unit: Times New Roman here (Liberation Serif in LibreOffice,
+    # of the same metrics), so the columns are as wide in either application as _Grid reckons.
+    wb = xlsxwriter.Workbook(str(target), {"in_memory": True,
+                                           "default_format_properties": {"font_name": FONT, "font_size": 11}})
     try:
         wb.set_properties({"title": cfg.get("title", ""), "author": "xltools",
                            "comments": f"xltools {__version__}, form {cfg['version']}"})
-        f = _formats(wb)
+        grid = _Grid.of(cfg)
+        f = _formats(wb, grid.font_size)
         ws = wb.add_worksheet(cfg["sheet_name"])
-        row = _write_heading(ws, f, cfg, spec, defs)
-        row, numeric_cells = _write_inputs(wb, ws, f, cfg, defs, values, row)
-        last = _write_footer(ws, f, cfg, values, numeric_cells, row, defs)
-        _page_setup(ws, last)
+        row = _write_heading(ws, f, cfg, spec, defs, grid)
+        row, numeric_cells = _write_inputs(wb, ws, f, cfg, defs, values, row, grid)
+        last = _write_footer(ws, f, cfg, values, numeric_cells, row, defs, grid)
+        _page_setup(ws, last, grid)
         _write_meta(wb, cfg, spec, defs)
     finally:
         wb.close()
 
 
-def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
+@dataclass
+class _Grid:
+    """The form's four columns (TT, label, input, unit) and the row heights given to them, which the
+    printed page is sized from."""
+
+    widths: tuple[float, float, float, float]
+    font_size: float
+    heights: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, cfg: Mapping[str, Any]) -> _Grid:
+        a, b, c, d = (float(w) for w in cfg["column_widths"])
+        return cls((a, b, c, d), float(cfg["font_size"]))
+
+    def pixels(self, *cols: int) -> float:
+        """Screen width of the columns at 100 % (Excel: a width of w characters is 7w + 5 pixels)."""
+        return sum(self.widths[c] * 7 + 5 for c in cols)
+
+    def lines(self, text: str, cols: tuple[int, ...], size: float | None = None, bold: bool = False) -> int:
+        """Lines ``text`` wraps to in the merged columns ``cols`` (Vietnamese in Times New Roman: about
+        0.42 em a character, 0.47 in bold, measured on LibreOffice's PDF), counting its own line breaks."""
+        em_px = (size or self.font_size) * 96 / 72
+        per_line = max(1, int((self.pixels(*cols) - 6) / (em_px * (0.47 if bold else 0.42))))
+        return sum(max(1, -(-len(part) // per_line)) for part in str(text).split("\n"))
+
+    def fit(self, ws, row: int, texts: list[tuple[str, tuple[int, ...]]], *, least: float = 20.0,
+            size: float | None = None, bold: bool = False) -> None:
+        """Give ``row`` the height that shows every text of it wrapped (points)."""
+        lines = max(self.lines(t, cols, size, bold) for t, cols in texts) if texts else 1
+        height = max(least, (size or self.font_size) * 1.25 * lines + 6)
+        self.heights[row] = height
+        ws.set_row(row, height)
+
+    def height(self, ws, row: int, points: float) -> None:
+        self.heights[row] = points
+        ws.set_row(row, points)
+
+    def page_size(self, last: int) -> tuple[float, float]:
+        """Width and height (points) of the printed block, rows 0..last."""
+        width = self.pixels(0, 1, 2, 3) * 72 / 96
+        return width, sum(self.heights.get(r, 15.0) for r in range(last + 1))
+
+
+def _formats(wb: xlsxwriter.Workbook, size: float = 12) -> dict[str, Any]:
     """The cell formats of the form, by role."""
-    base = {"font_name": FONT, "font_size": 12, "valign": "vcenter"}
+    base = {"font_name": FONT, "font_size": size, "valign": "vcenter"}
     unlocked = {**base, "border": 1, "locked": False, "bg_color": _INPUT_FILL}
     specs: dict[str, dict[str, Any]] = {
-        "title": {**base, "bold": True, "font_size": 14, "align": "center", "text_wrap": True},
+        "title": {**base, "bold": True, "font_size": size + 2, "align": "center", "text_wrap": True},
         "sub": {**base, "italic": True, "align": "center", "text_wrap": True},
         "key": {**base, "bold": True, "text_wrap": True},
-        "fixed": {**base, "num_format": "@", "font_color": "#1F3864", "bold": True, "text_wrap": True},
-        "note": {**base, "italic": True, "text_wrap": True, "valign": "top", "font_size": 11},
+        "line": {**base, "text_wrap": True},
+        "line_label": {"font_name": FONT, "font_size": size},
+        "line_value": {"font_name": FONT, "font_size": size, "font_color": "#1F3864", "bold": True},
+        "note": {**base, "italic": True, "text_wrap": True, "valign": "top", "font_size": size - 1},
         "head": {**base, "bold": True, "align": "center", "border": 1, "bg_color": "#D9E1F2", "text_wrap": True},
         "no": {**base, "align": "center", "border": 1},
         "label": {**base, "border": 1, "text_wrap": True},
-        "unit": {**base, "border": 1, "align": "center", "text_wrap": True, "font_size": 11},
+        "unit": {**base, "border": 1, "align": "center", "text_wrap": True, "font_size": size - 1},
         "int": {**unlocked, "num_format": "#,##0", "align": "center"},
         "text": {**unlocked, "num_format": "@", "text_wrap": True, "valign": "top"},
         "date": {**unlocked, "num_format": "dd/mm/yyyy", "align": "center"},
         "count": {**base, "border": 1, "align": "center", "bold": True},
         "sign": {**base, "bold": True, "align": "center"},
-        "sign_note": {**base, "italic": True, "align": "center", "font_size": 11},
+        "sign_note": {**base, "italic": True, "align": "center", "font_size": size - 1, "text_wrap": True},
     }
     return {name: wb.add_format(spec) for name, spec in specs.items()}
 
 
-def _write_heading(ws, f: Mapping[str, Any], cfg: Mapping[str, Any], spec: FormSpec, defs: Definitions) -> int:
+def _write_heading(ws, f: Mapping[str, Any], cfg: Mapping[str, Any], spec: FormSpec, defs: Definitions,
+                   grid: _Grid) -> int:
     """Title, the commune/village/period/window/deadline block, the instructions and the table
     header; returns the first row of the inputs."""
     period = Period.parse(spec.period)
-    ws.set_column("A:A", 5)
-    ws.set_column("B:B", 50)
-    ws.set_column("C:C", 16)
-    ws.set_column("D:D", 13)
-    ws.set_row(0, 36)
-    ws.merge_range("A1:D1", cfg.get("title", ""), f["title"])
-    ws.merge_range("A2:D2", cfg.get("subtitle", "").format(period_label=period.label, period=spec.period), f["sub"])
+    for col, width in enumerate(grid.widths):
+        ws.set_column(col, col, width)
+    everything = (0, 1, 2, 3)
+    title = cfg.get("title", "")
+    ws.merge_range(0, 0, 0, 3, title, f["title"])
+    grid.fit(ws, 0, [(title, everything)], size=grid.font_size + 2, bold=True)
+    subtitle = cfg.get("subtitle", "").format(period_label=period.label, period=spec.period)
+    ws.merge_range(1, 0, 1, 3, subtitle, f["sub"])
+    grid.fit(ws, 1, [(subtitle, everything)])
 
     cut = cut_day(defs)  # rules.toml [common]: the window and deadline validation applies
     start, end = period.window(cut)
@@ -188,23 +240,25 @@ def _write_heading(ws, f: Mapping[str, Any], cfg: Mapping[str, Any], spec: FormS
     if deadline:
         header.append((cfg.get("deadline_label", ""), cfg.get("deadline_text", "").format(deadline=_date(deadline))))
     row = 3
-    for label, value in header:
-        ws.write(row, 1, label, f["key"])
-        ws.merge_range(row, 2, row, 3, value, f["fixed"])
-        ws.set_row(row, _height(value, 38))
+    for label, value in header:  # "Label: value" across the four columns, one or two lines on a phone
+        ws.merge_range(row, 0, row, 3, None, f["line"])
+        ws.write_rich_string(row, 0, f["line_label"], f"{label}: ", f["line_value"], value, f["line"])
+        grid.fit(ws, row, [(f"{label}: {value}", everything)], least=18.0, bold=True)
         row += 1
-    ws.merge_range(row, 0, row + 1, 3, cfg.get("instructions", ""), f["note"])
-    ws.set_row(row, 30)
-    ws.set_row(row + 1, 30)
-    row += 3
+    instructions = cfg.get("instructions", "")
+    ws.merge_range(row, 0, row, 3, instructions, f["note"])
+    grid.fit(ws, row, [(instructions, everything)], size=grid.font_size - 1)
+    row += 2
     ws.write_row(row, 0, [cfg.get("col_no", ""), cfg.get("col_label", ""), cfg.get("col_value", ""),
                           cfg.get("col_unit", "")], f["head"])
+    grid.fit(ws, row, [(cfg.get(k, ""), (c,)) for c, k in enumerate(("col_no", "col_label", "col_value", "col_unit"))],
+             bold=True)
     ws.repeat_rows(row)
     return row + 1
 
 
 def _write_inputs(wb: xlsxwriter.Workbook, ws, f: Mapping[str, Any], cfg: Mapping[str, Any], defs: Definitions,
-                  values: Mapping[str, Any], row: int) -> tuple[int, list[str]]:
+                  values: Mapping[str, Any], row: int, grid: _Grid) -> tuple[int, list[str]]:
     """One row per input with its validation and its defined name; returns the next row and the
     cells of the count inputs."""
     sheet_ref = quote_sheetname(cfg["sheet_name"])
@@ -214,7 +268,7 @@ def _write_inputs(wb: xlsxwriter.Workbook, ws, f: Mapping[str, Any], cfg: Mappin
     for no, inp in enumerate(form_inputs(defs), start=1):
         ws.write_number(row, 0, no, f["no"])
         ws.write_string(row, 1, inp.label, f["label"])
-        ws.set_row(row, _height(inp.label, 50))
+        grid.fit(ws, row, [(inp.label, (1,)), (inp.unit, (3,))], least=24.0)
         value = values.get(inp.key)
         opts: dict[str, Any] = {"input_title": inp.short[:title_max], "input_message": (inp.help or inp.label)[:255],
                                 "error_title": error_title, "error_type": "stop"}
@@ -234,7 +288,8 @@ def _write_inputs(wb: xlsxwriter.Workbook, ws, f: Mapping[str, Any], cfg: Mappin
             limit = inp.max_length or int(cfg["limits"]["max_text_length"])
             opts.update(validate="length", criteria="<=", value=limit,
                         error_message=cfg.get("error_text", "").format(max_length=limit)[:255])
-            ws.set_row(row, 60 if limit > 100 else max(22, _height(inp.label, 50)))
+            # room for a few lines of a long text (a note), two of a short one (a name)
+            grid.fit(ws, row, [(inp.label, (1,)), ("x" * min(limit // 2, 90), (2, 3))], least=24.0)
         ws.data_validation(row, 2, row, 2, opts)
         cell = xl_rowcol_to_cell(row, 2, row_abs=True, col_abs=True)
         if wb.define_name(inp.key, f"={sheet_ref}!{cell}") != 0:
@@ -245,25 +300,40 @@ def _write_inputs(wb: xlsxwriter.Workbook, ws, f: Mapping[str, Any], cfg: Mappin
 
 
 def _write_footer(ws, f: Mapping[str, Any], cfg: Mapping[str, Any], values: Mapping[str, Any],
-                  numeric_cells: list[str], row: int, defs: Definitions) -> int:
+                  numeric_cells: list[str], row: int, defs: Definitions, grid: _Grid) -> int:
     """The recalculated count of filled inputs and the signature; returns the last row."""
     ws.write(row, 1, cfg.get("filled_label", ""), f["key"])
     ws.write_formula(row, 2, f"=COUNT({','.join(numeric_cells)})", f["count"], _count(values, form_inputs(defs)))
     ws.write_string(row, 3, f"/ {len(numeric_cells)}", f["unit"])
+    grid.fit(ws, row, [(cfg.get("filled_label", ""), (1,))], least=24.0, bold=True)
     row += 2
-    ws.merge_range(row, 2, row, 3, cfg.get("signature", ""), f["sign"])
-    ws.merge_range(row + 1, 2, row + 1, 3, cfg.get("signature_note", ""), f["sign_note"])
+    ws.merge_range(row, 1, row, 3, cfg.get("signature", ""), f["sign"])
+    grid.fit(ws, row, [(cfg.get("signature", ""), (1, 2, 3))], bold=True)
+    note = cfg.get("signature_note", "")
+    ws.merge_range(row + 1, 1, row + 1, 3, note, f["sign_note"])
+    grid.fit(ws, row + 1, [(note, (1, 2, 3))], size=grid.font_size - 1)
     return row + 1
 
 
-def _page_setup(ws, last: int) -> None:
-    """One A4 portrait page, the form sheet active and protected (inputs unlocked)."""
+def _page_setup(ws, last: int, grid: _Grid) -> None:
+    """One A4 portrait page, the form sheet active and protected (inputs unlocked).
+
+    The columns are sized for a phone's screen, so a short form is enlarged on paper to fill the
+    page (its width or its height, whichever comes first) and a long one is fitted to the page."""
     ws.set_paper(9)  # A4
     ws.set_portrait()
-    ws.set_margins(left=0.6, right=0.5, top=0.6, bottom=0.6)
+    margins = {"left": 0.5, "right": 0.5, "top": 0.5, "bottom": 0.5}
+    ws.set_margins(**margins)
     ws.center_horizontally()
     ws.print_area(0, 0, last, 3)
-    ws.fit_to_pages(1, 1)
+    width, height = grid.page_size(last)
+    page_w = (8.27 - margins["left"] - margins["right"]) * 72
+    page_h = (11.69 - margins["top"] - margins["bottom"] - 0.6) * 72  # less the header and footer
+    scale = int(min(page_w / width, page_h / height) * 0.95 * 100)
+    if scale > 100:
+        ws.set_print_scale(min(scale, 400))
+    else:
+        ws.fit_to_pages(1, 1)
     ws.hide_gridlines(2)
     ws.activate()
     ws.set_first_sheet()
@@ -305,12 +375,6 @@ def _write_value(ws, row: int, col: int, value: Any, fmt) -> None:
         ws.write_number(row, col, value, fmt)
     else:
         ws.write_string(row, col, str(value), fmt)
-
-
-def _height(text: str, chars_per_line: int) -> float:
-    """Row height (points) that shows ``text`` wrapped in a column of about that many characters."""
-    lines = max(1, -(-len(text) // chars_per_line))
-    return max(20.0, 16.0 * lines + 4)
 
 
 def _count(values: Mapping[str, Any], inputs: list[InputSpec]) -> int:
