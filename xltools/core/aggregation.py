@@ -355,8 +355,11 @@ def aggregate_tables(
                 ind_key = d.params["indicator"]
                 at_least = float(d.params.get("at_least", 1))
                 sub = pd.to_numeric(rp.loc[rp["village_code"] == c, ind_key], errors="coerce")
-                nums.append(int((sub >= at_least).sum()) if n_rep else None)
-                dens.append(n_rep if n_rep else None)
+                # over the expected village-months (an active village's month without a report
+                # counts as a month without it), not only the months reported (issue 12, item 9)
+                expected = n_months if active else n_rep
+                nums.append(int((sub >= at_least).sum()) if expected else None)
+                dens.append(expected if expected else None)
             else:  # ratio
                 pair = []
                 for side in ("numerator", "denominator"):
@@ -391,7 +394,9 @@ def aggregate_tables(
         indicators=[i.key for i in defs.numeric_indicators],
     )
     result.trend = _trend(reports, period, defs)
-    result.milestones = milestone_progress(tables.get("milestones"), period_end(period), defs)
+    # judged at the period's data cut-off (the 14th), not the month's end: a step due on the 25th
+    # is not overdue in that month's report (issue 12, item 8)
+    result.milestones = milestone_progress(tables.get("milestones"), period.window(cut_day)[1], defs)
     result.budget = budget_by_source(tables.get("budget"), defs)
     population = sum(_int(p) or 0 for p, c in zip(vil.get("population", []), vil["code"]) if c in active_codes)
     result.hotspot = hotspot_check(tables.get("situation"), period, population, defs)
@@ -410,6 +415,11 @@ def aggregate_tables(
         "population": population,
         "months": n_months,
     }
+    # stocks (agg = "last") of a village whose period's last month has no report come from an
+    # earlier month: the report says so ("số liệu tháng trước"), code -> the month they are of
+    if any(i.agg == "last" for i in defs.numeric_indicators) and len(rp):
+        latest = rp.groupby("village_code", sort=False)["period"].max()
+        facts["carried"] = {c: str(latest[c]) for c in codes if c in latest.index and str(latest[c]) < months[-1]}
     if sit_rows is not None and len(sit_rows):
         last = sit_rows.iloc[-1]
         for key in ("addicts", "users", "post_rehab"):

@@ -144,6 +144,9 @@ def report_header(settings: dict[str, Any], defs: Definitions, *, signer: bool =
         "signer": (settings.get("bcd_head") or "") if signer else "",
         "date": report_day(settings, period, defs),
         "cut_day": cut_day(defs),  # the data window printed under the title
+        "plan_number": settings.get("plan_number") or "",  # the plan the report executes
+        "plan_date": settings.get("plan_date"),
+        "directions": settings.get("report_directions") or "",  # phương hướng, when the officer wrote it
     }
 
 

@@ -1,7 +1,7 @@
 """The report as an editable Word draft (BC138_<unit>_<period>.docx) with python-docx.
 
-The same content as the Báo cáo sheet of the submission (``io/submission.py``): the same
-sentences (``core/prose.py`` through ``signed_and_technical_lines``), the same tables and
+The same content as the Báo cáo sheet of the submission (``io/submission.py``): the same body
+(``core/report_body.py``: sections, paragraphs and tables, one list for both), the same
 annexes (``annex_plan``), every word from ``workbook/report.toml``. The layout is the Decree
 30/2020/NĐ-CP one of report.toml [layout]: A4 portrait, its margins, Times New Roman at its
 sizes, the two-column header with its rules, real Word tables whose header row repeats on
@@ -26,19 +26,15 @@ from docx.shared import Mm, Pt
 
 from ..core.aggregation import LEVEL_COMMUNE, Aggregate
 from ..core.definitions import Definitions, ReportLayout, get_definitions, report_defs
-from ..core.frames import records
 from ..core.messages import fill
+from ..core.report_body import HEADING, NOTE, SECTION, TABLE, ReportBody, report_body
 from .files import write_atomic
 from .submission import (
     _date_line,
     _date_text,
     _number_text,
-    _roman,
     annex_plan,
     encrypt,
-    printed_number,
-    results_rows,
-    signed_and_technical_lines,
     text_width,
 )
 
@@ -206,12 +202,14 @@ def _spread(total: float, weights: Sequence[float]) -> list[float]:
 
 
 # -- the document --------------------------------------------------------------------------------
-def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitions | None = None) -> bytes:
-    """The Word draft of the report of ``agg`` (a commune's or a rollup's) as bytes."""
+def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitions | None = None, *,
+                      body: ReportBody | None = None) -> bytes:
+    """The Word draft of the report of ``agg`` (a commune's or a rollup's) as bytes. ``body`` is the
+    report's body (``core.report_body``), the one the Báo cáo sheet prints; built here when not given."""
     defs = defs or get_definitions()
     rep = report_defs(defs)
     layout, text = rep["layout"], rep.get("text", {})
-    body, size_h = float(layout.size_body), float(layout.size_header)
+    size_body, size_h = float(layout.size_body), float(layout.size_header)
     upper = agg.level != LEVEL_COMMUNE
     params = {**{k: v for k, v in header.items() if isinstance(v, (str, int))}, "unit_name": agg.unit_name,
               "period_label": agg.period.label}
@@ -220,7 +218,7 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
     doc.core_properties.author = "xltools"
     normal = doc.styles["Normal"]
     normal.font.name = layout.font
-    normal.font.size = Pt(body)
+    normal.font.size = Pt(size_body)
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), layout.font)
     section = doc.sections[0]
     _page(section, layout, landscape=False)
@@ -247,8 +245,8 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
     _rule(rcell, layout, text_width(text["motto"], float(layout.size_motto), bold=True), right_w)
     day = header.get("date") or dt.date.today()
     lcell, rcell = head.rows[1].cells
-    _cell_para(lcell, _number_text(header, text), layout, body, align="center", after=0)
-    _cell_para(rcell, _date_line(rep, str(header.get("place_name") or ""), day), layout, body, align="center",
+    _cell_para(lcell, _number_text(header, text), layout, size_body, align="center", after=0)
+    _cell_para(rcell, _date_line(rep, str(header.get("place_name") or ""), day), layout, size_body, align="center",
                italic=True, after=0)
     for row in head.rows:
         _row_flags(row)
@@ -258,87 +256,27 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
           keep_next=True)
     subject = fill(text["subject_upper" if upper else "subject"], model_name=header.get("model_name") or "",
                    period_label=agg.period.label)
-    _para(doc, subject, layout, body, align="center", bold=True, after=0, keep_next=True)
+    _para(doc, subject, layout, size_body, align="center", bold=True, after=0, keep_next=True)
     start, end = agg.period.window(int(header.get("cut_day") or 15))
-    _para(doc, fill(text["window"], start=_date_text(start), end=_date_text(end)), layout, body, align="center",
+    _para(doc, fill(text["window"], start=_date_text(start), end=_date_text(end)), layout, size_body, align="center",
           italic=True, after=12)
-    _para(doc, fill(text["intro_upper" if upper else "intro"], **params), layout, body, align="justify", indent=True)
-    if header.get("forced_errors"):
-        _para(doc, fill(text["forced"], errors=header["forced_errors"]), layout, body, italic=True, indent=True)
-
-    count = 0
-
-    def section_title(title: str) -> None:
-        nonlocal count
-        count += 1
-        _para(doc, f"{_roman(count)}. {title}", layout, body, bold=True, indent=True, keep_next=True, before=6)
-
-    def line(value: str) -> None:
-        _para(doc, value, layout, body, align="justify", indent=True)
-
-    # -- I. the general situation ---------------------------------------------------------------------
-    section_title(text["section_general"])
-    for sentence in signed_and_technical_lines(agg, rep)[0]:
-        line(sentence)
-
-    # -- II. results: the totals here, the per-part tables in the annexes ---------------------------
-    section_title(text["section_results"])
-    rows = results_rows(agg, defs)
-    whole = text["column_total_upper" if upper else "column_total"]
-    _table(doc, layout, _spread(page_w, [1, 7, 2, 2]),
-           [text["column_no"], text["column_indicator"], text["column_unit_of"], whole], rows,
-           ["center", "left", "center", "right"])
     annexes = annex_plan(agg, rep) if len(agg.parts) else []
-    if annexes:
-        names = ", ".join(fill(text["annex_name"], number=a["number"]) for a in annexes)
-        part_label = text["column_unit" if upper else "column_village"].lower()
-        _para(doc, fill(text["annex_pointer"], annexes=names, part_label=part_label), layout, body, italic=True,
-              indent=True, before=6)
-
-    # -- rollup: who sent what -----------------------------------------------------------------------
-    if agg.status is not None and len(agg.status):
-        roll = rep.get("rollup", {})
-        _para(doc, roll.get("section_status", ""), layout, body, bold=True, italic=True, indent=True, keep_next=True,
-              before=6)
-        status = [[s["code"], s["name"], s.get("date") or str(s["created_at"] or "")[:10], s["status"]]  # the date judged by
-                  for s in records(agg.status)]
-        _table(doc, layout, _spread(page_w, [2, 5, 3, 2]), roll.get("status_columns", []), status,
-               ["center", "left", "center", "center"])
-
-    # -- III. milestones -----------------------------------------------------------------------------
-    if agg.milestones is not None and len(agg.milestones):
-        m = agg.milestones
-        done = int((m["status_key"] == "done").sum())
-        overdue = int((m["status_key"] == "overdue").sum())
-        section_title(text["section_milestones"])
-        _para(doc, fill(text["milestones_summary"], done=done, total=len(m), overdue=overdue), layout, body,
-              align="justify", indent=True, keep_next=True)
-        steps = [[str(x.get("step_no") or ""), str(x.get("step") or ""), _date_text(x.get("deadline")),
-                  _date_text(x.get("done_on")), str(x.get("status") or "")] for x in records(m)]
-        _table(doc, layout, _spread(page_w, [1, 5, 2, 2, 2]), text["milestone_columns"], steps,
-               ["center", "left", "center", "center", "center"])
-
-    # -- IV. budget ----------------------------------------------------------------------------------
-    if agg.budget is not None and len(agg.budget):
-        b = records(agg.budget)
-        sums = {c: sum(int(x[c] or 0) for x in b) for c in ("estimate", "approved", "spent")}
-        money = [[x["source"], printed_number(x["estimate"]), printed_number(x["approved"]), printed_number(x["spent"])]
-                 for x in b]
-        money.append([text["total"], *[printed_number(sums[c]) for c in ("estimate", "approved", "spent")]])
-        section_title(text["section_budget"])
-        _table(doc, layout, _spread(page_w, [6, 2, 2, 2]), text["budget_columns"], money,
-               ["left", "right", "right", "right"], total_last=True)
-
-    # -- V. proposals --------------------------------------------------------------------------------
-    section_title(text["section_proposals"])
-    for proposal in text["proposals_upper" if upper else "proposals"]:
-        line("- " + fill(proposal, **params))
-    for name, note in agg.notes:
-        line("- " + fill(text["village_note"], name=name, note=note))
+    body = body or report_body(agg, header, defs, annexes=[a["number"] for a in annexes])
+    for b in body.blocks:
+        if b.kind == SECTION:
+            _para(doc, b.text, layout, size_body, bold=True, indent=True, keep_next=True, before=6)
+        elif b.kind == HEADING:
+            _para(doc, b.text, layout, size_body, bold=True, italic=True, indent=True, keep_next=True)
+        elif b.kind == NOTE:
+            _para(doc, b.text, layout, size_body, align="justify", italic=True, indent=True, before=6)
+        elif b.kind == TABLE:
+            _table(doc, layout, _spread(page_w, b.weights), b.header, b.rows, b.aligns, total_last=b.total_last)
+        else:
+            _para(doc, b.text, layout, size_body, align="justify", indent=True)
 
     # -- the closing sentence, Nơi nhận and the signature: kept together on one page -----------------
-    closing = fill(text["closing_upper" if upper else "closing"], **params)
-    _para(doc, closing, layout, body, align="justify", indent=True, keep_next=True, after=12)
+    closing = body.closing
+    _para(doc, closing, layout, size_body, align="justify", indent=True, keep_next=True, after=12)
     recipients = header.get("recipients") or text["recipients_upper" if upper else "recipients"]
     rec_w = page_w * int(layout.recipients_columns) / int(layout.grid_columns)
     sign = doc.add_table(rows=1, cols=2)
@@ -352,10 +290,10 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
     for item in recipients:
         _cell_para(lcell, "- " + fill(item, **params) + ";", layout, size_rl, **keep)
     _cell_para(lcell, "- " + text["archive"], layout, size_rl, after=0)
-    _cell_para(rcell, text["signature_for"], layout, body, align="center", bold=True, **keep)
-    _cell_para(rcell, text["signature_title"], layout, body, align="center", bold=True, **keep)
+    _cell_para(rcell, text["signature_for"], layout, size_body, align="center", bold=True, **keep)
+    _cell_para(rcell, text["signature_title"], layout, size_body, align="center", bold=True, **keep)
     seal = float(layout.signature_space_mm) * 72 / 25.4
-    _cell_para(rcell, str(header.get("signer") or ""), layout, body, align="center", bold=True, before=seal, after=0)
+    _cell_para(rcell, str(header.get("signer") or ""), layout, size_body, align="center", bold=True, before=seal, after=0)
 
     # -- the annexes (Phụ lục), each in its own section, landscape when wide ------------------------
     part = text["column_unit" if upper else "column_village"]
@@ -364,12 +302,12 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
         sec = doc.add_section(WD_SECTION.NEW_PAGE)
         _page(sec, layout, landscape=annex["landscape"])
         sec.different_first_page_header_footer = False
-        _para(doc, fill(text["annex_name"], number=annex["number"]), layout, body, align="center", bold=True, after=0)
-        _para(doc, fill(annex["title"], part_label=part.lower()).upper(), layout, body, align="center", bold=True,
+        _para(doc, fill(text["annex_name"], number=annex["number"]), layout, size_body, align="center", bold=True, after=0)
+        _para(doc, fill(annex["title"], part_label=part.lower()).upper(), layout, size_body, align="center", bold=True,
               after=0)
         attached = fill(text["annex_attached_upper" if upper else "annex_attached"], number=number,
                         date=_date_text(day), unit_name=agg.unit_name, issuing_body=str(header.get("issuing_body") or ""))
-        _para(doc, attached, layout, body, align="center", italic=True, after=12)
+        _para(doc, attached, layout, size_body, align="center", italic=True, after=12)
         head_row = list(annex["header"])
         head_row[1] = part
         avail = _printable_width(layout, annex["landscape"])
@@ -377,6 +315,8 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
         scale = min(1.0, avail / sum(widths)) if sum(widths) else 1.0
         _table(doc, layout, [w * scale for w in widths], head_row, annex["rows"],
                ["center", "left"] + ["right"] * (len(head_row) - 2), total_last=True)
+        if annex.get("footnote"):
+            _para(doc, annex["footnote"], layout, float(layout.size_table), italic=True, before=6)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

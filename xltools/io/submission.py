@@ -29,7 +29,17 @@ from ..core.definitions import Definitions, ReportLayout, get_definitions, repor
 from ..core.frames import records
 from ..core.messages import fill
 from ..core.numbers import group_number, percent
-from ..core.prose import general_lines
+from ..core.report_body import (
+    HEADING,
+    NOTE,
+    SECTION,
+    TABLE,
+    Block,
+    ReportBody,
+    report_body,
+    results_table,
+    split_general,
+)
 from .files import write_atomic
 
 MM_PER_INCH = 25.4
@@ -300,11 +310,7 @@ def _rule(ws, row: int, x_pt: float, width_pt: float, widths: Sequence[float]) -
 def signed_and_technical_lines(agg: Aggregate, rep: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Section I's sentences for the signed page, and those about the software (thresholds not
     configured, files rejected or replaced) which go to the notes sheet instead."""
-    technical_keys = [k for k in rep["layout"].technical_lines if k in rep.get("text", {})]
-    quiet = {**rep, "text": {**rep["text"], **{k: "" for k in technical_keys}}}
-    signed = [line for line in general_lines(agg, quiet) if line]
-    technical = [line for line in general_lines(agg, rep) if line not in signed]
-    return signed, technical
+    return split_general(agg, rep)
 
 
 def _unit_of(defs: Definitions, key: str) -> tuple[str, str]:
@@ -337,6 +343,15 @@ def annex_plan(agg: Aggregate, rep: dict[str, Any]) -> list[dict[str, Any]]:
     plan = []
     keys = list(agg.indicators)
     values = {k: [printed_number(p.get(k)) for p in parts] + [printed_number(total.get(k))] for k in keys}
+    # stocks a village carried from an earlier month (no report for the last month) are marked
+    carried = agg.facts.get("carried") or {}
+    stocks = [k for k in keys if agg.agg.get(k) == "last"]
+    for i, p in enumerate(parts):
+        if str(p["code"]) in carried:
+            for k in stocks:
+                if values[k][i] != "–":
+                    values[k][i] += text.get("carried_mark", "")
+    footnote = text.get("carried_footnote", "") if carried and stocks else ""
     widths = {k: col_width(agg.labels.get(k, k), values[k]) for k in keys}
     limit = wide_w * float(layout.annex_width_share)
     chunk: list[str] = []
@@ -350,6 +365,7 @@ def annex_plan(agg: Aggregate, rep: dict[str, Any]) -> list[dict[str, Any]]:
         chunks.append(chunk)
     for c in chunks:
         plan.append({"kind": "values", "keys": c, "title": text["annex_values_title"],
+                     "footnote": footnote if set(c) & set(stocks) else "",
                      "widths": [no_w, name_w] + [widths[k] for k in c],
                      "header": [text["column_no"], "", *[agg.labels.get(k, k) for k in c]],
                      "rows": [[str(i + 1), names[i], *[values[k][i] for k in c]] for i in range(len(parts))]
@@ -359,7 +375,7 @@ def annex_plan(agg: Aggregate, rep: dict[str, Any]) -> list[dict[str, Any]]:
         rates = [agg.rates_of(p) for p in parts] + [agg.rates_of(total)]
         shown = {k: [percent(r[k], decimals, comma) for r in rates] for k, _ in agg.derived}
         rate_widths = [max(col_width(label, shown[k]), 70.0) for k, label in agg.derived]
-        plan.append({"kind": "rates", "keys": [k for k, _ in agg.derived], "title": text["annex_rates_title"],
+        plan.append({"kind": "rates", "keys": [k for k, _ in agg.derived], "title": text["annex_rates_title"], "footnote": "",
                      "widths": [no_w, name_w] + rate_widths,
                      "header": [text["column_no"], "", *[label for _, label in agg.derived]],
                      "rows": [[str(i + 1), names[i], *[shown[k][i] for k, _ in agg.derived]] for i in range(len(parts))]
@@ -372,22 +388,42 @@ def annex_plan(agg: Aggregate, rep: dict[str, Any]) -> list[dict[str, Any]]:
 
 def results_rows(agg: Aggregate, defs: Definitions) -> list[list[str]]:
     """The results table of the report: TT, indicator, unit, the total; then the ratios."""
-    layout = defs.layout
-    total = agg.total()
-    decimals, comma = int(layout.percent_decimals), bool(layout.decimal_comma)
-    rows: list[list[str]] = []
-    for i, key in enumerate(agg.indicators, start=1):
-        label, unit = _unit_of(defs, key)
-        rows.append([str(i), label, unit, printed_number(total.get(key))])
-    rates = agg.rates_of(total)
-    for j, (key, label) in enumerate(agg.derived, start=len(rows) + 1):
-        rows.append([str(j), label, "%", percent(rates[key], decimals, comma)])
-    return rows
+    return [list(row) for row in results_table(agg, defs)]
+
+
+def write_body(r: _Sheet, blocks: Sequence[Block], n_cols: int) -> None:
+    """The body of the report (``core.report_body``) on the sheet: a heading kept with what follows
+    it, a table with its header written again on each page it runs onto."""
+    size = float(r.layout.size_table)
+
+    def lead(n: int) -> float:
+        """What must follow a heading on its page: the next table's header and first row, or 40 pt."""
+        nxt = blocks[n + 1] if n + 1 < len(blocks) else None
+        if nxt is None or nxt.kind != TABLE:
+            return 40.0
+        spans = _spread(n_cols, nxt.weights)
+        return sum(max((_row_height(lines_needed(str(v), r.span_width(*sp), size, bold=bold), size)
+                        for sp, v in zip(spans, row)), default=0.0)
+                   for row, bold in ((nxt.header, True), (nxt.rows[0] if nxt.rows else (), False)))
+
+    for i, b in enumerate(blocks):
+        if b.kind == SECTION:
+            r.para(b.text, bold=True, keep_with=max(60.0, lead(i)))
+        elif b.kind == HEADING:
+            r.para(b.text, bold=True, italic=True, keep_with=max(50.0, lead(i)))
+        elif b.kind == NOTE:
+            r.para(b.text, italic=True, align="justify")
+        elif b.kind == TABLE:
+            r.table(_spread(n_cols, b.weights), b.header, b.rows, aligns=list(b.aligns), total_last=b.total_last)
+            if i + 1 < len(blocks) and blocks[i + 1].kind != NOTE:
+                r.gap()
+        else:
+            r.para(b.text, align="justify")
 
 
 def write_report_sheet(
     wb: xlsxwriter.Workbook, agg: Aggregate, header: Mapping[str, Any], defs: Definitions,
-    annexes: Sequence[Mapping[str, Any]] = (),
+    annexes: Sequence[Mapping[str, Any]] = (), body: ReportBody | None = None,
 ) -> None:
     """The printable Báo cáo sheet (Decree 30/2020/NĐ-CP, annex I): portrait, at 100 %, the
     per-part tables in annexes, its own page breaks, the signature block on one page."""
@@ -441,75 +477,11 @@ def write_report_sheet(
     start, end = agg.period.window(int(header.get("cut_day") or 15))
     r.para(fill(text["window"], start=_date_text(start), end=_date_text(end)), italic=True, align="center")
     r.gap(12)
-    r.para(fill(text["intro_upper" if upper else "intro"], **params), align="justify")
-    if header.get("forced_errors"):
-        r.para(fill(text["forced"], errors=header["forced_errors"]), italic=True)
-
-    def section(title: str, keep: float = 60.0) -> None:
-        r.sections += 1
-        r.para(f"{_roman(r.sections)}. {title}", bold=True, keep_with=keep)
-
-    r.sections = 0
-    signed, _technical = signed_and_technical_lines(agg, rep)
-    section(text["section_general"])
-    for line in signed:
-        r.para(line, align="justify")
-
-    # -- II. results: the totals here, the per-part tables in the annexes ------------------------
-    section(text["section_results"])
-    rows = results_rows(agg, defs)
-    whole = text["column_total_upper" if upper else "column_total"]
-    r.table(_spread(n_cols, [1, 7, 2, 2]), [text["column_no"], text["column_indicator"], text["column_unit_of"], whole],
-            rows, aligns=["center", "left", "center", "right"])
-    if annexes:
-        names = ", ".join(fill(text["annex_name"], number=a["number"]) for a in annexes)
-        r.para(fill(text["annex_pointer"], annexes=names, part_label=text["column_unit" if upper else "column_village"].lower()),
-               italic=True)
-    r.gap()
-
-    # -- rollup: who sent what -------------------------------------------------------------------
-    if agg.status is not None and len(agg.status):
-        roll = rep.get("rollup", {})
-        r.para(roll.get("section_status", ""), bold=True, italic=True, keep_with=60)
-        status = [[s["code"], s["name"], s.get("date") or str(s["created_at"] or "")[:10], s["status"]]  # the date judged by
-                  for s in records(agg.status)]
-        r.table(_spread(n_cols, [2, 5, 3, 2]), roll.get("status_columns", []), status,
-                aligns=["center", "left", "center", "center"])
-        r.gap()
-
-    # -- III. milestones -----------------------------------------------------------------------------
-    if agg.milestones is not None and len(agg.milestones):
-        m = agg.milestones
-        done = int((m["status_key"] == "done").sum())
-        overdue = int((m["status_key"] == "overdue").sum())
-        section(text["section_milestones"])
-        r.para(fill(text["milestones_summary"], done=done, total=len(m), overdue=overdue), align="justify")
-        rows = [[str(x.get("step_no") or ""), str(x.get("step") or ""), _date_text(x.get("deadline")),
-                 _date_text(x.get("done_on")), str(x.get("status") or "")] for x in records(m)]
-        r.table(_spread(n_cols, [1, 5, 2, 2, 2]), text["milestone_columns"], rows,
-                aligns=["center", "left", "center", "center", "center"])
-        r.gap()
-
-    # -- IV. budget ----------------------------------------------------------------------------------
-    if agg.budget is not None and len(agg.budget):
-        b = records(agg.budget)
-        sums = {c: sum(int(x[c] or 0) for x in b) for c in ("estimate", "approved", "spent")}
-        rows = [[x["source"], printed_number(x["estimate"]), printed_number(x["approved"]), printed_number(x["spent"])] for x in b]
-        rows.append([text["total"], printed_number(sums["estimate"]), printed_number(sums["approved"]), printed_number(sums["spent"])])
-        section(text["section_budget"])
-        r.table(_spread(n_cols, [6, 2, 2, 2]), text["budget_columns"], rows,
-                aligns=["left", "right", "right", "right"], total_last=True)
-        r.gap()
-
-    # -- V. proposals --------------------------------------------------------------------------------
-    section(text["section_proposals"], keep=40)
-    for line in text["proposals_upper" if upper else "proposals"]:
-        r.para("- " + fill(line, **params), align="justify")
-    for name, note in agg.notes:
-        r.para("- " + fill(text["village_note"], name=name, note=note), align="justify")
+    body = body or report_body(agg, header, defs, annexes=[a["number"] for a in annexes])
+    write_body(r, body.blocks, n_cols)
 
     # -- the closing sentence, Nơi nhận and the signature: kept together on one page --------------
-    closing = fill(text["closing_upper" if upper else "closing"], **params)
+    closing = body.closing
     size_rl = float(layout.size_recipients_list)
     size_rlabel = float(layout.size_recipients)
     recipients = header.get("recipients") or text["recipients_upper" if upper else "recipients"]
@@ -575,6 +547,8 @@ def write_annex_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, annex: Mapping[st
     spans = [(i, i) for i in range(len(annex["widths"]))]
     r.table(spans, head, annex["rows"], aligns=["center", "left"] + ["right"] * (len(head) - 2), total_last=True,
             rewrite_header=False)
+    if annex.get("footnote"):
+        r.para(annex["footnote"], italic=True, size=layout.size_table)
     ws.repeat_rows(head_row)  # the sheet holds one table: its header repeats above each page
     _page_setup(ws, layout, landscape=annex["landscape"])
     r.finish()
@@ -877,8 +851,10 @@ def build_submission(
     defs: Definitions | None = None,
     *,
     members: Mapping[str, pd.DataFrame] | None = None,
+    body: ReportBody | None = None,
 ) -> bytes:
-    """The submission workbook as bytes (unencrypted).
+    """The submission workbook as bytes (unencrypted). ``body`` is the report's body
+    (``core.report_body``; built here from ``agg`` and ``header`` when not given).
 
     Sheets in order: Báo cáo, Biểu đồ, Số liệu, Thông tin (the machine-readable two keep their
     place), then the annexes (Phụ lục 1, 2 …), Thành phần when asked, and Ghi chú.
@@ -903,7 +879,7 @@ def build_submission(
         wb.set_properties({"title": f"{agg.unit_name} – {agg.period.label}", "author": "xltools",
                            "comments": f"xltools {__version__}"})
         annexes = annex_plan(agg, rep) if len(agg.parts) else []
-        write_report_sheet(wb, agg, header, defs, annexes)
+        write_report_sheet(wb, agg, header, defs, annexes, body)
         write_charts_sheet(wb, agg, defs)
         write_data_sheet(wb, rows, agg.labels, defs)
         write_info_sheet(wb, info, defs)

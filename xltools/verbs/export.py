@@ -17,12 +17,13 @@ from ..core.book import CommuneBook
 from ..core.definitions import Definitions, get_definitions, report_defs
 from ..core.errors import XltoolsError
 from ..core.periods import Period
+from ..core.report_body import comparisons_for, findings_from_issues, report_body
 from ..core.submission import info_rows, member_terms, redact, report_header, submission_name
 from ..core.validation import Issue, validate_book
 from ..core.validation.structure import refuse_foreign
 from ..io.reader import read_workbook
 from ..io.report_docx import build_report_docx, docx_name, write_report_docx
-from ..io.submission import build_submission, write_submission
+from ..io.submission import annex_plan, build_submission, write_submission
 
 
 class ExportRefused(XltoolsError):
@@ -132,10 +133,16 @@ def export_book(
                      doc_number=book.settings.get("doc_next_number"), defs=defs)
     header = report_header(book.settings, defs, period=period)
     header["forced_errors"] = errors if (errors and force) else 0
-    data = build_submission(agg, rows, info, header, defs, members=members)
+    # the report's body, once for the sheet and the Word draft: the weak points and proposals from
+    # the validation findings of the period, a sơ kết/tổng kết compared with earlier periods
+    annexes = annex_plan(agg, rep) if len(agg.parts) else []
+    body = report_body(agg, header, defs, findings=findings_from_issues(issues, book.tables, agg),
+                       comparisons=comparisons_for(book.tables, book.settings, period, defs),
+                       annexes=[a["number"] for a in annexes])
+    data = build_submission(agg, rows, info, header, defs, members=members, body=body)
     folder = Path(out_dir) if out_dir else path.parent / str(book.settings.get("outbox_dir") or ".")
     target = folder / submission_name(agg.unit_code, period, defs)
     if docx:  # the Word draft first: the submission's presence says the export finished
-        write_report_docx(docx_name(target), build_report_docx(agg, header, defs), password=password)
+        write_report_docx(docx_name(target), build_report_docx(agg, header, defs, body=body), password=password)
     return write_submission(target, data, password=password)
 
