@@ -9,6 +9,7 @@ After changing the definitions, regenerate the two exact tables with ``python te
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -105,3 +106,11 @@ def regenerate(readme: Path = README) -> bool:
 
 if __name__ == "__main__":
     sys.exit(print("README.md regenerated" if regenerate() else "README.md is up to date"))
+
+
+def test_the_windows_guide_runs_every_command_through_python_m():
+    """A per-user pip install leaves xltools.exe off PATH: the guide says `python -m xltools …`."""
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "windows-setup.md").read_text(encoding="utf-8")
+    commands = re.findall(r"(\S*)\s*\bxltools (?:new|doctor|validate|forms|import|aggregate|export|rollup|"
+                          r"shortcuts|upgrade|demo|--version)\b", guide)
+    assert commands and all(before.endswith("-m") for before in commands), commands

@@ -193,7 +193,8 @@ def demo(folder):
 
 @main.command()
 @click.argument("workbook", type=click.Path(path_type=Path))  # a missing file: the library's Vietnamese error
-@click.option("--period", required=True, metavar="YYYY-MM", help="Tháng báo cáo. / Reporting month.")
+@click.option("--period", metavar="YYYY-MM",
+              help="Tháng báo cáo (mặc định: kỳ hiện tại trong Cấu hình). / Reporting month.")
 @click.option("-o", "--out-dir", type=click.Path(path_type=Path),
               help="Thư mục ghi phiếu (mặc định: cạnh sổ theo dõi). / Output folder.")
 def forms(workbook, period, out_dir):
@@ -201,6 +202,10 @@ def forms(workbook, period, out_dir):
     from .core.messages import text
     from .verbs.forms import make_forms
 
+    if period is None:  # the workbook's current period, as the button takes it
+        from .io.reader import read_workbook
+
+        period = read_workbook(workbook, sheets=["villages"]).chosen_period()
     files = make_forms(workbook, period, out_dir)
     click.echo(text("forms_made", n=len(files), period=period, folder=files[0].parent if files else out_dir))
     for file in files:
@@ -209,17 +214,23 @@ def forms(workbook, period, out_dir):
 
 @main.command("import")
 @click.argument("workbook", type=click.Path(path_type=Path))  # missing files: the library's Vietnamese errors
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Chỉ đọc và báo kết quả, không ghi vào sổ. / Write nothing.")
 @click.option("--replace-manual", is_flag=True,
               help="Cho phép phiếu thay báo cáo nhập tay. / Let forms replace reports typed by hand.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Định dạng in ra. / Output format.")
 def import_(workbook, paths, dry_run, replace_manual, fmt):
-    """Nhập phiếu báo cáo của các thôn (tệp hoặc thư mục). / Import returned village forms."""
+    """Nhập phiếu báo cáo của các thôn (tệp hoặc thư mục; mặc định: thư mục nhận phiếu trong Cấu hình).
+    / Import returned village forms (default: the inbox folder of the settings)."""
     from .core.definitions import get_definitions
     from .core.messages import text
     from .verbs.importing import import_reports
+
+    if not paths:  # the inbox folder of the settings, as the button takes it
+        from .io.reader import read_workbook
+
+        paths = (read_workbook(workbook, sheets=["villages"]).folder_setting("inbox_dir"),)
 
     with _Progress(text("import_progress"), enabled=fmt == "text") as progress:
         summary = import_reports(workbook, paths, dry_run=dry_run, replace_manual=replace_manual, progress=progress)
@@ -360,6 +371,24 @@ def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fm
     else:
         click.echo("\n".join(result.summary_lines()))
     sys.exit(1 if result.rejected else 0)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--workbook", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Sổ theo dõi (.xlsx) mà các tệp lệnh chạy trên đó. / The commune workbook.")
+@click.option("--python", "python", metavar="PYTHON.EXE",
+              help="Python chạy lệnh (mặc định: Python này trên Windows, “python” nơi khác). / Interpreter.")
+def shortcuts(folder, workbook, python):
+    """Tạo tệp lệnh bấm đúp thay cho các nút (khi Excel không chạy được macro).
+    / Write double-clickable command files that do what the buttons do."""
+    from .core.messages import text
+    from .io.shortcuts import write_shortcuts
+
+    files = write_shortcuts(folder, workbook, python=python)
+    click.echo(text("shortcuts_made", n=len(files), folder=folder, workbook=workbook))
+    for file in files:
+        click.echo(f"  {file.name}")
 
 
 @main.command()

@@ -44,7 +44,7 @@ from .core.frames import column_index, column_letter
 from .core.outputs import action_change, summary_change, validation_change
 from .core.periods import Period
 from .core.sheetrows import SheetRow
-from .core.text import clean, header_key, is_blank
+from .core.text import header_key, is_blank
 from .core.validation.render import highlighted_cells
 from .core.validation.structure import refuse_foreign
 from .io.files import backup_target, current_user
@@ -182,11 +182,7 @@ class Session:
     def setting_folder(self, key: str, given: str | Path | None = None) -> Path:
         if given is not None:
             return Path(given)
-        value = clean(str(self.commune().settings.get(key) or ""))
-        if not value:
-            raise InputError("excel_no_folder", label=self.defs.setting(key).label)
-        path = Path(value)
-        return path if path.is_absolute() else self.folder / path
+        return self.commune().folder_setting(key, self.folder)
 
     # -- writing -------------------------------------------------------------------
     def apply(self, change: WorkbookChange) -> None:

@@ -15,6 +15,7 @@ from .definitions import Definitions
 from .errors import InputError
 from .frames import CellProblem
 from .periods import Period
+from .text import clean
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,15 @@ class CommuneBook:
         if not chosen:
             raise InputError("aggregate_no_period")
         return str(chosen)
+
+    def folder_setting(self, key: str, base: Path | None = None) -> Path:
+        """The folder a setting names (``inbox_dir``, ``outbox_dir``): as written when absolute, else
+        beside the workbook (or ``base``); InputError when the setting is empty."""
+        value = clean(str(self.settings.get(key) or ""))
+        if not value:
+            raise InputError("excel_no_folder", label=self.defs.setting(key).label)
+        folder = Path(value)
+        return folder if folder.is_absolute() else (base or self.path.parent) / folder
 
     def cell(self, sheet_key: str, column_key: str, row: int) -> str:
         """The A1 address of a column's cell in an Excel row ('' if the column is missing)."""

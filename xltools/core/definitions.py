@@ -67,6 +67,9 @@ class Sheet:
     protected: bool = False
     personal: bool = False  # holds names and phones of people
     fields: tuple[Field, ...] = ()
+    # added after 1.0: a workbook made before it still reads (the table is empty, never a missing-sheet
+    # error) until `xltools upgrade` adds it; the verbs that write it say so
+    optional: bool = False
 
     def column(self, key: str) -> Column:
         for col in self.columns:
@@ -174,6 +177,7 @@ class Button:
     cell: str
     width: int | None = None  # pixels; else [size] of buttons.toml
     height: int | None = None
+    command: str = ""  # the command line that does the same on the closed workbook (xltools shortcuts)
 
 
 _TYPE_NAMES = {"str": "definitions_kind_text", "int": "definitions_kind_int", "float": "definitions_kind_number",
@@ -474,6 +478,7 @@ def load_definitions(folder: str | Path | None = None) -> Definitions:
             protected=bool(entry.get("protected", False)),
             personal=bool(entry.get("personal", False)),
             fields=tuple(Field(**f) for f in entry.get("field", [])),
+            optional=bool(entry.get("optional", False)),
         )
         sheets.append(sheet)
         by_key[sheet.key] = sheet

@@ -28,15 +28,18 @@ def default_folder(path: str | Path, period: Period | str, defs: Definitions) ->
 
 
 def make_forms(
-    path: str | Path, period: str, out_dir: str | Path | None = None, *, defs: Definitions | None = None
+    path: str | Path, period: str | None = None, out_dir: str | Path | None = None, *,
+    defs: Definitions | None = None
 ) -> list[Path]:
-    """Write the forms of ``period`` (YYYY-MM) for the active villages; return their paths."""
+    """Write the forms of ``period`` (YYYY-MM; default the workbook's current period, as the
+    button does) for the active villages; return their paths."""
     defs = defs or get_definitions()
     path = Path(path)
-    month(period)  # a bad or far-off period fails before the workbook is read
+    if period is not None:
+        month(period)  # a bad or far-off period fails before the workbook is read
     form_config(defs)  # a broken forms.toml is one clear error before the workbook is read
     book = read_workbook(path, defs, sheets=["villages"])
-    return make_forms_for_book(book, period, out_dir)
+    return make_forms_for_book(book, book.chosen_period(period), out_dir)
 
 
 def month(period: str) -> Period:
