@@ -242,3 +242,24 @@ def test_vietnamese_in_a_bas_source_is_refused_before_anything_is_written(tmp_pa
     assert caught.value.params["line"] == len(sources[module].splitlines())
     assert "Kiểm tra dữ liệu" in caught.value.vi
     assert not target.exists()
+
+
+def test_code_names_match_the_document_modules(built, project):
+    """workbook.xml's codeName is the ThisWorkbook module, every sheet document module is a sheet's
+    codeName, and no other module takes a sheet's code name (Excel would refuse the project)."""
+    import re
+
+    with zipfile.ZipFile(built) as zf:
+        book_code = re.search(r'<workbookPr\b[^>]*\bcodeName="([^"]+)"', zf.read("xl/workbook.xml").decode())
+        sheet_codes = [re.search(r'<sheetPr\b[^>]*\bcodeName="([^"]+)"', zf.read(n).decode()).group(1)
+                       for n in zf.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)]
+    assert book_code and book_code.group(1) == "ThisWorkbook"
+    assert len(set(map(str.casefold, sheet_codes))) == len(sheet_codes)
+    assert all(re.fullmatch(r"[A-Za-z]\w{0,30}", c) and c.isascii() for c in sheet_codes)
+    bases = {m.name: re.search(r'Attribute VB_Base = "0\{([0-9A-F-]+)\}"', _source(project, m)) for m in project.modules}
+    documents = {name: found.group(1) for name, found in bases.items() if found and found.group(1).startswith("000208")}
+    assert documents.pop("ThisWorkbook") == "00020819-0000-0000-C000-000000000046"  # the Workbook object
+    assert documents and set(documents.values()) == {"00020820-0000-0000-C000-000000000046"}  # Worksheet
+    assert set(documents) <= set(sheet_codes)
+    others = {m.name.casefold() for m in project.modules if m.name not in documents and m.name != "ThisWorkbook"}
+    assert not others & {c.casefold() for c in sheet_codes}

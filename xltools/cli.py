@@ -9,6 +9,7 @@ import io
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
 from . import __version__
-from .core.errors import XltoolsError
+from .core.errors import XltoolsError, XltoolsWarning
 
 
 class CliError(click.ClickException):
@@ -89,6 +90,12 @@ class Group(click.Group):
         return option
 
     def invoke(self, ctx: click.Context):
+        with warnings.catch_warnings():  # an XltoolsWarning is one line on stderr, once per command
+            warnings.simplefilter("always", XltoolsWarning)
+            warnings.showwarning = _warning_printer(warnings.showwarning)
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except XltoolsError as err:
@@ -105,6 +112,20 @@ class Group(click.Group):
             if os.environ.get("XLTOOLS_DEBUG"):
                 raise
             raise CliError(_unexpected(exc, ctx)) from None
+
+
+def _warning_printer(previous):
+    """``warnings.showwarning`` for a command: each XltoolsWarning once, “Cảnh báo: …” on stderr."""
+    shown: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if not isinstance(message, XltoolsWarning):
+            previous(message, category, filename, lineno, file, line)
+        elif message.vi not in shown:
+            shown.add(message.vi)
+            click.echo(f"Cảnh báo: {message.vi} ({message.en})", err=True)
+
+    return show
 
 
 def _unexpected(exc: Exception, ctx: click.Context) -> XltoolsError:

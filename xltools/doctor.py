@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from . import __version__
 from .core import messages
 from .core.definitions import Definitions, get_definitions
-from .core.errors import XltoolsError
+from .core.errors import XltoolsError, XltoolsWarning
 
 OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"
 CLOUD_MARKERS = ("onedrive", "sharepoint", "dropbox", "google drive", "icloud")
@@ -185,12 +186,17 @@ def workbook_checks(path: Path, platform: str, defs: Definitions) -> list[Check]
         modules = read_modules(path)
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign file is a finding
         return out + [_unreadable_vba(path, str(exc) or type(exc).__name__)]
-    vba = next((vba_xlwings_version(src) for src in modules.values() if vba_xlwings_version(src)), None)
+    source = next((src for src in modules.values() if vba_xlwings_version(src)), None)
+    vba = vba_xlwings_version(source) if source else None
     installed = xlwings_version()
     if vba is None:
         out.append(_unreadable_vba(path, messages.text("doctor_vba_no_module")))
     elif vba != installed:
-        out.append(_check("vba", ERROR, vba=vba, installed=installed or "-", file=path.name))
+        from .io.vba_refresh import VbaXlwings, dll_names, installed_vba
+
+        fix = installed_vba() or VbaXlwings("-", ())
+        out.append(_check("vba", ERROR, vba=vba, dll=VbaXlwings(vba, dll_names(source or "")).dll,
+                          installed=installed or "-", installed_dll=fix.dll, file=path.name, path=str(path)))
     else:
         out.append(_check("vba", OK, vba=vba))
     try:
@@ -204,7 +210,9 @@ def workbook_checks(path: Path, platform: str, defs: Definitions) -> list[Check]
         out += interpreter_checks(conf, platform)
     out += location_checks(path, platform)
     try:
-        book = read_workbook(path, defs, strict=False, sheets=["settings"])
+        with warnings.catch_warnings():  # the VBA version is the "vba" check above, not a warning
+            warnings.simplefilter("ignore", XltoolsWarning)
+            book = read_workbook(path, defs, strict=False, sheets=["settings"])
         out += folder_checks(path, book.settings, defs)
     except XltoolsError as err:
         out.append(Check("settings", ERROR, err.vi))

@@ -37,3 +37,13 @@ class InputError(XltoolsError):
 
 class WriteError(XltoolsError):
     """A file cannot be written (exists, locked, disk error); nothing was changed."""
+
+
+class XltoolsWarning(UserWarning):
+    """A one-line warning from the catalogue (``vi`` and ``en`` already filled in); the CLI
+    prints each once per command, on stderr, after “Cảnh báo:”."""
+
+    def __init__(self, vi: str, en: str) -> None:
+        self.vi = vi
+        self.en = en
+        super().__init__(f"{vi} ({en})")

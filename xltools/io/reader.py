@@ -45,6 +45,10 @@ def check_file(path: Path, defs: Definitions | None = None) -> None:
     if problem:
         raise WorkbookError(problem, file=path.name, reason="no readable zip directory or xl/workbook.xml")
     check_limits(path, defs or get_definitions())
+    if path.suffix.lower() == ".xlsm":  # its buttons' VBA against the installed xlwings: one warning line
+        from .vba_refresh import warn_vba_mismatch
+
+        warn_vba_mismatch(path)
 
 
 def workbook_limits(defs: Definitions) -> dict[str, Any]:
