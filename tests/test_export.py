@@ -17,6 +17,7 @@ from xltools.core.definitions import get_definitions, report_defs
 from xltools.core.errors import WorkbookError
 from xltools.core.numbers import group_number
 from xltools.io.files import sha256_file
+from xltools.io.reader import read_workbook
 from xltools.io.submission_reader import read_submission
 from xltools.verbs.aggregate import aggregate
 
@@ -31,11 +32,15 @@ def _cells(path) -> list[str]:
     return [str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c is not None]
 
 
-def test_export_writes_the_four_sheets_and_leaves_the_workbook_alone(commune, tmp_path, defs):
-    before = sha256_file(commune)
+def test_export_writes_the_four_sheets_and_records_only_the_number_in_the_workbook(commune, tmp_path, defs):
+    before = read_workbook(commune)
     path = export(commune, "2023-12", tmp_path / "out")
     assert path.name == "BC138_20041_2023-12.xlsx"
-    assert sha256_file(commune) == before
+    after = read_workbook(commune)  # the data as it was; the number advanced and registered (test_doc_numbers)
+    for key in ("villages", "board", "teams", "reports", "situation", "milestones", "budget", "history"):
+        pd.testing.assert_frame_equal(after.tables[key], before.tables[key])
+    assert after.settings["doc_next_number"] == before.settings["doc_next_number"] + 1
+    assert list(after.tables["register"]["number"]) == [before.settings["doc_next_number"]]
     sheets = report_defs(defs)["sheets"]
     wb = openpyxl.load_workbook(path)
     annexes = [sheets["annex"].format(number=n) for n in (1, 2)]  # per village: the counts, the ratios
@@ -89,6 +94,7 @@ def test_the_data_window_follows_the_cut_day_of_the_rules(commune, tmp_path, own
 
 
 def test_data_sheet_round_trips_and_matches_the_aggregate(commune, tmp_path):
+    source = sha256_file(commune)  # the workbook as read; the export then records its number in it
     path = export(commune, "2023-Q4", tmp_path)
     sub = read_submission(path)
     agg = aggregate(commune, "2023-Q4")
@@ -96,7 +102,7 @@ def test_data_sheet_round_trips_and_matches_the_aggregate(commune, tmp_path):
     assert sub.rows == agg.long_rows()
     assert sub.totals()["movement_launches"] == agg.total()["movement_launches"]
     info = sub.info
-    assert info["source_sha256"] == sha256_file(commune)
+    assert info["source_sha256"] == source
     assert info["definitions_version"] and info["toolkit_version"] and info["created_at"]
     assert info["validation_errors"] == "0" and info["forced"] == "Không"
 
@@ -207,12 +213,15 @@ def test_password_round_trip(commune, tmp_path):
     assert read_submission(target).unit_code == "20041"
 
 
-def test_xlsm_stays_untouched(commune, tmp_path):
+def test_an_xlsm_gets_an_xlsx_submission_and_keeps_its_data(commune, tmp_path):
     xlsm = tmp_path / "SoTheoDoi.xlsm"
     shutil.copy(commune, xlsm)
-    before = sha256_file(xlsm)
+    before = read_workbook(xlsm)
     path = export(xlsm, "2023-12", tmp_path / "out")
-    assert path.suffix == ".xlsx" and sha256_file(xlsm) == before
+    assert path.suffix == ".xlsx"
+    after = read_workbook(xlsm)
+    pd.testing.assert_frame_equal(after.tables["reports"], before.tables["reports"])
+    assert after.settings["doc_next_number"] == before.settings["doc_next_number"] + 1
 
 
 def test_default_output_is_the_outbox_folder(commune):

@@ -348,17 +348,21 @@ def _sheet_name(key: str) -> str:
               help="Kèm danh sách thành viên (họ tên, điện thoại). / Include member names and phones.")
 @click.option("--docx", is_flag=True,
               help="Ghi thêm bản dự thảo Word (.docx) cạnh báo cáo. / Also write the report as a Word draft.")
-def export(workbook, period, out_dir, password, force, include_members, docx):
+@click.option("--new-number", is_flag=True,
+              help="Lấy số văn bản mới kể cả khi kỳ này đã xuất (mặc định: giữ số cũ). / Take a new document number.")
+def export(workbook, period, out_dir, password, force, include_members, docx, new_number):
     """Xuất báo cáo gửi cấp trên (BC138_<mã xã>_<kỳ>.xlsx). / Export the submission workbook."""
     from .core.messages import text
-    from .io.report_docx import docx_name
-    from .verbs.export import export as export_submission
+    from .verbs.export import export_file
 
-    path = export_submission(workbook, period, out_dir, password=password, force=force, include_members=include_members,
-                             docx=docx)
+    done = export_file(workbook, period, out_dir, password=password, force=force, include_members=include_members,
+                       docx=docx, new_number=new_number)
+    path = done.path
     click.echo(text("export_written", file=path))
-    if docx:
-        click.echo(text("export_docx_written", file=docx_name(path)))
+    if done.docx is not None:
+        click.echo(text("export_docx_written", file=done.docx))
+    for line in done.lines():
+        click.echo(line)
     if password:
         click.echo(text("export_encrypted"))
 

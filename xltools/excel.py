@@ -250,19 +250,22 @@ def _import_reports(session: Session, folder: str | Path | None) -> str:
 
 
 def _export(session: Session, folder: str | Path | None) -> str:
-    from .verbs.export import ExportRefused, export_book
+    from .verbs.export import ExportRefused, run_export
 
     period = session.period()
     outbox = session.setting_folder("outbox_dir", folder)
     outbox.mkdir(parents=True, exist_ok=True)
+
+    def record(change: WorkbookChange) -> None:  # the number, register, Nhật ký: as the command writes them
+        backup_open_book(session)
+        session.apply(change)
+
     try:  # the open book as it is, so that the button refuses exactly when the command refuses
-        target = export_book(session.commune(), str(period), outbox)
+        done = run_export(session.commune(), str(period), outbox, sink=record)
     except ExportRefused as refused:  # the command's advice (--force) means nothing on a button
         raise InputError("excel_export_refused", file=session.book.name, count=refused.params.get("count"),
                          examples=refused.params.get("examples"), button=_caption("validate")) from None
-    text = messages.text("excel_exported", period=period.label, file=str(target))
-    session.finish("export", messages.text("excel_result_ok"), text)
-    return text
+    return "\n".join([messages.text("excel_exported", period=period.label, file=str(done.path)), *done.lines()])
 
 
 # ---------------------------------------------------------------------------- the xlwings sink

@@ -167,6 +167,9 @@ def book_from_grids(
         if sheet.key not in grids:
             continue
         grid = grids[sheet.key]
+        if grid is None and sheet.optional:  # a table added after the workbook was made: empty until upgraded
+            book.tables[sheet.key] = empty_frame(sheet)
+            continue
         if grid is None:
             err = WorkbookError("missing_sheet", file=label, sheet=sheet.name, major=defs.major)
             if strict:
@@ -276,7 +279,7 @@ def read_workbook(
                 continue
             actual = _match_sheet(names, sheet.name)
             if actual is None:
-                if strict:
+                if strict and not sheet.optional:
                     raise WorkbookError("missing_sheet", file=path.name, sheet=sheet.name, major=defs.major)
                 grids[sheet.key] = None
                 continue
