@@ -271,6 +271,8 @@ def test_export_writes_the_submission_to_the_outbox(make_commune, defs, sample, 
     files = list((tmp_path / "Báo cáo gửi").glob("BC138_*.xlsx"))
     assert [f.name for f in files] == [f"BC138_{sample[0]['commune_code']}_{sample[0]['current_period']}.xlsx"]
     assert files[0].name in text
+    draft = files[0].with_suffix(".docx")  # the Word draft the officials finish, as `export --docx` writes it
+    assert draft.is_file() and draft.name in text
 
 
 def test_export_refused_by_validation_errors_says_so(make_commune, defs, tmp_path):

@@ -80,7 +80,7 @@ def aggregate(book: xw.Book | None = None) -> str:
 
 
 def export(book: xw.Book | None = None, *, folder: str | Path | None = None) -> str:
-    """Xuất báo cáo gửi cấp trên: write the submission (.xlsx) to the outbox folder."""
+    """Xuất báo cáo gửi cấp trên: write the submission (.xlsx) and its Word draft to the outbox folder."""
     return _run("export", book, _export, folder)
 
 
@@ -261,11 +261,13 @@ def _export(session: Session, folder: str | Path | None) -> str:
         session.apply(change)
 
     try:  # the open book as it is, so that the button refuses exactly when the command refuses
-        done = run_export(session.commune(), str(period), outbox, sink=record)
+        done = run_export(session.commune(), str(period), outbox, sink=record, docx=True)  # the draft to finish in Word
     except ExportRefused as refused:  # the command's advice (--force) means nothing on a button
         raise InputError("excel_export_refused", file=session.book.name, count=refused.params.get("count"),
                          examples=refused.params.get("examples"), button=_caption("validate")) from None
-    return "\n".join([messages.text("excel_exported", period=period.label, file=str(done.path)), *done.lines()])
+    drafts = [messages.text("export_docx_written", file=str(done.docx))] if done.docx is not None else []
+    return "\n".join([messages.text("excel_exported", period=period.label, file=str(done.path)), *drafts,
+                      *done.lines()])
 
 
 # ---------------------------------------------------------------------------- the xlwings sink
