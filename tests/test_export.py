@@ -44,7 +44,8 @@ def test_export_writes_the_four_sheets_and_records_only_the_number_in_the_workbo
     sheets = report_defs(defs)["sheets"]
     wb = openpyxl.load_workbook(path)
     annexes = [sheets["annex"].format(number=n) for n in (1, 2)]  # per village: the counts, the ratios
-    assert wb.sheetnames == [sheets["report"], sheets["charts"], sheets["data"], sheets["info"], *annexes, sheets["notes"]]
+    assert wb.sheetnames == [sheets["report"], sheets["charts"], sheets["data"], sheets["info"], *annexes, sheets["notes"],
+                             sheets["situation"]]
     # openpyxl drops charts when loading: count the chart parts of the package instead (one chart a
     # printed page: small and large counts apart, the ratios, the trend of small and of large counts)
     assert len([n for n in zipfile.ZipFile(path).namelist() if n.startswith("xl/charts/chart")]) == 5

@@ -41,6 +41,7 @@ from ..core.report_body import (
     split_general,
 )
 from .files import write_atomic
+from .situation_sheet import SituationSheets, write_situation_sheets
 
 MM_PER_INCH = 25.4
 DATA_COLUMNS = DataRow._fields
@@ -852,6 +853,7 @@ def build_submission(
     *,
     members: Mapping[str, pd.DataFrame] | None = None,
     body: ReportBody | None = None,
+    situation: SituationSheets | None = None,
 ) -> bytes:
     """The submission workbook as bytes (unencrypted). ``body`` is the report's body
     (``core.report_body``; built here from ``agg`` and ``header`` when not given).
@@ -870,6 +872,9 @@ def build_submission(
         info = list(info)
         at = next((i + 1 for i, (k, _) in enumerate(info) if k == "created_at"), len(info))
         info.insert(at, ("report_date", day.isoformat()))
+    if situation is not None:  # Tình hình (issue 12 item 11): its checksum after the data's
+        info = list(info)
+        info.insert(next((i + 1 for i, (k, _) in enumerate(info) if k == "data_sha256"), len(info)), situation.info())
     buffer = io.BytesIO()
     # Times New Roman as the workbook's default font: column widths are counted in its digits,
     # so the printed widths do not depend on whether the PC has Calibri.
@@ -889,6 +894,8 @@ def build_submission(
         if members:
             write_members_sheet(wb, members, defs)
         write_notes_sheet(wb, agg, header, defs)
+        if situation is not None:
+            write_situation_sheets(wb, situation, defs)
     finally:
         wb.close()
     return _first_page_without_header(buffer.getvalue(), printed)

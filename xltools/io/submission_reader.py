@@ -24,8 +24,11 @@ from ..core.aggregation import DataRow
 from ..core.checksum import rows_checksum
 from ..core.definitions import Definitions, get_definitions, report_defs
 from ..core.errors import WorkbookError
+from ..core.situation import situation_checksum
 from ..core.text import clean, header_key
 from .safety import GRID_KEYS, LIMIT_KEYS, read_checked, required_limits
+from .situation_sheet import INFO_KEY as SITUATION_KEY
+from .situation_sheet import situation_rows
 
 
 @dataclass
@@ -33,6 +36,12 @@ class Submission:
     path: Path
     info: dict[str, str]
     rows: list[DataRow]  # canonical Số liệu rows
+    situation_rows: list[tuple[str, str]] | None = None  # Tình hình (key, value); None: made before it existed
+
+    @property
+    def situation(self) -> dict[str, str] | None:
+        """The Tình hình facts (``core.situation``), None for a submission without the sheet."""
+        return None if self.situation_rows is None else dict(self.situation_rows)
 
     @property
     def unit_code(self) -> str:
@@ -109,6 +118,9 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
         names = list(wb.sheet_names)
         info_grid = _sheet(wb, names, sheets["info"], path.name)
         data_grid = _sheet(wb, names, sheets["data"], path.name)
+        wanted = header_key(sheets.get("situation", ""))
+        situation_grid = next((wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in names
+                               if wanted and header_key(n) == wanted), None)
     except WorkbookError:
         raise
     except Exception as exc:  # a damaged sheet: calamine's XML, zip or value errors
@@ -137,13 +149,14 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
                                 reason=f"“{cells[6]}”")
         unit, period, part_code, part_name, key, agg = (_text(c) for c in cells[:6])
         rows.append(DataRow(unit, period, part_code, part_name, key, agg, int(value)))
-    sub = Submission(path=path, info=info, rows=rows)
+    sub = Submission(path=path, info=info, rows=rows,
+                     situation_rows=None if situation_grid is None else situation_rows(situation_grid))
     if verify:
-        verify_submission(sub)
+        verify_submission(sub, defs)
     return sub
 
 
-def verify_submission(sub: Submission) -> None:
+def verify_submission(sub: Submission, defs: Definitions | None = None) -> None:
     """Checksum, unit and period of every row, totals equal to the sum of the parts."""
     name = sub.path.name
     expected = sub.info.get("data_sha256", "")
@@ -161,3 +174,19 @@ def verify_submission(sub: Submission) -> None:
     for key, total in sub.totals().items():
         if key in parts and parts[key] != total:
             raise WorkbookError("submission_totals", file=name, key=key, total=total, parts=parts[key])
+    verify_situation(sub, defs)
+
+
+def verify_situation(sub: Submission, defs: Definitions | None = None) -> None:
+    """Tình hình against its SHA-256 in Thông tin: a sheet edited, added or removed is refused;
+    a submission made before it (neither sheet nor checksum) passes, its situation unknown."""
+    expected = sub.info.get(SITUATION_KEY, "")
+    sheet = report_defs(defs or get_definitions()).get("sheets", {}).get("situation", "")
+    if sub.situation_rows is None:
+        if expected:
+            raise WorkbookError("submission_situation_checksum", file=sub.path.name, sheet=sheet,
+                                detail=messages.text("submission_situation_missing"))
+        return
+    if not expected or expected != situation_checksum(sub.situation_rows):
+        raise WorkbookError("submission_situation_checksum", file=sub.path.name, sheet=sheet,
+                            detail=messages.text("submission_situation_mismatch" if expected else "submission_no_checksum"))

@@ -28,6 +28,7 @@ from ..core.errors import XltoolsError
 from ..core.periods import Period
 from ..core.register import DocNumber, choose_number, number_text, register_change
 from ..core.report_body import comparisons_for, findings_from_issues, report_body
+from ..core.situation import commune_situation
 from ..core.submission import info_rows, member_terms, redact, report_header, submission_name
 from ..core.validation import Issue, validate_book
 from ..core.validation.structure import refuse_foreign
@@ -35,6 +36,7 @@ from ..io.files import check_writable, current_user, ensure_folder, refuse_if_op
 from ..io.reader import read_workbook
 from ..io.report_docx import build_report_docx, docx_name, write_report_docx
 from ..io.sink import apply_change
+from ..io.situation_sheet import SituationSheets
 from ..io.submission import annex_plan, build_submission, encrypt, write_submission
 
 
@@ -215,7 +217,8 @@ def run_export(
     body = report_body(agg, header, defs, findings=findings_from_issues(issues, book.tables, agg),
                        comparisons=comparisons_for(book.tables, book.settings, period, defs),
                        annexes=[a["number"] for a in annexes])
-    data = build_submission(agg, rows, info, header, defs, members=members, body=body)
+    data = build_submission(agg, rows, info, header, defs, members=members, body=body,
+                            situation=SituationSheets(commune_situation(agg)))  # Tình hình, for the level above
     folder = Path(out_dir) if out_dir else path.parent / str(book.settings.get("outbox_dir") or ".")
     target = folder / submission_name(agg.unit_code, period, defs)
     draft = docx_name(target) if docx else None

@@ -21,9 +21,12 @@ from ..core.errors import InputError, WorkbookError, XltoolsError
 from ..core.messages import Reason, codes, fill
 from ..core.periods import Period
 from ..core.prose import timeliness_basis
+from ..core.report_body import report_body
+from ..core.situation import UnitSituation, body_lines, summed, unit_situation, upper_situation, with_lines
 from ..core.submission import info_rows, report_header, submission_name
 from ..core.text import slug
-from ..io.submission import build_submission, write_submission
+from ..io.situation_sheet import SituationSheets
+from ..io.submission import annex_plan, build_submission, write_submission
 from ..io.submission_reader import Submission, read_submission
 
 Progress = Callable[[int, int], None]
@@ -43,6 +46,7 @@ class RollupResult:
     late: list[str] = field(default_factory=list)
     empty: list[tuple[str, str]] = field(default_factory=list)  # (unit, file): completeness 0
     defs: Definitions | None = field(default=None, repr=False)
+    units_situation: list[UnitSituation] = field(default_factory=list)  # what each unit reported (Tình hình)
 
     def as_dict(self) -> dict[str, Any]:
         """The result for ``rollup --format json``: files, reasons with their codes, units missing or late."""
@@ -57,6 +61,8 @@ class RollupResult:
             "empty": [{"unit": u, "file": f} for u, f in self.empty],
             "deadline": self.aggregate.facts.get("deadline"),  # timeliness: the date on each report
             "judged_by_file_time": self.aggregate.rollup.items("by_file"),  # ... or, lacking one, file time
+            "situation": {"units": [u.as_dict() for u in self.units_situation],  # issue 12 item 11
+                          "totals": summed(self.units_situation, self.defs or get_definitions())},
         }
 
     def summary_lines(self) -> list[str]:
@@ -206,10 +212,19 @@ def rollup(
     source = hashlib.sha256("\n".join(sorted(s.info.get("data_sha256", "") for s in accepted)).encode()).hexdigest()
     info = info_rows(agg, rows, kind="upper", source_sha256=source, errors=len(rejected), warnings=len(superseded),
                      forced=False, members=False, doc_number=header["doc_number"], defs=defs)
-    data = build_submission(agg, rows, info, header, defs)
+    # what each unit reported beyond its figures (Tình hình): listed per unit, added up, named in section I
+    older = {Path(old.file) for old, _ in agg.rollup.superseded_pairs}
+    kept = {s.unit_code: s for s in accepted if s.path not in older}
+    units = [unit_situation(c, kept[c].unit_name or c, kept[c].info, kept[c].situation, defs)
+             for c in agg.parts["code"] if c in kept]
+    annexes = annex_plan(agg, report_defs(defs)) if len(agg.parts) else []
+    body = with_lines(report_body(agg, header, defs, annexes=[a["number"] for a in annexes]), body_lines(units, defs))
+    data = build_submission(agg, rows, info, header, defs, body=body,
+                            situation=SituationSheets(upper_situation(units, defs), units, agg.period.label))
     path = write_submission(target, data)
     result = RollupResult(
         path=path, aggregate=agg, accepted=[s.path for s in accepted], rejected=rejected, superseded=superseded,
         missing=list(agg.rollup.missing), late=list(agg.rollup.late), empty=list(agg.rollup.empty), defs=defs,
+        units_situation=units,
     )
     return result
