@@ -2,7 +2,7 @@
 
 The public API is one function per verb, the same verb as the CLI command and the
 button handler: ``new``, ``make_forms``, ``import_reports``, ``validate``,
-``aggregate``, ``export``, ``rollup``, ``run_demo``. They are imported lazily so
+``aggregate``, ``export``, ``rollup``, ``upgrade``, ``run_demo``. They are imported lazily so
 that ``import xltools`` stays cheap.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ _EXPORTS = {
     "aggregate": "xltools.verbs.aggregate",
     "export": "xltools.verbs.export",
     "rollup": "xltools.verbs.rollup",
+    "upgrade": "xltools.verbs.upgrade",
     "run_demo": "xltools.demo",
 }
 

@@ -399,6 +399,22 @@ def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fm
 
 
 @main.command()
+@click.argument("workbook", type=click.Path(path_type=Path))  # a missing file: the library's Vietnamese error
+@click.option("--dry-run", is_flag=True, help="Chỉ in các thay đổi sẽ làm, không ghi vào sổ. / Print the plan, write nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Định dạng in ra. / Output format.")
+def upgrade(workbook, dry_run, fmt):
+    """Cập nhật sổ theo mẫu (định nghĩa) hiện hành, giữ nguyên số liệu. / Upgrade the workbook to the current definitions."""
+    from .verbs.upgrade import upgrade as run_upgrade
+
+    result = run_upgrade(workbook, dry_run=dry_run)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(result.summary_lines()))
+
+
+@main.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--workbook", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Sổ theo dõi (.xlsx) mà các tệp lệnh chạy trên đó. / The commune workbook.")

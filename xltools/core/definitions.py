@@ -240,6 +240,7 @@ FILE_SECTIONS: dict[str, frozenset[str]] = {
                         "field", "limits", "import", "results"}),
     "buttons": frozenset({"module", "handler_module", "button", "size", "conf_sheet"}),
     "rules": frozenset({"severity", "family", "common", "checks_sheet", "config_reasons", "words", "rule"}),
+    "changes": frozenset({"version"}),  # the history of the definitions (core/upgrade.py types it)
 }
 RULE_KEYS = frozenset({"severity", "description", "message", "fix", "params", "enabled"})  # of each [rule.<id>]
 
