@@ -55,7 +55,10 @@ def test_one_file_per_button_named_by_its_caption(make_commune, tmp_path):
     book = make_commune(HARD_NAME)
     files = write_shortcuts(tmp_path / "Lệnh", book, python=r"C:\Users\Nguyễn Văn A\Python311\python.exe")
     defs = get_definitions()
-    assert [f.name for f in files] == [f"{b.caption}.cmd" for b in defs.buttons]
+    shortcuts = defs.extra("buttons")["shortcut"]
+    assert [f.name for f in files] == [f"{b.caption}.cmd" for b in defs.buttons] + [
+        f"{s['caption']}.cmd" for s in shortcuts]
+    assert "Cập nhật sổ.cmd" in [f.name for f in files]  # upgrade: only on the closed workbook
     lines = cmd_lines(files[0])
     argv = cmd_argv(lines[4])
     assert argv == [r"C:\Users\Nguyễn Văn A\Python311\python.exe", "-m", "xltools", "validate",
@@ -66,7 +69,7 @@ def test_one_file_per_button_named_by_its_caption(make_commune, tmp_path):
 def test_the_cli_writes_them_and_refuses_a_missing_workbook(make_commune, tmp_path):
     book = make_commune()
     res = CliRunner().invoke(main, ["shortcuts", str(tmp_path / "out"), "--workbook", str(book)])
-    assert res.exit_code == 0 and "Đã tạo 5 tệp lệnh" in res.output
+    assert res.exit_code == 0 and "Đã tạo 6 tệp lệnh" in res.output
     res = CliRunner().invoke(main, ["shortcuts", str(tmp_path / "out2"), "--workbook", str(tmp_path / "khong.xlsx")])
     assert res.exit_code == 1 and res.output.startswith("Lỗi: Không tìm thấy sổ theo dõi")
     assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
@@ -107,3 +110,5 @@ def test_the_monthly_loop_runs_from_the_shortcuts(make_commune, tmp_path):
     assert sorted(p.suffix for p in outbox.glob("BC138_*_2023-12.*")) == [".docx", ".xlsx"], \
         exported.stdout + exported.stderr
     shutil.rmtree(outbox)
+    upgraded = run_shortcut(files["Cập nhật sổ"])  # already of these definitions: says so, writes nothing
+    assert upgraded.returncode == 0 and book.name in upgraded.stdout, upgraded.stdout + upgraded.stderr

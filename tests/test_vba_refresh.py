@@ -207,3 +207,29 @@ def test_refresh_of_a_workbook_without_vba_is_one_line(tmp_path, sample):
         vba_refresh.refresh_vba(path, tmp_path / "x.xlsm")
     assert caught.value.key == "xlsm_refresh_no_vba"
     assert caught.value.vi.startswith("Tệp SoTheoDoi_HongThuy.xlsx không có dự án VBA")
+
+
+def test_upgrade_brings_an_old_xlsm_to_the_installed_xlwings(old):
+    """`xltools upgrade` on a workbook whose VBA names xlwings 0.30.0: the dry run lists the VBA
+    changes and writes nothing; the upgrade refreshes the VBA (backup kept), the data stays, and
+    the mismatch warning is gone."""
+    before = old.read_bytes()
+    cells = {ws.title: [list(r) for r in ws.iter_rows(values_only=True)]
+             for ws in openpyxl.load_workbook(old).worksheets}
+    dry = CliRunner().invoke(main, ["upgrade", str(old), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert vba_refresh.workbook_vba(old).version == OLD and old.read_bytes() == before
+    assert any(line.startswith("  - ") and "xlwings" in line for line in dry.output.splitlines()), dry.output
+
+    done = CliRunner().invoke(main, ["upgrade", str(old)])
+    assert done.exit_code == 0, done.output
+    assert vba_refresh.workbook_vba(old).version == xlsm.xlwings_version()
+    assert vba_refresh.vba_mismatch(old) is None
+    [saved] = (old.parent / "Sao_luu").glob("*.xlsm")
+    assert saved.read_bytes() == before
+    after = {ws.title: [list(r) for r in ws.iter_rows(values_only=True)]
+             for ws in openpyxl.load_workbook(old).worksheets}
+    assert after == cells  # the VBA alone changed (the workbook was already of these definitions)
+    again = CliRunner().invoke(main, ["upgrade", str(old)])
+    assert again.exit_code == 0 and old.parent.joinpath("Sao_luu").exists()
+    assert len(list((old.parent / "Sao_luu").glob("*.xlsm"))) == 1  # nothing left to do: not written

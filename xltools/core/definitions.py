@@ -238,7 +238,7 @@ FILE_SECTIONS: dict[str, frozenset[str]] = {
                         "input_title_max", "error_title", "error_int", "error_date", "error_text", "meta_title",
                         "column_widths", "font_size",
                         "field", "limits", "import", "results"}),
-    "buttons": frozenset({"module", "handler_module", "button", "size", "conf_sheet"}),
+    "buttons": frozenset({"module", "handler_module", "button", "shortcut", "size", "conf_sheet"}),
     "rules": frozenset({"severity", "family", "common", "checks_sheet", "config_reasons", "words", "rule"}),
     "changes": frozenset({"version"}),  # the history of the definitions (core/upgrade.py types it)
 }

@@ -50,7 +50,8 @@ def _write_bytes(tmp: Path, data: bytes) -> None:
 
 def write_shortcuts(folder: str | Path, workbook: str | Path, *, python: str | None = None,
                     defs: Definitions | None = None) -> list[Path]:
-    """Write one ``<caption>.cmd`` per button with a ``command`` into ``folder``; return them."""
+    """Write one ``<caption>.cmd`` per button with a ``command``, and per ``[[shortcut]]`` of
+    buttons.toml (work done on the closed workbook only, such as upgrade), into ``folder``."""
     defs = defs or get_definitions()
     book = Path(workbook).resolve()
     if not book.is_file():
@@ -59,11 +60,11 @@ def write_shortcuts(folder: str | Path, workbook: str | Path, *, python: str | N
     folder.mkdir(parents=True, exist_ok=True)
     python = python or default_python()
     written = []
-    for button in defs.buttons:
-        if not button.command:
-            continue
-        target = folder / f"{safe_file_name(button.caption)}.cmd"
-        text = shortcut_text(button.caption, button.command, book, python)
+    entries = [(b.caption, b.command) for b in defs.buttons if b.command]
+    entries += [(str(s["caption"]), str(s["command"])) for s in defs.extra("buttons").get("shortcut", [])]
+    for caption, command in entries:
+        target = folder / f"{safe_file_name(caption)}.cmd"
+        text = shortcut_text(caption, command, book, python)
         write_atomic(target, partial(_write_bytes, data=text.encode("utf-8")))
         written.append(target)
     return written
