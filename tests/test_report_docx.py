@@ -185,6 +185,7 @@ def test_the_demo_writes_the_word_drafts(demo):
     assert demo.exit_code == 0, demo.output
     drafts = sorted(p.name for p in demo.folder.rglob("BC138_20041_*.docx"))
     assert drafts == ["BC138_20041_2023-12.docx", "BC138_20041_2023-Q4.docx"]
+    assert len(list(demo.folder.rglob("BC138_474_2023-12.docx"))) == 1  # the district's too
     for name in drafts:
         doc = Document(str(next(demo.folder.rglob(name))))
         assert any(p.text.endswith("./.") for p in doc.paragraphs)
@@ -246,3 +247,30 @@ def test_the_printed_draft(tmp_path):
         for i, p in enumerate(pages[first_annex:]):
             assert TEXT["column_village"] in [s["text"].strip() for s in _spans(p)], (n, first_annex + i)
     assert len(pymupdf.open(str(pdfs[-1]))) > len(pymupdf.open(str(pdfs[0])))  # 60 villages run over more pages
+
+
+def test_the_rollup_writes_its_word_draft_with_the_rollups_numbers(tmp_path, sample):
+    """`rollup --docx`: the district's report as a Word draft, the same body as its Báo cáo sheet;
+    its results table holds the district totals of Số liệu, its annex one row per commune."""
+    s, t = sample
+    subs = [export(new(tmp_path / "SoTheoDoi_HongThuy.xlsx", s, t), "2023-12", tmp_path / "in")]
+    subs.append(export(_commune(tmp_path, 14), "2023-12", tmp_path / "in", force=True))
+    res = CliRunner().invoke(main, ["rollup", str(tmp_path / "in"), "--period", "2023-12", "-o", str(tmp_path / "dist"),
+                                    "--unit-name", "huyện A Lưới", "--unit-code", "474", "--docx"])
+    assert res.exit_code == 0, res.output
+    xlsx = tmp_path / "dist" / "BC138_474_2023-12.xlsx"
+    draft = docx_name(xlsx)
+    assert draft.is_file() and str(draft) in res.output
+    sub, defs = read_submission(xlsx), get_definitions()
+    doc = Document(str(draft))
+    results, *rest = _bordered(doc)
+    by_label = {row[1]: row[3] for row in _cells(results)[1:]}
+    plain = {k: v for k, v in sub.totals().items() if "." not in k}
+    assert plain and all(by_label[defs.indicator(k).label] == printed_number(v) for k, v in plain.items())
+    annex_rows = [r for tbl in rest for r in _cells(tbl)[1:] if r[1] in ("Hồng Thủy", "Thử 14", TEXT["total"])]
+    assert {r[1] for r in annex_rows} == {"Hồng Thủy", "Thử 14", TEXT["total"]}
+    assert any(p.text.endswith("./.") for p in doc.paragraphs)
+    assert any("Thử 14" in p.text for p in doc.paragraphs)  # exported with errors: named in section I
+    no_draft = CliRunner().invoke(main, ["rollup", str(tmp_path / "in"), "--period", "2023-12", "-o",
+                                         str(tmp_path / "d2"), "--unit-name", "huyện A Lưới", "--unit-code", "474"])
+    assert no_draft.exit_code == 0 and not list((tmp_path / "d2").glob("*.docx"))

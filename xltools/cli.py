@@ -381,7 +381,9 @@ def export(workbook, period, out_dir, password, force, include_members, docx, ne
                    "doc_code, doc_next_number). / Report header and signer (TOML).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Định dạng in ra. / Output format.")
-def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fmt):
+@click.option("--docx", is_flag=True,
+              help="Ghi thêm bản dự thảo Word (.docx) cạnh báo cáo. / Also write the report as a Word draft.")
+def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fmt, docx):
     """Tổng hợp báo cáo của các đơn vị cấp dưới. / Roll up the units' submissions one level up."""
     from .core.messages import text
     from .verbs.new import load_settings_file
@@ -390,11 +392,13 @@ def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fm
     settings = load_settings_file(settings_file) if settings_file else None
     with _Progress(text("rollup_progress")) as progress:
         result = rollup_submissions(paths, period, out, unit_name=unit_name, unit_code=unit_code,
-                                    expected=expected, progress=progress, settings=settings)
+                                    expected=expected, progress=progress, settings=settings, docx=docx)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo("\n".join(result.summary_lines()))
+        if result.docx is not None:
+            click.echo(text("export_docx_written", file=result.docx))
     sys.exit(1 if result.rejected else 0)
 
 

@@ -207,8 +207,11 @@ def _step_rollup(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     echo(result.lines[-1])
     unit = str(common.get("upper_level_name", ""))
     rolled = rollup(files, period, result.folder / ROLLUP_DIR, unit_name=unit,
-                    unit_code=str(common.get("upper_unit_code") or "") or None, expected=expected, defs=defs)
+                    unit_code=str(common.get("upper_unit_code") or "") or None, expected=expected, defs=defs,
+                    docx=True)
     result.files[text("demo_file_rollup", unit=unit, period=period)] = rolled.path
+    if rolled.docx is not None:
+        result.files[text("demo_file_rollup_docx", unit=unit, period=period)] = rolled.docx
     result.lines.append(text("demo_rollup", n=len(rolled.accepted) - len(rolled.superseded), unit=unit, period=period,
                              file=rolled.path.name))
     echo(result.lines[-1])

@@ -25,6 +25,7 @@ from ..core.report_body import report_body
 from ..core.situation import UnitSituation, body_lines, summed, unit_situation, upper_situation, with_lines
 from ..core.submission import info_rows, report_header, submission_name
 from ..core.text import slug
+from ..io.report_docx import build_report_docx, docx_name, write_report_docx
 from ..io.situation_sheet import SituationSheets
 from ..io.submission import annex_plan, build_submission, write_submission
 from ..io.submission_reader import Submission, read_submission
@@ -47,11 +48,13 @@ class RollupResult:
     empty: list[tuple[str, str]] = field(default_factory=list)  # (unit, file): completeness 0
     defs: Definitions | None = field(default=None, repr=False)
     units_situation: list[UnitSituation] = field(default_factory=list)  # what each unit reported (Tình hình)
+    docx: Path | None = None  # the Word draft of the rollup's report, when asked for
 
     def as_dict(self) -> dict[str, Any]:
         """The result for ``rollup --format json``: files, reasons with their codes, units missing or late."""
         return {
             "file": str(self.path),
+            "docx": str(self.docx) if self.docx else None,
             "accepted": [p.name for p in self.accepted],
             "rejected": [{"file": p.name, "reason": str(r), "reason_code": codes([r])[0] if codes([r]) else None}
                          for p, r in self.rejected],
@@ -144,6 +147,7 @@ def rollup(
     defs: Definitions | None = None,
     progress: Progress | None = None,
     settings: Mapping[str, Any] | None = None,
+    docx: bool = False,
 ) -> RollupResult:
     """Roll the submissions in ``paths`` (files or folders) up into one submission at ``out``.
 
@@ -151,7 +155,8 @@ def rollup(
     ``expected`` is a CSV of unit codes (and names) or a list of (code, name).
     ``settings`` may give the report header (parent_body, issuing_body, place_name,
     doc_code, doc_next_number, bcd_head, model_name, upper_bcd_name).
-    ``progress(done, total)`` is called after each file.
+    ``progress(done, total)`` is called after each file. ``docx`` also writes the report as a
+    Word draft beside it (the same body as the Báo cáo sheet), as ``export --docx`` does.
     """
     defs = defs or get_definitions()
     period = Period.parse(period)
@@ -221,10 +226,13 @@ def rollup(
     body = with_lines(report_body(agg, header, defs, annexes=[a["number"] for a in annexes]), body_lines(units, defs))
     data = build_submission(agg, rows, info, header, defs, body=body,
                             situation=SituationSheets(upper_situation(units, defs), units, agg.period.label))
+    draft = None
+    if docx:  # the Word draft first: the submission's presence says the rollup finished
+        draft = write_report_docx(docx_name(target), build_report_docx(agg, header, defs, body=body))
     path = write_submission(target, data)
     result = RollupResult(
         path=path, aggregate=agg, accepted=[s.path for s in accepted], rejected=rejected, superseded=superseded,
         missing=list(agg.rollup.missing), late=list(agg.rollup.late), empty=list(agg.rollup.empty), defs=defs,
-        units_situation=units,
+        units_situation=units, docx=draft,
     )
     return result
