@@ -13,7 +13,7 @@ from conftest import libreoffice_convert
 from docx import Document
 from docx.oxml.ns import qn
 
-from xltools import export
+from xltools import export, rollup
 from xltools.cli import main
 from xltools.core.definitions import get_definitions, report_defs
 from xltools.core.messages import fill
@@ -208,17 +208,24 @@ def test_the_printed_draft(tmp_path):
     for n in SIZES:
         xlsx = export(_commune(tmp_path, n), "2023-12", tmp_path / "out", docx=True, force=True)
         drafts.append(docx_name(xlsx))
+    # and the district's, rolled up from these four communes
+    district = rollup(tmp_path / "out", "2023-12", tmp_path / "dist", unit_name="huyện A Lưới", unit_code="474",
+                      settings={"bcd_head": "Hồ Văn Lưới"}, docx=True)
+    assert district.docx is not None
+    drafts.append(district.docx)
     pdfs = libreoffice_convert(drafts, "pdf", tmp_path / "pdf")
     size_body, size_table = float(LAYOUT.size_body), float(LAYOUT.size_table)
-    for n, docx, pdf in zip(SIZES, drafts, pdfs):
+    for n, docx, pdf in zip([*SIZES, "rollup"], drafts, pdfs):
         doc = Document(str(docx))
         paragraphs = [p.text for p in doc.paragraphs if p.text.strip()]
         cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
         checked = 0
         pages = list(pymupdf.open(str(pdf)))
         assert (round(pages[0].rect.width), round(pages[0].rect.height)) == (595, 842), n
-        first_annex = next(i for i, p in enumerate(pages) if p.rect.width > p.rect.height)
-        assert all(p.rect.width > p.rect.height for p in pages[first_annex:]), n
+        annex_one = fill(TEXT["annex_name"], number=1)
+        first_annex = next(i for i, p in enumerate(pages) if annex_one in [s["text"].strip() for s in _spans(p)])
+        assert all(p.rect.width < p.rect.height for p in pages[:first_annex]), n  # the report: portrait
+        assert pages[first_annex].rect.width > pages[first_annex].rect.height, n  # the wide annex: landscape
         for i, page in enumerate(pages):
             spans = _spans(page)
             assert min(s["size"] for s in spans) >= size_table - 0.05, (n, i)
@@ -241,12 +248,14 @@ def test_the_printed_draft(tmp_path):
         title = next(s for s in _spans(page) if s["text"].strip() == TEXT["signature_title"])
         name = max(_spans(page), key=lambda s: s["bbox"][1] if s["bbox"][0] > title["bbox"][0] - 30 else 0)
         assert name["bbox"][1] - title["bbox"][3] >= 30 * MM, n
-        closing = fill(TEXT["closing"], model_name="", period_label="", unit_name="").split("“")[0].strip()
+        closing = fill(TEXT["closing_upper" if n == "rollup" else "closing"], model_name="", period_label="",
+                       unit_name="").split("“")[0].strip()
         assert any(t.startswith(closing) for t in texts), n  # the closing line is with it
         # the annex table's header on every annex page
+        column = TEXT["column_unit" if n == "rollup" else "column_village"]
         for i, p in enumerate(pages[first_annex:]):
-            assert TEXT["column_village"] in [s["text"].strip() for s in _spans(p)], (n, first_annex + i)
-    assert len(pymupdf.open(str(pdfs[-1]))) > len(pymupdf.open(str(pdfs[0])))  # 60 villages run over more pages
+            assert column in [s["text"].strip() for s in _spans(p)], (n, first_annex + i)
+    assert len(pymupdf.open(str(pdfs[-2]))) > len(pymupdf.open(str(pdfs[0])))  # 60 villages run over more pages
 
 
 def test_the_rollup_writes_its_word_draft_with_the_rollups_numbers(tmp_path, sample):
