@@ -355,3 +355,30 @@ def test_rollup_warns_about_a_submission_without_any_village_report(submissions,
     # the communes that reported are not flagged
     kept = rollup(files, "2023-12", tmp_path / "full.xlsx", unit_name="huyện A Lưới", unit_code="474")
     assert kept.empty == []
+
+
+def test_worker_processes_read_as_this_process_does(submissions, tmp_path):
+    """A big batch is read by a pool of processes: the same rollup, the same refusals with their
+    reasons (an XltoolsError crosses the process boundary whole), in the same order."""
+    out_dir, files, _ = submissions
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for f in files:
+        shutil.copy(f, folder / f.name)
+    (folder / "ghi_chu.xlsx").write_bytes(b"not a workbook")
+    one = rollup(folder, "2023-12", tmp_path / "one", unit_name="huyện A Lưới", unit_code="474", workers=1)
+    pool = rollup(folder, "2023-12", tmp_path / "pool", unit_name="huyện A Lưới", unit_code="474", workers=2)
+    assert [p.name for p in pool.accepted] == [p.name for p in one.accepted] and len(one.accepted) == len(files)
+    assert [(p.name, r, r.key) for p, r in pool.rejected] == [(p.name, r, r.key) for p, r in one.rejected]
+    assert [r.key for _, r in one.rejected] == ["file_is_text"]
+    assert read_submission(pool.path).rows == read_submission(one.path).rows
+
+
+def test_a_refusal_pickles_with_its_key_and_parameters():
+    import pickle
+
+    from xltools.core.errors import WorkbookError
+
+    err = pickle.loads(pickle.dumps(WorkbookError("submission_period", file="a.xlsx", found="2023-11", wanted="2023-12")))
+    assert type(err) is WorkbookError and err.key == "submission_period" and err.params["found"] == "2023-11"
+    assert "a.xlsx" in err.vi

@@ -1,3 +1,4 @@
 from .cli import main
 
-main(prog_name="xltools")
+if __name__ == "__main__":  # a process pool's worker (spawn, on Windows) imports this module too
+    main(prog_name="xltools")

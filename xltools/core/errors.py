@@ -6,6 +6,10 @@ from typing import Any
 from . import messages
 
 
+def _rebuild(cls: type[XltoolsError], key: str, params: dict[str, Any]) -> XltoolsError:
+    return cls(key, **params)
+
+
 class XltoolsError(Exception):
     """Base of every error the toolkit raises on purpose. ``exit_code`` is the CLI's."""
 
@@ -17,6 +21,9 @@ class XltoolsError(Exception):
         self.vi = messages.text(key, "vi", **params)
         self.en = messages.text(key, "en", **params)
         super().__init__(f"{self.vi} ({self.en})")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled (a process pool's worker) by key and parameters
+        return (_rebuild, (type(self), self.key, self.params))
 
 
 class WorkbookError(XltoolsError):

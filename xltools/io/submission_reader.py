@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,18 @@ def _sheet(wb: Any, names: list[str], wanted: str, file: str) -> list[list[Any]]
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return _clean_text(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return clean(str(value)) or "" if value is not None else ""
+    return _clean_text(str(value)) if value is not None else ""
+
+
+@lru_cache(maxsize=1 << 16)
+def _clean_text(value: str) -> str:
+    """``clean`` of a cell's text, remembered: a submission repeats its unit, period, codes and
+    keys on every row, and a rollup reads thousands of them."""
+    return clean(value) or ""
 
 
 def read_submission(path: str | Path, defs: Definitions | None = None, *, verify: bool = True) -> Submission:
@@ -134,9 +144,10 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
     rows: list[DataRow] = []
     for r, line in enumerate(data_grid[1:], start=2):
         cells = list(line[:7]) + [""] * (7 - len(line[:7]))
-        if all(_text(c) == "" for c in cells):
-            continue
+        texts = [_text(c) for c in cells[:6]]
         value = cells[6]
+        if not any(texts) and _text(value) == "":
+            continue
         if isinstance(value, str):
             text = value.strip()
             value = int(text) if text.lstrip("-").isdigit() else None
@@ -147,7 +158,7 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
         if value is None:
             raise WorkbookError("submission_bad_row", file=path.name, sheet=sheets["data"], row=r,
                                 reason=f"“{cells[6]}”")
-        unit, period, part_code, part_name, key, agg = (_text(c) for c in cells[:6])
+        unit, period, part_code, part_name, key, agg = texts
         rows.append(DataRow(unit, period, part_code, part_name, key, agg, int(value)))
     sub = Submission(path=path, info=info, rows=rows,
                      situation_rows=None if situation_grid is None else situation_rows(situation_grid))

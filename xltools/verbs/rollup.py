@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +140,46 @@ def _unit(sub: Submission) -> UnitData:
                     created_at=sub.created_at, report_date=sub.report_date, file=str(sub.path))
 
 
+POOL_MIN_FILES = 64  # below this, starting worker processes costs more than it saves
+
+
+def _read_one(path: Path, folder: str) -> Submission | XltoolsError:
+    """One submission read and verified in a worker process; its refusal returned, not raised."""
+    try:
+        return read_submission(path, get_definitions(folder))
+    except XltoolsError as err:
+        return err
+
+
+def read_all(files: Sequence[Path], defs: Definitions, progress: Progress | None = None,
+             workers: int | None = None) -> list[Submission | XltoolsError]:
+    """Every file read and verified, in order: a refused file gives its XltoolsError. A big batch
+    (a province's or the country's month) is read by a pool of processes, one per core; where no
+    pool can start, in this process."""
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    if count > 1 and (workers is not None or len(files) >= POOL_MIN_FILES):
+        try:
+            out: list[Submission | XltoolsError] = []
+            with ProcessPoolExecutor(max_workers=min(count, 8, len(files))) as pool:
+                chunk = max(1, min(32, len(files) // (4 * count)))
+                for i, read in enumerate(pool.map(_read_one, files, repeat(str(defs.folder)), chunksize=chunk), 1):
+                    out.append(read)
+                    if progress:
+                        progress(i, len(files))
+            return out
+        except (OSError, BrokenProcessPool):  # no processes here (a locked-down PC): read them in turn
+            pass
+    out = []
+    for i, f in enumerate(files, start=1):
+        try:
+            out.append(read_submission(f, defs))
+        except XltoolsError as err:
+            out.append(err)
+        if progress:
+            progress(i, len(files))
+    return out
+
+
 def rollup(
     paths: Sequence[str | Path] | str | Path,
     period: str | Period,
@@ -148,6 +192,7 @@ def rollup(
     progress: Progress | None = None,
     settings: Mapping[str, Any] | None = None,
     docx: bool = False,
+    workers: int | None = None,
 ) -> RollupResult:
     """Roll the submissions in ``paths`` (files or folders) up into one submission at ``out``.
 
@@ -157,6 +202,7 @@ def rollup(
     doc_code, doc_next_number, bcd_head, model_name, upper_bcd_name).
     ``progress(done, total)`` is called after each file. ``docx`` also writes the report as a
     Word draft beside it (the same body as the Báo cáo sheet), as ``export --docx`` does.
+    ``workers``: processes reading the files (default: one per core for a big batch; 1: none).
     """
     defs = defs or get_definitions()
     period = Period.parse(period)
@@ -173,9 +219,11 @@ def rollup(
     accepted: list[Submission] = []
     rejected: list[tuple[Path, str]] = []
     rejected_vi: list[str] = []  # the printed report is Vietnamese only; each message names its file
-    for i, f in enumerate(files, start=1):
+    for f, read in zip(files, read_all(files, defs, progress, workers)):
         try:
-            sub = read_submission(f, defs)
+            if isinstance(read, XltoolsError):
+                raise read
+            sub = read
             if unit_code and sub.unit_code == str(unit_code):  # an earlier rollup of this very unit
                 raise WorkbookError("rollup_own_output", file=f.name, unit=unit_name)
             if sub.period != str(period):
@@ -187,8 +235,6 @@ def rollup(
         except XltoolsError as err:
             rejected.append((f, Reason.of(err)))
             rejected_vi.append(err.vi.rstrip("."))
-        if progress:
-            progress(i, len(files))
     if not accepted:
         raise InputError("rollup_nothing_accepted", period=str(period), reasons="; ".join(rejected_vi[:5]))
 
