@@ -485,3 +485,120 @@ def with_cells(source: Path, target: Path, sheet: str, cells: str) -> Path:
         assert xml.count(b"</sheetData>") == 1
         xml = xml.replace(b"</sheetData>", cells.encode() + b"</sheetData>")
     return rezip(source, target, replace={part: xml})
+
+
+# ---------------------------------------------------------------- a VBA project, stream by stream ([MS-OVBA])
+# Read with olefile and oletools' MS-OVBA decompressor, independent of pyOpenVBA (the builder).
+# Shared by the structure checks of the .xlsm (tests/test_vba_structure.py) and of the .xlam
+# (tests/test_addin.py).
+@dataclass
+class VbaDirModule:
+    name: str
+    name_unicode: str
+    stream: str
+    offset: int
+    cookie: int
+    standard: bool  # MODULETYPE 0x0021 (procedural), else 0x0022 (document or class)
+
+
+@dataclass
+class VbaStreams:
+    streams: dict[str, bytes]  # "PROJECT", "PROJECTwm", "VBA/dir", "VBA/<module>", ...
+    modules: list[VbaDirModule]
+    count: int  # PROJECTMODULES Count
+
+    def source(self, name: str) -> str:
+        """A module's text, decompressed from its stream at the dir stream's offset."""
+        from oletools.olevba import decompress_stream
+
+        m = next(m for m in self.modules if m.name == name)
+        return decompress_stream(bytearray(self.streams[f"VBA/{m.stream}"][m.offset:])).decode("cp1252")
+
+    def sources(self) -> dict[str, str]:
+        return {m.name: self.source(m.name) for m in self.modules}
+
+
+def vba_streams(vba_bin: bytes) -> VbaStreams:
+    """Every stream of a vbaProject.bin and the module records of its dir stream ([MS-OVBA] 2.3.4.2)."""
+    import io
+    import struct
+    import warnings
+
+    import olefile
+
+    with warnings.catch_warnings():  # oletools uses pyparsing's deprecated names at import
+        warnings.simplefilter("ignore")
+        from oletools.olevba import decompress_stream
+
+    ole = olefile.OleFileIO(io.BytesIO(vba_bin))
+    try:
+        streams = {"/".join(path): ole.openstream(path).read() for path in ole.listdir()}
+    finally:
+        ole.close()
+    raw = decompress_stream(bytearray(streams["VBA/dir"]))
+    modules: list[VbaDirModule] = []
+    count, current, i = -1, {}, 0
+    while i + 6 <= len(raw):
+        rid, size = struct.unpack_from("<HI", raw, i)
+        if rid == 0x0009:  # PROJECTVERSION: Reserved u32 (=4) then 6 bytes of version
+            size = 6
+        body = raw[i + 6:i + 6 + size]
+        i += 6 + size
+        if rid == 0x000F:
+            count = struct.unpack("<H", body)[0]
+        elif rid == 0x0019:
+            current = {"name": body.decode("cp1252")}
+        elif rid == 0x0047:
+            current["name_unicode"] = body.decode("utf-16-le")
+        elif rid == 0x0032:
+            current["stream"] = body.decode("utf-16-le")
+        elif rid == 0x0031:
+            current["offset"] = struct.unpack("<I", body)[0]
+        elif rid == 0x002C:
+            current["cookie"] = struct.unpack("<H", body)[0]
+        elif rid in (0x0021, 0x0022):
+            current["standard"] = rid == 0x0021
+        elif rid == 0x002B:
+            modules.append(VbaDirModule(**current))
+        elif rid == 0x0010:
+            break
+    return VbaStreams(streams, modules, count)
+
+
+def project_section(text: str, header: str) -> list[str]:
+    """The lines of one ``[section]`` of a PROJECT stream."""
+    lines = text.split("\r\n")
+    start = lines.index(header)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    return lines[start + 1:end]
+
+
+def assert_module_sets_agree(project: VbaStreams, expected: list[str], classes: tuple[str, ...] = ("Dictionary",)) -> None:
+    """dir, PROJECT (declarations and [Workspace]), PROJECTwm and the VBA storage name the same
+    modules, ``expected``, each with the kind dir says."""
+    names = [m.name for m in project.modules]
+    assert sorted(names) == sorted(expected)
+    assert project.count == len(names)
+    assert all(m.name == m.name_unicode == m.stream for m in project.modules)
+    text = project.streams["PROJECT"].decode("cp1252")
+    declared = {}
+    for line in text.split("\r\n\r\n")[0].split("\r\n"):
+        key, _, value = line.partition("=")
+        if key in ("Module", "Class", "Document", "BaseClass"):
+            declared[value.split("/")[0]] = key
+    assert declared == {m.name: "Module" if m.standard else ("Class" if m.name in classes else "Document")
+                        for m in project.modules}
+    workspace = [line.partition("=")[0] for line in project_section(text, "[Workspace]") if line]
+    assert sorted(workspace) == sorted(names)
+    # PROJECTwm: MBCS name NUL, UTF-16 name NUL NUL, ..., then a NUL NUL terminator ([MS-OVBA] 2.3.3)
+    wm, pairs = project.streams["PROJECTwm"], []
+    while wm[:2] != b"\x00\x00":
+        mbcs, _, wm = wm.partition(b"\x00")
+        end = next(i for i in range(0, len(wm), 2) if wm[i:i + 2] == b"\x00\x00")
+        pairs.append((mbcs.decode("cp1252"), wm[:end].decode("utf-16-le")))
+        wm = wm[end + 2:]
+    assert wm == b"\x00\x00"
+    assert pairs == [(n, n) for n in names]
+    storage = {k.split("/", 1)[1] for k in project.streams if k.startswith("VBA/")}
+    assert storage == set(names) | {"dir", "_VBA_PROJECT"}
+    assert set(project.streams) == {f"VBA/{s}" for s in storage} | {"PROJECT", "PROJECTwm"}

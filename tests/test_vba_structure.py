@@ -1,21 +1,21 @@
 """The VBA project of the built .xlsm, stream by stream ([MS-OVBA]), read without pyOpenVBA.
 
-The streams are read with olefile, the dir stream is parsed here, module text is
+The streams are read with olefile, the dir stream is parsed (conftest.vba_streams), module text is
 decompressed with oletools' own MS-OVBA decompressor, and everything is compared
 with the installed xlwings' quickstart workbook, the project the builder starts from.
 """
 from __future__ import annotations
 
 import copy
-import io
-import struct
 import warnings
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-import olefile
 import pytest
+from conftest import VbaDirModule as DirModule
+from conftest import VbaStreams as Project
+from conftest import project_section as _section
+from conftest import vba_streams as _project
 
 with warnings.catch_warnings():  # oletools uses pyparsing's deprecated names at import
     warnings.simplefilter("ignore")
@@ -30,75 +30,8 @@ SOURCE_ONLY_VBA_PROJECT = b"\xcc\x61\xff\xff\x00"  # Reserved1, Version 0xFFFF, 
 ORIGINAL_MODULES = ("ThisWorkbook", "Sheet1", "Sheet2", "xlwings", "Dictionary")  # kept from the quickstart
 
 
-@dataclass
-class DirModule:
-    name: str
-    name_unicode: str
-    stream: str
-    offset: int
-    cookie: int
-    standard: bool  # MODULETYPE 0x0021 (procedural), else 0x0022 (document or class)
-
-
-@dataclass
-class Project:
-    streams: dict[str, bytes]  # "PROJECT", "PROJECTwm", "VBA/dir", "VBA/<module>", ...
-    modules: list[DirModule]
-    count: int  # PROJECTMODULES Count
-
-
-def _parse_dir(raw: bytes) -> tuple[list[DirModule], int]:
-    """The module records of a decompressed dir stream ([MS-OVBA] 2.3.4.2)."""
-    modules: list[DirModule] = []
-    count = -1
-    current: dict = {}
-    i = 0
-    while i + 6 <= len(raw):
-        rid, size = struct.unpack_from("<HI", raw, i)
-        if rid == 0x0009:  # PROJECTVERSION: Reserved u32 (=4) then 6 bytes of version
-            size = 6
-        body = raw[i + 6:i + 6 + size]
-        i += 6 + size
-        if rid == 0x000F:
-            count = struct.unpack("<H", body)[0]
-        elif rid == 0x0019:
-            current = {"name": body.decode("cp1252")}
-        elif rid == 0x0047:
-            current["name_unicode"] = body.decode("utf-16-le")
-        elif rid == 0x0032:
-            current["stream"] = body.decode("utf-16-le")
-        elif rid == 0x0031:
-            current["offset"] = struct.unpack("<I", body)[0]
-        elif rid == 0x002C:
-            current["cookie"] = struct.unpack("<H", body)[0]
-        elif rid in (0x0021, 0x0022):
-            current["standard"] = rid == 0x0021
-        elif rid == 0x002B:
-            modules.append(DirModule(**current))
-        elif rid == 0x0010:
-            break
-    return modules, count
-
-
-def _project(vba_bin: bytes) -> Project:
-    ole = olefile.OleFileIO(io.BytesIO(vba_bin))
-    try:
-        streams = {"/".join(path): ole.openstream(path).read() for path in ole.listdir()}
-    finally:
-        ole.close()
-    modules, count = _parse_dir(decompress_stream(bytearray(streams["VBA/dir"])))
-    return Project(streams, modules, count)
-
-
 def _source(project: Project, module: DirModule) -> str:
     return decompress_stream(bytearray(project.streams[f"VBA/{module.stream}"][module.offset:])).decode("cp1252")
-
-
-def _section(text: str, header: str) -> list[str]:
-    lines = text.split("\r\n")
-    start = lines.index(header)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
-    return lines[start + 1:end]
 
 
 @pytest.fixture(scope="module")

@@ -436,6 +436,49 @@ def shortcuts(folder, workbook, python):
         click.echo(f"  {file.name}")
 
 
+@main.group(cls=Group)
+def addin():
+    """Phần bổ trợ Excel xltools.xlam: các nút trên thẻ BCĐ 138. / The Excel add-in with the buttons."""
+
+
+_FOLDER_HELP = "Thư mục cài (mặc định: XLSTART của người dùng trên Windows). / Folder (default: the user's XLSTART)."
+
+
+@addin.command("build")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("xltools.xlam"),
+              show_default=True, help="Tệp phần bổ trợ cần tạo (.xlam). / The add-in file to write.")
+def addin_build(out):
+    """Tạo phần bổ trợ xltools.xlam (không cần Excel). / Build the add-in headless."""
+    from .core.messages import text
+    from .io.addin import build_addin
+
+    click.echo(text("addin_built", file=build_addin(out)))
+
+
+@addin.command("install")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=_FOLDER_HELP)
+def addin_install(folder):
+    """Cài phần bổ trợ cho người dùng này (Excel mở nó mỗi lần khởi động). / Install the add-in for this user."""
+    from .core.messages import text
+    from .io.addin import install_addin
+
+    click.echo(text("addin_installed", file=install_addin(folder), tab=text("addin_tab")))
+
+
+@addin.command("uninstall")
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), help=_FOLDER_HELP)
+def addin_uninstall(folder):
+    """Gỡ phần bổ trợ của người dùng này. / Remove the add-in."""
+    from .core.messages import text
+    from .io.addin import ADDIN_NAME, uninstall_addin, xlstart_folder
+
+    removed = uninstall_addin(folder)
+    if removed is None:
+        click.echo(text("addin_not_installed", folder=folder or xlstart_folder(), name=ADDIN_NAME))
+    else:
+        click.echo(text("addin_uninstalled", file=removed, tab=text("addin_tab")))
+
+
 @main.command()
 @click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,

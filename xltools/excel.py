@@ -84,6 +84,35 @@ def export(book: xw.Book | None = None, *, folder: str | Path | None = None) -> 
     return _run("export", book, _export, folder)
 
 
+def addin_run(verb: str, book: xw.Book | None = None) -> str:
+    """A ribbon button of the add-in xltools.xlam: the handler ``verb`` on the ACTIVE workbook
+    (in an add-in ``Book.caller()`` is the add-in itself), refused in one message box when that
+    book is not a commune workbook (most of its table sheets missing, as ``refuse_foreign``)."""
+    if verb not in {b.verb for b in buttons()}:
+        raise WorkbookError("addin_unknown_button", verb=verb)
+    title = messages.text("excel_title")
+    try:
+        book = book if book is not None else xw.books.active
+    except Exception:  # noqa: BLE001 - no workbook open: said below
+        book = None
+    if book is None:
+        text = messages.text("addin_no_workbook", tab=messages.text("addin_tab"))
+        with contextlib.suppress(Exception):
+            app = xw.apps.active
+            if app is not None:
+                app.alert(text, title, mode="critical")
+        return text
+    defs = get_definitions()
+    names = {header_key(s.name) for s in book.sheets}
+    missing = [s.name for s in defs.table_sheets if header_key(s.name) not in names]
+    if len(missing) * 2 > len(defs.table_sheets):
+        text = messages.text("addin_not_commune", file=book.name, action=_caption(verb), tab=messages.text("addin_tab"))
+        with contextlib.suppress(Exception):
+            book.app.alert(text, title, mode="critical")
+        return text
+    return globals()[verb](book)
+
+
 # ---------------------------------------------------------------------------- running one
 def _run(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) -> str:
     """Run ``work`` on the session; every failure ends in a Vietnamese message box."""
