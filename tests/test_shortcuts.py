@@ -112,3 +112,10 @@ def test_the_monthly_loop_runs_from_the_shortcuts(make_commune, tmp_path):
     shutil.rmtree(outbox)
     upgraded = run_shortcut(files["Cập nhật sổ"])  # already of these definitions: says so, writes nothing
     assert upgraded.returncode == 0 and book.name in upgraded.stdout, upgraded.stdout + upgraded.stderr
+
+
+def test_the_dashboard_says_where_the_buttons_are(make_commune):
+    """An .xlsx carries no buttons: its dashboard names the add-in's tab and the shortcuts."""
+    ws = openpyxl.load_workbook(make_commune())["Bảng điều khiển"]
+    text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
+    assert "“BCĐ 138”" in text and "python -m xltools addin install" in text and "xltools shortcuts" in text

@@ -170,6 +170,8 @@ def _write_dashboard(wb, fm: _Formats, defs: Definitions, sheet: Sheet, settings
         ws.write(row, 1, f.label, fm.label)
         ws.write(f.cell, values.get(f.key, ""), fm.value)
     ws.merge_range("B12:G15", messages.text("dashboard_help"), fm.note)
+    # where the buttons are when this workbook carries none (the .xlsx): the add-in's tab, the shortcuts
+    ws.merge_range("B16:G18", messages.text("dashboard_buttons_help", tab=messages.text("addin_tab")), fm.note)
     ws.hide_gridlines(2)
     _print_setup(ws)
     if sheet.protected:
