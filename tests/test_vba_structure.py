@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import VbaDirModule as DirModule
 from conftest import VbaStreams as Project
+from conftest import assert_module_sets_agree
 from conftest import project_section as _section
 from conftest import vba_streams as _project
 
@@ -53,35 +54,7 @@ def quickstart() -> Project:
 
 
 def test_the_module_sets_agree_across_dir_project_projectwm_and_storage(project):
-    names = [m.name for m in project.modules]
-    expected = [*ORIGINAL_MODULES, *xlsm.macro_sources()]
-    assert sorted(names) == sorted(expected)
-    assert project.count == len(names)
-    assert all(m.name == m.name_unicode == m.stream for m in project.modules)
-    # PROJECT: one declaration per module, the kind as dir says, and one [Workspace] record each
-    text = project.streams["PROJECT"].decode("cp1252")
-    declared = {}
-    for line in text.split("\r\n\r\n")[0].split("\r\n"):
-        key, _, value = line.partition("=")
-        if key in ("Module", "Class", "Document", "BaseClass"):
-            declared[value.split("/")[0]] = key
-    assert declared == {m.name: "Module" if m.standard else ("Class" if m.name == "Dictionary" else "Document")
-                        for m in project.modules}
-    workspace = [line.partition("=")[0] for line in _section(text, "[Workspace]") if line]
-    assert sorted(workspace) == sorted(names)
-    # PROJECTwm: MBCS name NUL, UTF-16 name NUL NUL, ..., then a NUL NUL terminator ([MS-OVBA] 2.3.3)
-    wm, pairs = project.streams["PROJECTwm"], []
-    while wm[:2] != b"\x00\x00":
-        mbcs, _, wm = wm.partition(b"\x00")
-        end = next(i for i in range(0, len(wm), 2) if wm[i:i + 2] == b"\x00\x00")
-        pairs.append((mbcs.decode("cp1252"), wm[:end].decode("utf-16-le")))
-        wm = wm[end + 2:]
-    assert wm == b"\x00\x00"
-    assert pairs == [(n, n) for n in names]
-    # the VBA storage: the module streams, dir and _VBA_PROJECT, nothing else
-    storage = {k.split("/", 1)[1] for k in project.streams if k.startswith("VBA/")}
-    assert storage == set(names) | {"dir", "_VBA_PROJECT"}
-    assert set(project.streams) == {f"VBA/{s}" for s in storage} | {"PROJECT", "PROJECTwm"}
+    assert_module_sets_agree(project, [*ORIGINAL_MODULES, *xlsm.macro_sources()])
 
 
 def test_each_module_stream_decompresses_to_its_source(project, quickstart):

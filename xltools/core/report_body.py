@@ -98,7 +98,8 @@ def _roman(n: int) -> str:
     return out
 
 
-def _date(value: Any) -> str:
+def date_text(value: Any) -> str:
+    """A date as the report prints it, dd/mm/yyyy ('' for anything else)."""
     return value.strftime("%d/%m/%Y") if isinstance(value, (dt.date, dt.datetime)) else ""
 
 
@@ -300,7 +301,7 @@ def report_body(
         para(fill(text["intro_upper"], **params))
     elif plan_no:
         when = header.get("plan_date")
-        dated = fill(text.get("plan_dated", ""), date=_date(when)) if isinstance(when, (dt.date, dt.datetime)) else ""
+        dated = fill(text.get("plan_dated", ""), date=date_text(when)) if isinstance(when, (dt.date, dt.datetime)) else ""
         para(fill(text["intro_plan"], **{**params, "plan_number": plan_no, "plan_dated": dated}))
     else:
         para(fill(text["intro"], **params))
@@ -364,11 +365,11 @@ def report_body(
         done = int((m["status_key"] == "done").sum())
         late = records(m[m["status_key"] == "overdue"])
         overdue_steps = [fill(text["item_step"], no=x.get("step_no") or "", step=x.get("step") or "",
-                              deadline=_date(x.get("deadline"))) for x in late]
+                              deadline=date_text(x.get("deadline"))) for x in late]
         section(text["section_milestones"])
         para(fill(text["milestones_summary"], done=done, total=len(m), overdue=len(late)))
-        steps = tuple((str(x.get("step_no") or ""), str(x.get("step") or ""), _date(x.get("deadline")),
-                       _date(x.get("done_on")), str(x.get("status") or "")) for x in records(m))
+        steps = tuple((str(x.get("step_no") or ""), str(x.get("step") or ""), date_text(x.get("deadline")),
+                       date_text(x.get("done_on")), str(x.get("status") or "")) for x in records(m))
         blocks.append(Block(TABLE, header=tuple(text["milestone_columns"]), rows=steps, weights=(1, 5, 2, 2, 2),
                             aligns=("center", "left", "center", "center", "center")))
 

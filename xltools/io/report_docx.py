@@ -27,11 +27,10 @@ from docx.shared import Mm, Pt
 from ..core.aggregation import LEVEL_COMMUNE, Aggregate
 from ..core.definitions import Definitions, ReportLayout, get_definitions, report_defs
 from ..core.messages import fill
-from ..core.report_body import HEADING, NOTE, SECTION, TABLE, ReportBody, report_body
+from ..core.report_body import HEADING, NOTE, SECTION, TABLE, ReportBody, date_text, report_body
 from .files import write_atomic
 from .submission import (
     _date_line,
-    _date_text,
     _number_text,
     annex_plan,
     encrypt,
@@ -258,7 +257,7 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
                    period_label=agg.period.label)
     _para(doc, subject, layout, size_body, align="center", bold=True, after=0, keep_next=True)
     start, end = agg.period.window(int(header.get("cut_day") or 15))
-    _para(doc, fill(text["window"], start=_date_text(start), end=_date_text(end)), layout, size_body, align="center",
+    _para(doc, fill(text["window"], start=date_text(start), end=date_text(end)), layout, size_body, align="center",
           italic=True, after=12)
     annexes = annex_plan(agg, rep) if len(agg.parts) else []
     body = body or report_body(agg, header, defs, annexes=[a["number"] for a in annexes])
@@ -306,7 +305,7 @@ def build_report_docx(agg: Aggregate, header: Mapping[str, Any], defs: Definitio
         _para(doc, fill(annex["title"], part_label=part.lower()).upper(), layout, size_body, align="center", bold=True,
               after=0)
         attached = fill(text["annex_attached_upper" if upper else "annex_attached"], number=number,
-                        date=_date_text(day), unit_name=agg.unit_name, issuing_body=str(header.get("issuing_body") or ""))
+                        date=date_text(day), unit_name=agg.unit_name, issuing_body=str(header.get("issuing_body") or ""))
         _para(doc, attached, layout, size_body, align="center", italic=True, after=12)
         head_row = list(annex["header"])
         head_row[1] = part

@@ -36,6 +36,7 @@ from ..core.report_body import (
     TABLE,
     Block,
     ReportBody,
+    date_text,
     report_body,
     results_table,
     split_general,
@@ -269,19 +270,6 @@ class _Sheet:
         self.ws.ignore_errors({"number_stored_as_text": f"A1:{xl_rowcol_to_cell(max(self.row, 1), self.n_cols)}"})
 
 
-def _roman(n: int) -> str:
-    out = ""
-    for value, letters in ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
-        while n >= value:
-            out += letters
-            n -= value
-    return out
-
-
-def _date_text(value: Any) -> str:
-    return value.strftime("%d/%m/%Y") if isinstance(value, (dt.date, dt.datetime)) else ""
-
-
 def _date_line(rep: dict[str, Any], place: str, day: dt.date) -> str:
     pad = set(rep["layout"].pad_months)
     month = f"{day.month:02d}" if day.month in pad else str(day.month)
@@ -476,7 +464,7 @@ def write_report_sheet(
                    period_label=agg.period.label)
     r.para(subject, bold=True, align="center")
     start, end = agg.period.window(int(header.get("cut_day") or 15))
-    r.para(fill(text["window"], start=_date_text(start), end=_date_text(end)), italic=True, align="center")
+    r.para(fill(text["window"], start=date_text(start), end=date_text(end)), italic=True, align="center")
     r.gap(12)
     body = body or report_body(agg, header, defs, annexes=[a["number"] for a in annexes])
     write_body(r, body.blocks, n_cols)
@@ -539,7 +527,7 @@ def write_annex_sheet(wb: xlsxwriter.Workbook, agg: Aggregate, annex: Mapping[st
     r.para(fill(annex["title"], part_label=part.lower()).upper(), bold=True, align="center")
     day = header.get("date") or dt.date.today()
     r.para(fill(text["annex_attached_upper" if upper else "annex_attached"], number=_number_text(header, text).split(" ", 1)[-1],
-                date=_date_text(day), unit_name=agg.unit_name, issuing_body=str(header.get("issuing_body") or "")),
+                date=date_text(day), unit_name=agg.unit_name, issuing_body=str(header.get("issuing_body") or "")),
            italic=True, align="center")
     r.gap(10)
     head = list(annex["header"])
