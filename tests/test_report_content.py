@@ -157,21 +157,31 @@ def test_results_in_words_per_kind_of_propaganda_with_the_submissions_figures(pl
     assert (f" {n(totals['drug_people_reached'])} trên {n(totals['drug_people_known'])} người"
             in kinds["Tuyên truyền, vận động cá biệt"])
     assert f" {n(totals['online_posts'])} tin, bài" in kinds["Tuyên truyền trên không gian mạng"]
-    # no mass-media indicator in the definitions: the line says where those broadcasts are counted
-    assert "được tính trong số sản phẩm tuyên truyền trực quan" in kinds[
-        "Tuyên truyền trên các phương tiện thông tin đại chúng"]
+    # mass media is its own kind (1.2): the broadcasts are no longer counted among the visual items
+    assert f" {n(totals['mass_media'])} lượt phát thanh" in kinds["Tuyên truyền trên các phương tiện thông tin đại chúng"]
+    assert "phát thanh" not in kinds["Tuyên truyền trực quan"]
     launch = next(t for t in results if "lần phát động phong trào" in t)
     assert f"{n(totals['launch_rate.num'])} trên {n(totals['launch_rate.den'])} thôn-tháng" in launch
     assert results.index(next(t for t in results if t.startswith("1. "))) < results.index(kinds["Tuyên truyền trực quan"])
 
 
-def test_a_mass_media_indicator_gets_its_own_figures(own_definitions, tmp_path):
-    own_definitions.add_indicator("mass_media", "Tin, bài trên truyền thanh", "Số tin, bài phát trên truyền thanh")
+def test_a_mass_media_indicator_gets_its_own_figures(tmp_path):
     s, t = sample_commune()
     t["reports"]["mass_media"] = 2
     xlsx = export(new(tmp_path / "m.xlsx", s, t), "2023-12", tmp_path / "o")
     line = next(x for x in _sheet_paragraphs(xlsx) if x.startswith("- Tuyên truyền trên các phương tiện"))
-    assert f" {2 * len(_active(t))} lượt tin, bài" in line and "được tính trong số" not in line
+    assert f" {2 * len(_active(t))} lượt phát thanh" in line and "được tính trong số" not in line
+
+
+def test_definitions_without_mass_media_say_where_broadcasts_are_counted(own_definitions, tmp_path):
+    text = (own_definitions.folder / "indicators.toml").read_text(encoding="utf-8")
+    start = text.index('[[indicator]]\nkey = "mass_media"')
+    block = text[start:text.index("[[indicator]]", start + 1)]
+    own_definitions.replace("indicators.toml", block, "")
+    s, t = sample_commune()
+    xlsx = export(new(tmp_path / "m.xlsx", s, t.copy()), "2023-12", tmp_path / "o")
+    line = next(x for x in _sheet_paragraphs(xlsx) if x.startswith("- Tuyên truyền trên các phương tiện"))
+    assert "được tính trong số sản phẩm tuyên truyền trực quan" in line
 
 
 def test_weak_points_are_the_validation_findings_of_the_period(planted):

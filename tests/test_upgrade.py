@@ -99,14 +99,25 @@ def test_the_change_log_is_typed_and_its_newest_version_is_the_definitions():
     releases = change_log(defs)
     assert releases[0].version == defs.version
     assert [r.version for r in releases] == sorted((r.version for r in releases), key=version_tuple, reverse=True)
-    assert get_definitions(PREVIOUS).version == releases[1].version  # the fixture is the previous release
-    added = {(c.kind, c.key) for c in releases[0].added}
+    old = get_definitions(PREVIOUS)
+    assert old.version in [r.version for r in releases[1:]]  # the fixture is an earlier release (1.0)
+    since = [r for r in releases if version_tuple(r.version) > version_tuple(old.version)]
+    added = {(c.kind, c.key) for r in since for c in r.added}
     keys = {s.key for s in defs.settings}
-    old_keys = {s.key for s in get_definitions(PREVIOUS).settings}
-    # what the log says 1.1 added is exactly what the fixture lacks
+    old_keys = {s.key for s in old.settings}
+    # what the log says the releases since the fixture added is exactly what the fixture lacks
     assert {k for kind, k in added if kind == "setting"} == keys - old_keys
     assert {k for kind, k in added if kind == "sheet"} == \
-        {s.key for s in defs.sheets} - {s.key for s in get_definitions(PREVIOUS).sheets}
+        {s.key for s in defs.sheets} - {s.key for s in old.sheets}
+    assert {k for kind, k in added if kind == "indicator"} == \
+        {i.key for i in defs.indicators} - {i.key for i in old.indicators}
+    # 1.1: the plan's number and date, the directions, the register of documents sent
+    first = next(r for r in releases if r.version == "1.1")
+    assert {(c.kind, c.key) for c in first.added} == {("setting", "plan_number"), ("setting", "plan_date"),
+                                                      ("setting", "report_directions"), ("sheet", "register")}
+    # 1.2: what the plan's section II asks that 1.1 did not capture
+    assert {k for kind, k in {(c.kind, c.key) for c in releases[0].added} if kind == "indicator"} == \
+        {"mass_media", "launch_attendance", "board_inspections", "alarm_needed", "alarm_installed"}
 
 
 def test_a_mistyped_change_log_entry_is_one_definitions_error(own_definitions):
@@ -246,15 +257,15 @@ def test_renamed_and_removed_entries_of_the_change_log(tmp_path, own_definitions
     monkeypatch.delenv("XLTOOLS_DEFINITIONS")
     book = _build(tmp_path / "SoTheoDoi_R.xlsx")
     monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(own_definitions.folder))
-    own_definitions.replace("workbook.toml", 'version = "1.1"', 'version = "1.2"')
+    own_definitions.replace("workbook.toml", 'version = "1.2"', 'version = "1.3"')
     own_definitions.replace("workbook.toml", 'name = "Thôn"\n', 'name = "Danh sách thôn"\n')
     own_definitions.replace("workbook.toml", 'header = "Tên nhóm Zalo của thôn"', 'header = "Nhóm Zalo"')
     own_definitions.replace("workbook.toml", '  { key = "note", header = "Ghi chú", type = "text", max_length = 500, '
                             'width = 30 },\n]\n\n# ---------------------------------------------------------------- '
                             'milestones', ']\n\n# ---------------------------------------------------------------- '
                             'milestones')
-    own_definitions.replace("changes.toml", "[[version]]\nversion = \"1.1\"", '''[[version]]
-version = "1.2"
+    own_definitions.replace("changes.toml", "[[version]]\nversion = \"1.2\"", '''[[version]]
+version = "1.3"
 date = "2027-01-01"
 summary = "Đổi tên"
 added = []
@@ -265,7 +276,7 @@ renamed = [
 removed = [{ kind = "column", sheet = "situation", name = "Ghi chú" }]
 
 [[version]]
-version = "1.1"''')
+version = "1.2"''')
     defs = get_definitions()
     before = read_workbook(book, get_definitions(Path(__file__).parents[1] / "workbook"))
     result = upgrade(book)
@@ -277,7 +288,7 @@ version = "1.1"''')
     assert "Nhóm Zalo" in heads and "Tên nhóm Zalo của thôn" not in heads
     situation = wb[defs.sheet("situation").name]
     note = next(c for c in situation[1] if c.value == "Ghi chú")
-    assert note.comment is not None and "1.2" in note.comment.text
+    assert note.comment is not None and "1.3" in note.comment.text
     after = read_workbook(book, defs)
     assert after.tables["villages"]["zalo_group"].tolist() == before.tables["villages"]["zalo_group"].tolist()
     assert after.tables["villages"]["code"].tolist() == before.tables["villages"]["code"].tolist()

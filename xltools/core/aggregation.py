@@ -427,6 +427,10 @@ def aggregate_tables(
                 facts[key] = _int(last[key])
         if "arrested" in sit_rows:
             facts["arrested"] = int(pd.to_numeric(sit_rows["arrested"], errors="coerce").fillna(0).sum())
+    facts.update(budget_by_purpose(tables.get("budget"), period, defs))  # by purpose, spent in the period
+    if "border" in vil:  # the border villages among the parts (Thôn biên giới = Có): their own line
+        border = set(vil.loc[vil["border"].astype(object).where(vil["border"].notna(), False).astype(bool), "code"])
+        facts["border"] = [c for c in codes if c in border]
     result.facts = facts
     return result
 
@@ -480,6 +484,27 @@ def budget_by_source(budget: pd.DataFrame | None, defs: Definitions) -> pd.DataF
     out = pd.DataFrame({"source": sources})
     for c in ("estimate", "approved", "spent"):
         out[c] = pd.array([_int(grouped.loc[s, c]) for s in sources], dtype="Int64")
+    return out
+
+
+def budget_by_purpose(budget: pd.DataFrame | None, period: Period, defs: Definitions) -> dict[str, Any]:
+    """Facts of the budget beyond its sources: estimate, approved and spent per purpose (in the
+    order of the purpose list), and what was spent in the months of ``period`` by the rows whose
+    month (Tháng chi) is filled in (None when no row has a month)."""
+    if budget is None or not len(budget) or "purpose" not in budget:
+        return {}
+    col = defs.sheet("budget").column("purpose")
+    order = list(defs.lists[col.list].values) if col.list else []
+    frame = budget.copy()
+    frame["purpose"] = frame["purpose"].fillna("")
+    grouped = frame.groupby("purpose", sort=False)[["estimate", "approved", "spent"]].sum(min_count=1)
+    purposes = [p for p in order if p in grouped.index] + [p for p in grouped.index if p not in order]
+    out: dict[str, Any] = {"budget_purposes": [
+        {"purpose": p, **{c: _int(grouped.loc[p, c]) for c in ("estimate", "approved", "spent")}} for p in purposes]}
+    if "period" in frame and frame["period"].notna().any():
+        months = set(period.months())
+        mask = frame["period"].astype("string").isin(months).fillna(False)
+        out["budget_in_period"] = int(pd.to_numeric(frame.loc[mask, "spent"], errors="coerce").fillna(0).sum())
     return out
 
 

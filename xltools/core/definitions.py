@@ -96,6 +96,9 @@ class Indicator:
     type: str
     agg: str
     help: str = ""
+    # a whole-number indicator must be filled in on each report unless `required = false` (one
+    # added to a running model: the months before it stay empty, "not reported")
+    required: bool = True
 
     @property
     def numeric(self) -> bool:
@@ -410,7 +413,7 @@ def _indicator_column(ind: Indicator) -> Column:
         key=ind.key,
         header=ind.short,
         type="int" if ind.numeric else "text",
-        required=ind.numeric,
+        required=ind.numeric and ind.required,
         max_length=None if ind.numeric else 500,
         width=max(10.0, min(18.0, len(ind.short) * 0.9)),
         aliases=(ind.label,),
@@ -438,6 +441,7 @@ def load_definitions(folder: str | Path | None = None) -> Definitions:
                 type=entry.get("type", "int"),
                 agg=entry.get("agg", "sum"),
                 help=entry.get("help", ""),
+                required=bool(entry.get("required", True)),
             )
         except KeyError as exc:
             raise DefinitionsError("bad_definitions", file=where_ind, reason=f"an indicator lacks '{exc.args[0]}'") from None

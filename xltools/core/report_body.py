@@ -222,6 +222,46 @@ def _line(entry: Any, values: Mapping[str, str], empty: set[str], params: Mappin
     return fill(template, **{**params, **values})
 
 
+def _territory(header: Mapping[str, Any], text: Mapping[str, Any]) -> str:
+    """Section I: the agencies and enterprises on the territory (settings), when entered."""
+    counts = {k: header.get(k + "_count") for k in ("agencies", "enterprises")}
+    if all(v is None or v == "" for v in counts.values()):
+        return ""
+    return fill(text.get("general_territory", ""), **{k: _num(v) if v not in (None, "") else "–" for k, v in counts.items()})
+
+
+def _border_line(agg: Aggregate, text: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    """The border villages' own figures (Thôn biên giới: facts ``border``): the indicators of
+    [text] results_border summed over those villages (stocks: their latest month)."""
+    codes = agg.facts.get("border") or []
+    template = str(text.get("results_border", ""))
+    if not codes or not template or not text.get("results_border_title"):
+        return ""
+    rows = agg.parts[agg.parts["code"].isin(codes)]
+    values: dict[str, str] = {}
+    for key in agg.indicators:
+        col = pd.to_numeric(rows[key], errors="coerce") if key in rows else pd.Series([], dtype=float)
+        values[key] = _num(int(col.sum()) if col.notna().any() else None)
+    if _fields(template) - set(values) - set(params) - {"count", "names"}:
+        return ""  # names an indicator these definitions lack
+    names = ", ".join(str(n) for n in rows["name"])
+    return fill(template, **{**params, **values, "count": len(codes), "names": names})
+
+
+def _budget_lines(agg: Aggregate, text: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+    """Section IV beyond the sources: the budget per purpose, and what was spent in the period
+    (the rows with a month), from ``aggregation.budget_by_purpose``."""
+    out = []
+    purposes = agg.facts.get("budget_purposes") or []
+    if purposes and text.get("budget_purposes"):
+        items = "; ".join(fill(text["budget_purpose_item"], purpose=p["purpose"], **{
+            c: _num(p.get(c)) for c in ("estimate", "approved", "spent")}) for p in purposes)
+        out.append(fill(text["budget_purposes"], items=items))
+    if agg.facts.get("budget_in_period") is not None and text.get("budget_in_period"):
+        out.append(fill(text["budget_in_period"], spent=_num(agg.facts["budget_in_period"]), **params))
+    return out
+
+
 def _items(found: Mapping[str, int], template: str, months: int) -> str:
     """'Thôn A (1 tháng), Thôn B (2 tháng)'; in a month's report only the names."""
     out = []
@@ -312,6 +352,7 @@ def report_body(
     section(text["section_general"])
     for line in split_general(agg, rep)[0]:
         para(line)
+    para(_territory(header, text))
 
     # -- II. results: in words per kind of propaganda, the totals, the annexes, comparisons ------
     section(text["section_results"])
@@ -330,6 +371,10 @@ def report_body(
             heading(str(group.get("title", "")))
             for x in lines:
                 para("- " + x)
+    border = _border_line(agg, text, params)
+    if border:
+        heading(text["results_border_title"])
+        para("- " + border)
     heading(text["results_table_title"])
     whole = text["column_total_upper" if upper else "column_total"]
     blocks.append(Block(TABLE, header=(text["column_no"], text["column_indicator"], text["column_unit_of"], whole),
@@ -385,6 +430,8 @@ def report_body(
                             aligns=("left", "right", "right", "right"), total_last=True))
         if sums["approved"] < sums["estimate"]:
             budget_gap = sums
+        for line in _budget_lines(agg, text, params):
+            para(line)
 
     # -- V. weak points (tồn tại, hạn chế) -------------------------------------------------------------
     section(text["section_weak"])

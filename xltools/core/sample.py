@@ -41,6 +41,7 @@ def make_reports(
     """Reports of the active villages for every month of ``periods``."""
     defs = defs or get_definitions()
     rng = random.Random(seed)
+    extra_rng = random.Random(seed + 12)  # the indicators of 1.2: their own stream, the others' values unchanged
     months = _months(periods)
     rows: list[dict[str, Any]] = []
     for v in records(villages):
@@ -51,6 +52,8 @@ def make_reports(
         known = rng.randint(2, 6) if border else rng.randint(0, 3)
         zalo = int(households * rng.uniform(0.35, 0.55))
         scale = max(households / 120.0, 0.5)
+        alarms = extra_rng.randint(2, 5) if border else extra_rng.randint(0, 2)
+        installed = 0
         for i, month in enumerate(months):
             if i > 0 and rng.random() < missing:
                 continue
@@ -73,11 +76,21 @@ def make_reports(
                 "tips": rng.choice((0, 0, 0, 1, 1, 2)),
                 "drug_cases": 1 if rng.random() < 0.06 else 0,
             }
+            if extra_rng.random() < 0.3:
+                installed = min(alarms, installed + 1)
+            extra = {
+                "mass_media": int(extra_rng.randint(4, 12) * scale),
+                "launch_attendance": sum(extra_rng.randint(40, 120) for _ in range(values["movement_launches"])),
+                "board_inspections": extra_rng.choice((0, 0, 1, 1, 2)),
+                "alarm_needed": alarms,
+                "alarm_installed": installed,
+            }
             year, mon = int(month[:4]), int(month[5:])
             day = rng.randint(deadline_day + 1, 26) if rng.random() < late else rng.randint(12, deadline_day)
             row: dict[str, Any] = {"period": month, "village_code": v["code"]}
             for ind in defs.indicators:  # new indicators get a plausible small count
-                row[ind.key] = values.get(ind.key, rng.randint(0, 3)) if ind.numeric else None
+                row[ind.key] = (extra[ind.key] if ind.key in extra else values.get(ind.key, rng.randint(0, 3))) \
+                    if ind.numeric else None
             row.update(
                 reporter=(reporters or {}).get(v["code"]),
                 report_date=dt.date(year, mon, day),

@@ -147,6 +147,8 @@ def report_header(settings: dict[str, Any], defs: Definitions, *, signer: bool =
         "plan_number": settings.get("plan_number") or "",  # the plan the report executes
         "plan_date": settings.get("plan_date"),
         "directions": settings.get("report_directions") or "",  # phương hướng, when the officer wrote it
+        "agencies_count": settings.get("agencies_count"),  # on the territory (section I), when entered
+        "enterprises_count": settings.get("enterprises_count"),
     }
 
 
