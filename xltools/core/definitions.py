@@ -239,7 +239,7 @@ FILE_SECTIONS: dict[str, frozenset[str]] = {
                         "window_label", "window_text", "deadline_label", "deadline_text", "instructions", "col_no",
                         "col_label", "col_value", "col_unit", "filled_label", "signature", "signature_note",
                         "input_title_max", "error_title", "error_int", "error_date", "error_text", "meta_title",
-                        "column_widths", "font_size",
+                        "column_widths", "font_size", "print_min_percent",
                         "field", "limits", "import", "results"}),
     "buttons": frozenset({"module", "handler_module", "button", "shortcut", "size", "conf_sheet"}),
     "rules": frozenset({"severity", "family", "common", "checks_sheet", "config_reasons", "words", "rule"}),

@@ -134,10 +134,10 @@ def write_form(target: str | Path, spec: FormSpec, defs: Definitions, values: Ma
         grid = _Grid.of(cfg)
         f = _formats(wb, grid.font_size)
         ws = wb.add_worksheet(cfg["sheet_name"])
-        row = _write_heading(ws, f, cfg, spec, defs, grid)
-        row, numeric_cells = _write_inputs(wb, ws, f, cfg, defs, values, row, grid)
-        last = _write_footer(ws, f, cfg, values, numeric_cells, row, defs, grid)
-        _page_setup(ws, last, grid)
+        first = _write_heading(ws, f, cfg, spec, defs, grid)
+        footer, numeric_cells = _write_inputs(wb, ws, f, cfg, defs, values, first, grid)
+        last = _write_footer(ws, f, cfg, values, numeric_cells, footer, defs, grid)
+        _page_setup(ws, last, grid, header=first - 1, footer=footer, least=int(cfg["print_min_percent"]))
         _write_meta(wb, cfg, spec, defs)
     finally:
         wb.close()
@@ -315,11 +315,13 @@ def _write_footer(ws, f: Mapping[str, Any], cfg: Mapping[str, Any], values: Mapp
     return row + 1
 
 
-def _page_setup(ws, last: int, grid: _Grid) -> None:
-    """One A4 portrait page, the form sheet active and protected (inputs unlocked).
+def _page_setup(ws, last: int, grid: _Grid, *, header: int, footer: int, least: int) -> None:
+    """A4 portrait, the form sheet active and protected (inputs unlocked).
 
     The columns are sized for a phone's screen, so a short form is enlarged on paper to fill the
-    page (its width or its height, whichever comes first) and a long one is fitted to the page."""
+    page (its width or its height, whichever comes first) and a long one is fitted to one page,
+    but never shrunk below ``least`` percent (the labels would print too small to read): then it
+    runs on over a second page, the table header repeated and the count and signature together."""
     ws.set_paper(9)  # A4
     ws.set_portrait()
     margins = {"left": 0.5, "right": 0.5, "top": 0.5, "bottom": 0.5}
@@ -332,12 +334,31 @@ def _page_setup(ws, last: int, grid: _Grid) -> None:
     scale = int(min(page_w / width, page_h / height) * 0.95 * 100)
     if scale > 100:
         ws.set_print_scale(min(scale, 400))
-    else:
+    elif scale >= least:
         ws.fit_to_pages(1, 1)
+    else:
+        ws.set_print_scale(least)
+        ws.set_h_pagebreaks(_breaks(grid, last, page_h * 0.97 * 100 / least, header=header, footer=footer))
     ws.hide_gridlines(2)
     ws.activate()
     ws.set_first_sheet()
     ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
+
+
+def _breaks(grid: _Grid, last: int, room: float, *, header: int, footer: int) -> list[int]:
+    """The rows that begin a new page (``room`` points a page at 100 %): whole rows, the repeated
+    table header on every later page, and the rows from ``footer`` (count, signature) kept on one."""
+    breaks: list[int] = []
+    used = 0.0
+    for row in range(last + 1):
+        h = grid.heights.get(row, 15.0)
+        if used + h > room and row > header + 1:
+            at = footer if footer < row <= last and footer > (breaks[-1] if breaks else 0) else row
+            breaks.append(at)
+            used = grid.heights.get(header, 15.0) + sum(grid.heights.get(r, 15.0) for r in range(at, row + 1))
+        else:
+            used += h
+    return breaks
 
 
 def _write_meta(wb: xlsxwriter.Workbook, cfg: Mapping[str, Any], spec: FormSpec, defs: Definitions) -> None:
