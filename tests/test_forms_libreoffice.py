@@ -3,6 +3,7 @@ and the file it saves back still imports (defined names and the metadata sheet s
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def test_libreoffice_prints_recalculates_and_resaves_importable_forms(make_commu
     pdfs = libreoffice_convert(forms, "pdf", tmp_path / "pdf")
     for pdf in pdfs:
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
-        assert "Pages:           1" in info and "(A4)" in info
+        # A4; one page, or two for a form too long for one at a readable size (tests/test_forms.py)
+        assert re.search(r"Pages:\s+[12]\n", info) and "(A4)" in info
         text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
         assert "PHIẾU BÁO CÁO" in text and "Hồng Thủy (20041)" in text and "14/12/2023" in text
 
