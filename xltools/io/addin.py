@@ -111,21 +111,10 @@ def addin_conf(platform: str | None = None) -> dict[str, str]:
 
 
 def _write_sheets(wb, defs: Definitions, conf: Mapping[str, str]) -> None:
-    note = wb.add_format({"italic": True, "font_color": "#595959"})
     info = wb.add_worksheet(messages.text("addin_sheet"))
     info.write_string(0, 0, messages.text("addin_sheet_note", tab=messages.text("addin_tab")))
     info.set_column(0, 0, 100)
-    sheet = wb.add_worksheet(xlsm.conf_sheet_name(defs))
-    # xlwings reads keys from A1 down (no gap) and values from column B.
-    for r, (key, value) in enumerate(conf.items()):
-        sheet.write_string(r, 0, key)
-        sheet.write_string(r, 1, value)
-        sheet.write_string(r, 2, messages.text(f"excel_conf_{key.lower().replace(' ', '_')}"), note)
-    sheet.write_string(len(conf) + 1, 2, messages.text("addin_conf_note"), note)
-    sheet.set_column(0, 0, 28)
-    sheet.set_column(1, 1, 50)
-    sheet.set_column(2, 2, 80)
-    sheet.hide()
+    xlsm.write_conf_sheet(wb, defs, conf, "addin_conf_note", key_width=28)
 
 
 def _package(source: Path, target: Path, ribbon: str) -> None:

@@ -264,20 +264,26 @@ def dashboard_hook(defs: Definitions, conf: Mapping[str, str]) -> Callable[[Any,
     def hook(wb, ws) -> None:
         for b in items:
             ws.insert_button(b.cell, {"macro": b.sub, "caption": b.caption, "width": b.width, "height": b.height})
-        sheet = wb.add_worksheet(conf_sheet_name(defs))
-        note = wb.add_format({"italic": True, "font_color": "#595959"})
-        # xlwings reads keys from A1 down (no gap) and values from column B.
-        for r, (key, value) in enumerate(conf.items()):
-            sheet.write_string(r, 0, key)
-            sheet.write_string(r, 1, value)
-            sheet.write_string(r, 2, messages.text(f"excel_conf_{key.lower().replace(' ', '_')}"), note)
-        sheet.write_string(len(conf) + 1, 2, messages.text("excel_conf_note"), note)
-        sheet.set_column(0, 0, 18)
-        sheet.set_column(1, 1, 50)
-        sheet.set_column(2, 2, 80)
-        sheet.hide()
+        write_conf_sheet(wb, defs, conf, "excel_conf_note", key_width=18)
 
     return hook
+
+
+def write_conf_sheet(wb, defs: Definitions, conf: Mapping[str, str], note_key: str, *, key_width: float) -> None:
+    """The hidden ``xlwings.conf`` sheet the VBA reads its settings from, each key explained in
+    Vietnamese beside it, and ``note_key``'s note below (the .xlsm and the add-in)."""
+    sheet = wb.add_worksheet(conf_sheet_name(defs))
+    note = wb.add_format({"italic": True, "font_color": "#595959"})
+    # xlwings reads keys from A1 down (no gap) and values from column B.
+    for r, (key, value) in enumerate(conf.items()):
+        sheet.write_string(r, 0, key)
+        sheet.write_string(r, 1, value)
+        sheet.write_string(r, 2, messages.text(f"excel_conf_{key.lower().replace(' ', '_')}"), note)
+    sheet.write_string(len(conf) + 1, 2, messages.text(note_key), note)
+    sheet.set_column(0, 0, key_width)
+    sheet.set_column(1, 1, 50)
+    sheet.set_column(2, 2, 80)
+    sheet.hide()
 
 
 # -- inspecting a built workbook (tests, doctor) ------------------------------------
