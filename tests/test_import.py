@@ -318,6 +318,18 @@ def test_validation_warnings_do_not_block(commune, forms, defs):
     assert all(w in summary.warnings[i] for i, w in enumerate(summary.files[0].warnings))
 
 
+def test_the_rows_an_import_appends_are_not_warned_about_as_outside_the_table(commune, forms, defs):
+    """The import grows the table over the rows it appends: its own check does not call them
+    "ngoài bảng" (nor does a later validate)."""
+    fill(forms[0], values_for(defs, 1))
+    summary = import_reports(commune, [forms[0]])
+    assert summary.files[0].status == "accepted" and summary.written
+    assert not [w for w in summary.warnings if "nằm ngoài bảng" in w], summary.warnings
+    from xltools import validate
+
+    assert not [i for i in validate(commune).issues if i.rule == "structure-row-outside-table"]
+
+
 def test_the_demo_rejects_the_form_with_words_then_takes_the_fix_and_the_correction(demo, defs):
     assert demo.exit_code == 0, demo.output
     lines = demo.lines

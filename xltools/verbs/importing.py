@@ -161,7 +161,12 @@ def _validate(book, merged: MergeResult, summary: ImportSummary, defs: Definitio
     periods = {f.period for f in touched.values()}
     sheet_name = defs.sheet("reports").name
     try:
-        report = validate_book(dataclasses.replace(book, tables={**book.tables, "reports": merged.frame}),
+        # the rows the import appends are inside the table once written (the writer grows it)
+        rows = [int(r) for r in merged.frame["_row"]] if "_row" in merged.frame and len(merged.frame) else []
+        ends = {**book.table_ends}
+        if rows and "reports" in ends:
+            ends["reports"] = max(ends["reports"], max(rows))
+        report = validate_book(dataclasses.replace(book, tables={**book.tables, "reports": merged.frame}, table_ends=ends),
                                periods.pop() if len(periods) == 1 else None)
     except Exception as exc:  # validation must not stop an import
         summary.warnings.append(messages.text("import_validation_failed", reason=f"{type(exc).__name__}: {exc}"))
