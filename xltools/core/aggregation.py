@@ -471,16 +471,22 @@ def milestone_progress(milestones: pd.DataFrame | None, as_of: dt.date, defs: De
     return pd.DataFrame(rows)
 
 
+def _budget_groups(budget: pd.DataFrame, key: str, defs: Definitions) -> tuple[list[str], pd.DataFrame]:
+    """Estimate, approved and spent summed per value of the budget column ``key`` (source or
+    purpose), and those values in the order of the column's list, unlisted ones after."""
+    col = defs.sheet("budget").column(key)
+    order = list(defs.lists[col.list].values) if col.list else []
+    frame = budget.copy()
+    frame[key] = frame[key].fillna("")
+    grouped = frame.groupby(key, sort=False)[["estimate", "approved", "spent"]].sum(min_count=1)
+    return [v for v in order if v in grouped.index] + [v for v in grouped.index if v not in order], grouped
+
+
 def budget_by_source(budget: pd.DataFrame | None, defs: Definitions) -> pd.DataFrame | None:
     """Estimate, approved and spent per funding source, in the order of the source list."""
     if budget is None or not len(budget):
         return None
-    col = defs.sheet("budget").column("source")
-    order = list(defs.lists[col.list].values) if col.list else []
-    frame = budget.copy()
-    frame["source"] = frame["source"].fillna("")
-    grouped = frame.groupby("source", sort=False)[["estimate", "approved", "spent"]].sum(min_count=1)
-    sources = [s for s in order if s in grouped.index] + [s for s in grouped.index if s not in order]
+    sources, grouped = _budget_groups(budget, "source", defs)
     out = pd.DataFrame({"source": sources})
     for c in ("estimate", "approved", "spent"):
         out[c] = pd.array([_int(grouped.loc[s, c]) for s in sources], dtype="Int64")
@@ -493,18 +499,13 @@ def budget_by_purpose(budget: pd.DataFrame | None, period: Period, defs: Definit
     month (Tháng chi) is filled in (None when no row has a month)."""
     if budget is None or not len(budget) or "purpose" not in budget:
         return {}
-    col = defs.sheet("budget").column("purpose")
-    order = list(defs.lists[col.list].values) if col.list else []
-    frame = budget.copy()
-    frame["purpose"] = frame["purpose"].fillna("")
-    grouped = frame.groupby("purpose", sort=False)[["estimate", "approved", "spent"]].sum(min_count=1)
-    purposes = [p for p in order if p in grouped.index] + [p for p in grouped.index if p not in order]
+    purposes, grouped = _budget_groups(budget, "purpose", defs)
     out: dict[str, Any] = {"budget_purposes": [
         {"purpose": p, **{c: _int(grouped.loc[p, c]) for c in ("estimate", "approved", "spent")}} for p in purposes]}
-    if "period" in frame and frame["period"].notna().any():
+    if "period" in budget and budget["period"].notna().any():
         months = set(period.months())
-        mask = frame["period"].astype("string").isin(months).fillna(False)
-        out["budget_in_period"] = int(pd.to_numeric(frame.loc[mask, "spent"], errors="coerce").fillna(0).sum())
+        mask = budget["period"].astype("string").isin(months).fillna(False)
+        out["budget_in_period"] = int(pd.to_numeric(budget.loc[mask, "spent"], errors="coerce").fillna(0).sum())
     return out
 
 
