@@ -383,7 +383,12 @@ def export(workbook, period, out_dir, password, force, include_members, docx, ne
               help="Định dạng in ra. / Output format.")
 @click.option("--docx", is_flag=True,
               help="Ghi thêm bản dự thảo Word (.docx) cạnh báo cáo. / Also write the report as a Word draft.")
-def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fmt, docx):
+@click.option("--return", "returns", multiple=True, metavar="MÃ=LÝ DO",
+              help="Trả lại báo cáo của đơn vị, với lý do (lặp lại cho nhiều đơn vị). / Return a unit's submission, with the reason.")
+@click.option("--accept", "accepts", multiple=True, metavar="MÃ",
+              help="Chấp nhận báo cáo của đơn vị (kể cả khi có lỗi). / Accept a unit's submission.")
+@click.option("--decider", help="Người quyết định (mặc định: bcd_head của --settings). / Who decides.")
+def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fmt, docx, returns, accepts, decider):
     """Tổng hợp báo cáo của các đơn vị cấp dưới. / Roll up the units' submissions one level up."""
     from .core.messages import text
     from .verbs.new import load_settings_file
@@ -392,7 +397,8 @@ def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fm
     settings = load_settings_file(settings_file) if settings_file else None
     with _Progress(text("rollup_progress")) as progress:
         result = rollup_submissions(paths, period, out, unit_name=unit_name, unit_code=unit_code,
-                                    expected=expected, progress=progress, settings=settings, docx=docx)
+                                    expected=expected, progress=progress, settings=settings, docx=docx,
+                                    returns=_returns(returns), accepts=list(accepts), decided_by=decider or "")
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -400,6 +406,39 @@ def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fm
         if result.docx is not None:
             click.echo(text("export_docx_written", file=result.docx))
     sys.exit(1 if result.rejected else 0)
+
+
+def _returns(values: tuple[str, ...]) -> dict[str, str]:
+    """``--return CODE=reason`` options as a dict (a missing reason: a usage error)."""
+    out = {}
+    for value in values:
+        code, sep, reason = value.partition("=")
+        if not sep or not code.strip() or not reason.strip():
+            raise click.BadParameter(value, param_hint="--return")
+        out[code.strip()] = reason.strip()
+    return out
+
+
+@main.command()
+@click.argument("rollup_file", metavar="ROLLUP", type=click.Path(path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path),
+              help="Thư mục ghi các tệp phản hồi. / Folder for the feedback files.")
+@click.option("--return", "returns", multiple=True, metavar="MÃ=LÝ DO",
+              help="Trả lại báo cáo của đơn vị, với lý do (thay cột Quyết định). / Return a unit's submission.")
+@click.option("--accept", "accepts", multiple=True, metavar="MÃ",
+              help="Chấp nhận báo cáo của đơn vị (thay cột Quyết định). / Accept a unit's submission.")
+@click.option("--decider", help="Người quyết định (thay ô trong sheet Quyết định). / Who decided.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Định dạng in ra. / Output format.")
+def feedback(rollup_file, out, returns, accepts, decider, fmt):
+    """Ghi tệp phản hồi (chấp nhận / trả lại) cho từng đơn vị của báo cáo tổng hợp. / Write each unit's feedback file."""
+    from .verbs.feedback import feedback as write_feedback_files
+
+    result = write_feedback_files(rollup_file, out, returns=_returns(returns), accepts=list(accepts), decided_by=decider)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(result.summary_lines()))
 
 
 @main.command()

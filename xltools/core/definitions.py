@@ -233,7 +233,7 @@ def _reason(message: str, /, **params: Any) -> str:
 # The sections each definitions file may have (the top-level keys); a section not listed is a typo.
 FILE_SECTIONS: dict[str, frozenset[str]] = {
     "report": frozenset({"file_name", "sheets", "layout", "text", "milestone_status", "summary", "charts", "notes",
-                         "data", "info", "members", "rollup", "submission_limits", "hotspot"}),
+                         "data", "info", "members", "rollup", "review", "submission_limits", "hotspot"}),
     "forms": frozenset({"version", "supported_versions", "generator", "file_name", "out_dir", "sheet_name",
                         "meta_sheet", "title", "subtitle", "commune_label", "village_label", "period_label",
                         "window_label", "window_text", "deadline_label", "deadline_text", "instructions", "col_no",
@@ -242,7 +242,7 @@ FILE_SECTIONS: dict[str, frozenset[str]] = {
                         "column_widths", "font_size", "print_min_percent",
                         "field", "limits", "import", "results"}),
     "buttons": frozenset({"module", "handler_module", "button", "shortcut", "size", "conf_sheet"}),
-    "rules": frozenset({"severity", "family", "common", "checks_sheet", "config_reasons", "words", "rule"}),
+    "rules": frozenset({"severity", "family", "common", "checks_sheet", "config_reasons", "words", "upstairs", "rule"}),
     "changes": frozenset({"version"}),  # the history of the definitions (core/upgrade.py types it)
 }
 RULE_KEYS = frozenset({"severity", "description", "message", "fix", "params", "enabled"})  # of each [rule.<id>]

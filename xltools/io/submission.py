@@ -15,7 +15,7 @@ import math
 import re
 import unicodedata
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -842,6 +842,7 @@ def build_submission(
     members: Mapping[str, pd.DataFrame] | None = None,
     body: ReportBody | None = None,
     situation: SituationSheets | None = None,
+    extra_sheets: Callable[[xlsxwriter.Workbook], None] | None = None,
 ) -> bytes:
     """The submission workbook as bytes (unencrypted). ``body`` is the report's body
     (``core.report_body``; built here from ``agg`` and ``header`` when not given).
@@ -884,6 +885,8 @@ def build_submission(
         write_notes_sheet(wb, agg, header, defs)
         if situation is not None:
             write_situation_sheets(wb, situation, defs)
+        if extra_sheets is not None:  # a rollup: what the clerk answers each unit (io.review)
+            extra_sheets(wb)
     finally:
         wb.close()
     return _first_page_without_header(buffer.getvalue(), printed)

@@ -8,6 +8,7 @@ can be rolled up again (commune → district → province).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,7 +30,10 @@ from ..core.report_body import report_body
 from ..core.situation import UnitSituation, body_lines, summed, unit_situation, upper_situation, with_lines
 from ..core.submission import info_rows, report_header, submission_name
 from ..core.text import slug
+from ..core.upstairs import ACCEPTED, RETURNED, Review, UnitFigures, check_units, diff_units, propose
 from ..io.report_docx import build_report_docx, docx_name, write_report_docx
+from ..io.review import review_words as review_words_of
+from ..io.review import write_review_sheets
 from ..io.situation_sheet import SituationSheets
 from ..io.submission import annex_plan, build_submission, write_submission
 from ..io.submission_reader import Submission, read_submission
@@ -53,6 +57,7 @@ class RollupResult:
     defs: Definitions | None = field(default=None, repr=False)
     units_situation: list[UnitSituation] = field(default_factory=list)  # what each unit reported (Tình hình)
     docx: Path | None = None  # the Word draft of the rollup's report, when asked for
+    review: Review = field(default_factory=Review)  # findings, changes of resubmissions, decisions
 
     def as_dict(self) -> dict[str, Any]:
         """The result for ``rollup --format json``: files, reasons with their codes, units missing or late."""
@@ -70,6 +75,7 @@ class RollupResult:
             "judged_by_file_time": self.aggregate.rollup.items("by_file"),  # ... or, lacking one, file time
             "situation": {"units": [u.as_dict() for u in self.units_situation],  # issue 12 item 11
                           "totals": summed(self.units_situation, self.defs or get_definitions())},
+            **self.review.as_dict(),  # issue 13: the same rules upstairs, resubmission diffs, decisions
         }
 
     def summary_lines(self) -> list[str]:
@@ -92,6 +98,12 @@ class RollupResult:
             lines.append("  " + basis)
         for unit, file in self.empty:  # accepted, but it carries no village report at all
             lines.append("  " + text("rollup_empty_submission", unit=unit, file=file))
+        errors = sum(f.severity == "error" for f in self.review.findings)
+        if self.review.findings:
+            lines.append("  " + text("rollup_findings", errors=errors, warnings=len(self.review.findings) - errors))
+        returned = [d.unit_name or d.unit_code for d in self.review.decisions if d.decision == RETURNED]
+        if returned:
+            lines.append("  " + text("rollup_returned", names="; ".join(returned)))
         return lines
 
 
@@ -193,6 +205,9 @@ def rollup(
     settings: Mapping[str, Any] | None = None,
     docx: bool = False,
     workers: int | None = None,
+    returns: Mapping[str, str] | None = None,
+    accepts: Iterable[str] | None = None,
+    decided_by: str = "",
 ) -> RollupResult:
     """Roll the submissions in ``paths`` (files or folders) up into one submission at ``out``.
 
@@ -203,6 +218,9 @@ def rollup(
     ``progress(done, total)`` is called after each file. ``docx`` also writes the report as a
     Word draft beside it (the same body as the Báo cáo sheet), as ``export --docx`` does.
     ``workers``: processes reading the files (default: one per core for a big batch; 1: none).
+    ``returns`` (unit code -> reason) and ``accepts`` (unit codes) are the clerk's decisions, written
+    in the Quyết định sheet; a unit not named is proposed returned when its figures have errors.
+    ``decided_by``: who decides (default: the head of the committee of ``settings``).
     """
     defs = defs or get_definitions()
     period = Period.parse(period)
@@ -217,6 +235,7 @@ def rollup(
     expected_list = read_expected(expected, defs) if isinstance(expected, (str, Path)) else (list(expected) if expected else None)
 
     accepted: list[Submission] = []
+    history: list[UnitFigures] = []  # earlier periods: the units' own submissions, or an earlier rollup
     rejected: list[tuple[Path, str]] = []
     rejected_vi: list[str] = []  # the printed report is Vietnamese only; each message names its file
     for f, read in zip(files, read_all(files, defs, progress, workers)):
@@ -224,6 +243,8 @@ def rollup(
             if isinstance(read, XltoolsError):
                 raise read
             sub = read
+            if sub.period < str(period):
+                history.extend(_history(sub, str(unit_code)))
             if unit_code and sub.unit_code == str(unit_code):  # an earlier rollup of this very unit
                 raise WorkbookError("rollup_own_output", file=f.name, unit=unit_name)
             if sub.period != str(period):
@@ -270,8 +291,11 @@ def rollup(
              for c in agg.parts["code"] if c in kept]
     annexes = annex_plan(agg, report_defs(defs)) if len(agg.parts) else []
     body = with_lines(report_body(agg, header, defs, annexes=[a["number"] for a in annexes]), body_lines(units, defs))
+    review = _review(accepted, agg.rollup.superseded_pairs, history, defs, returns=returns, accepts=accepts)
     data = build_submission(agg, rows, info, header, defs, body=body,
-                            situation=SituationSheets(upper_situation(units, defs), units, agg.period.label))
+                            situation=SituationSheets(upper_situation(units, defs), units, agg.period.label),
+                            extra_sheets=lambda wb: write_review_sheets(
+                                wb, review, agg.period.label, defs, decided_by=decided_by or str(header.get("bcd_head") or "")))
     draft = None
     if docx:  # the Word draft first: the submission's presence says the rollup finished
         draft = write_report_docx(docx_name(target), build_report_docx(agg, header, defs, body=body))
@@ -279,6 +303,54 @@ def rollup(
     result = RollupResult(
         path=path, aggregate=agg, accepted=[s.path for s in accepted], rejected=rejected, superseded=superseded,
         missing=list(agg.rollup.missing), late=list(agg.rollup.late), empty=list(agg.rollup.empty), defs=defs,
-        units_situation=units, docx=draft,
+        units_situation=units, docx=draft, review=review,
     )
     return result
+
+
+def _figures(sub: Submission, defs: Definitions) -> UnitFigures:
+    kind = report_defs(defs).get("info", {}).get("kind_commune", "")
+    return UnitFigures(code=sub.unit_code, name=sub.unit_name, period=sub.period, rows=sub.rows,
+                       villages=sub.info.get("kind", "") == kind, file=str(sub.path), created_at=sub.created_at,
+                       report_date=sub.report_date, sha256=hashlib.sha256(sub.path.read_bytes()).hexdigest())
+
+
+def _history(sub: Submission, own_code: str) -> list[UnitFigures]:
+    """An earlier period's figures: a unit's submission gives its own; an earlier rollup of this
+    unit gives each of its units' totals (its parts)."""
+    if sub.unit_code != own_code:
+        return [UnitFigures(sub.unit_code, sub.unit_name, sub.period, sub.rows, created_at=sub.created_at)]
+    parts: dict[str, list[Any]] = {}
+    for r in sub.rows:
+        if not r.is_total:
+            parts.setdefault(r.part_code, []).append(r._replace(unit_code=r.part_code, part_code="", part_name=""))
+    return [UnitFigures(code, "", sub.period, rows, created_at=sub.created_at) for code, rows in parts.items()]
+
+
+def _review(accepted: Sequence[Submission], superseded: Sequence[tuple[Any, Any]], history: Sequence[UnitFigures],
+            defs: Definitions, *, returns: Mapping[str, str] | None, accepts: Iterable[str] | None) -> Review:
+    """The [upstairs] findings of each unit's kept submission, what a resubmission changed
+    against the one it replaces, and each unit's decision (the clerk's word or the proposal)."""
+    figures = {str(s.path): _figures(s, defs) for s in accepted}
+    older = {old.file for old, _ in superseded}
+    kept = [f for path, f in figures.items() if path not in older]
+    known = {f.code for f in kept}
+    given = {code: (RETURNED, reason) for code, reason in (returns or {}).items()}
+    given.update({code: (ACCEPTED, "") for code in (accepts or ())})
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise InputError("rollup_unknown_unit", code=unknown[0], codes=", ".join(sorted(known)))
+    review = Review(findings=check_units(kept, history, defs))
+    replaced: dict[str, UnitFigures] = {}  # per unit, the newest of the submissions it replaces
+    for old, _new in superseded:
+        f = figures[old.file]
+        if f.code not in replaced or (f.created_at or dt.datetime.min) >= (replaced[f.code].created_at or dt.datetime.min):
+            replaced[f.code] = f
+    template = review_words_of(defs).get("returned_reason", "")
+    for unit in kept:
+        before = replaced.get(unit.code)
+        if before is not None:
+            review.changes.extend(diff_units(before, unit))
+        when = before.created_at.strftime("%d/%m/%Y %H:%M") if before and before.created_at else ""
+        review.decisions.append(propose(unit, review.findings, replaces=when, given=given, reason_template=template))
+    return review
