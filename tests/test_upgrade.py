@@ -257,15 +257,15 @@ def test_renamed_and_removed_entries_of_the_change_log(tmp_path, own_definitions
     monkeypatch.delenv("XLTOOLS_DEFINITIONS")
     book = _build(tmp_path / "SoTheoDoi_R.xlsx")
     monkeypatch.setenv("XLTOOLS_DEFINITIONS", str(own_definitions.folder))
-    own_definitions.replace("workbook.toml", 'version = "1.2"', 'version = "1.3"')
+    own_definitions.replace("workbook.toml", 'version = "1.3"', 'version = "1.4"')
     own_definitions.replace("workbook.toml", 'name = "Thôn"\n', 'name = "Danh sách thôn"\n')
     own_definitions.replace("workbook.toml", 'header = "Tên nhóm Zalo của thôn"', 'header = "Nhóm Zalo"')
     own_definitions.replace("workbook.toml", '  { key = "note", header = "Ghi chú", type = "text", max_length = 500, '
                             'width = 30 },\n]\n\n# ---------------------------------------------------------------- '
                             'milestones', ']\n\n# ---------------------------------------------------------------- '
                             'milestones')
-    own_definitions.replace("changes.toml", "[[version]]\nversion = \"1.2\"", '''[[version]]
-version = "1.3"
+    own_definitions.replace("changes.toml", "[[version]]\nversion = \"1.3\"", '''[[version]]
+version = "1.4"
 date = "2027-01-01"
 summary = "Đổi tên"
 added = []
@@ -276,7 +276,7 @@ renamed = [
 removed = [{ kind = "column", sheet = "situation", name = "Ghi chú" }]
 
 [[version]]
-version = "1.2"''')
+version = "1.3"''')
     defs = get_definitions()
     before = read_workbook(book, get_definitions(Path(__file__).parents[1] / "workbook"))
     result = upgrade(book)
@@ -288,7 +288,7 @@ version = "1.2"''')
     assert "Nhóm Zalo" in heads and "Tên nhóm Zalo của thôn" not in heads
     situation = wb[defs.sheet("situation").name]
     note = next(c for c in situation[1] if c.value == "Ghi chú")
-    assert note.comment is not None and "1.3" in note.comment.text
+    assert note.comment is not None and "1.4" in note.comment.text
     after = read_workbook(book, defs)
     assert after.tables["villages"]["zalo_group"].tolist() == before.tables["villages"]["zalo_group"].tolist()
     assert after.tables["villages"]["code"].tolist() == before.tables["villages"]["code"].tolist()

@@ -239,9 +239,11 @@ def forms(workbook, period, out_dir):
 @click.option("--dry-run", is_flag=True, help="Chỉ đọc và báo kết quả, không ghi vào sổ. / Write nothing.")
 @click.option("--replace-manual", is_flag=True,
               help="Cho phép phiếu thay báo cáo nhập tay. / Let forms replace reports typed by hand.")
+@click.option("--reopen", is_flag=True,
+              help="Mở lại kỳ đã được cấp trên chấp nhận để nhập phiếu sửa (ghi vào Nhật ký). / Reopen accepted periods.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Định dạng in ra. / Output format.")
-def import_(workbook, paths, dry_run, replace_manual, fmt):
+def import_(workbook, paths, dry_run, replace_manual, reopen, fmt):
     """Nhập phiếu báo cáo của các thôn (tệp hoặc thư mục; mặc định: thư mục nhận phiếu trong Cấu hình).
     / Import returned village forms (default: the inbox folder of the settings)."""
     from .core.definitions import get_definitions
@@ -254,7 +256,8 @@ def import_(workbook, paths, dry_run, replace_manual, fmt):
         paths = (read_workbook(workbook, sheets=["villages"]).folder_setting("inbox_dir"),)
 
     with _Progress(text("import_progress"), enabled=fmt == "text") as progress:
-        summary = import_reports(workbook, paths, dry_run=dry_run, replace_manual=replace_manual, progress=progress)
+        summary = import_reports(workbook, paths, dry_run=dry_run, replace_manual=replace_manual, reopen=reopen,
+                                 progress=progress)
     if fmt == "json":
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
@@ -439,6 +442,27 @@ def feedback(rollup_file, out, returns, accepts, decider, fmt):
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo("\n".join(result.summary_lines()))
+
+
+@main.command()
+@click.argument("workbook", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--reopen", multiple=True, metavar="KỲ",
+              help="Mở lại kỳ đã được cấp trên chấp nhận để sửa (ghi vào Nhật ký). / Reopen an accepted period.")
+@click.option("--reason", default="", help="Lý do mở lại. / Why the period is reopened.")
+@click.option("--dry-run", is_flag=True, help="Chỉ đọc và báo kết quả, không ghi vào sổ. / Write nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Định dạng in ra. / Output format.")
+def receive(workbook, paths, reopen, reason, dry_run, fmt):
+    """Nhận tệp phản hồi của cấp trên (chấp nhận / trả lại) vào sổ. / Receive the level above's feedback files."""
+    from .verbs.receive import receive as receive_feedback
+
+    result = receive_feedback(workbook, paths, reopen=reopen, reason=reason, dry_run=dry_run)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(result.summary_lines()))
+    sys.exit(1 if result.rejected else 0)
 
 
 @main.command()

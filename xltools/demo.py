@@ -6,6 +6,7 @@ small functions so that each verb adds its own.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ class DemoResult:
     workbook: Path
     files: dict[str, Path] = field(default_factory=dict)  # label -> path
     lines: list[str] = field(default_factory=list)  # summary lines, Vietnamese
+    rollup_args: dict = field(default_factory=dict)  # how the level above rolled up (for the answer)
 
 
 def _step_workbook(result: DemoResult, defs: Definitions, echo: Echo) -> None:
@@ -141,6 +143,9 @@ DEMO_PERIODS = ("2023-12", "2023-Q4")  # a month and a quarter of the sample yea
 # is late; the first commune's report carries the day the demo runs, late too.
 DEMO_REPORT_DATES = ("2024-01-12", "2024-01-18", "2024-01-25")
 ROLLUP_DIR = "Tong_hop"  # the upper level's folder in the demo
+ROLLUP_INBOX = "Bao_cao_nhan"  # where the level above saves the submissions it receives
+FEEDBACK_DIR = "Phan_hoi"  # where it writes its answers
+RETURNED_VILLAGE = "03"  # the village whose figure the level above questions
 
 
 def _export_forced_if_needed(workbook: Path, period: str, out_dir: Path, defs: Definitions) -> tuple[Path, int]:
@@ -206,9 +211,14 @@ def _step_rollup(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     result.lines.append(text("demo_communes", n=len(names), names=", ".join(names), period=period))
     echo(result.lines[-1])
     unit = str(common.get("upper_level_name", ""))
-    rolled = rollup(files, period, result.folder / ROLLUP_DIR, unit_name=unit,
-                    unit_code=str(common.get("upper_unit_code") or "") or None, expected=expected, defs=defs,
-                    docx=True)
+    inbox = result.folder / ROLLUP_DIR / ROLLUP_INBOX  # the attachments, saved as they arrive
+    inbox.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copy2(f, inbox / f.name)
+    result.rollup_args = {"paths": [inbox], "period": period, "out": result.folder / ROLLUP_DIR, "unit_name": unit,
+                          "unit_code": str(common.get("upper_unit_code") or "") or None, "expected": expected,
+                          "defs": defs, "docx": True}
+    rolled = rollup(**result.rollup_args)
     result.files[text("demo_file_rollup", unit=unit, period=period)] = rolled.path
     if rolled.docx is not None:
         result.files[text("demo_file_rollup_docx", unit=unit, period=period)] = rolled.docx
@@ -217,8 +227,79 @@ def _step_rollup(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     echo(result.lines[-1])
 
 
+def _step_feedback(result: DemoResult, defs: Definitions, echo: Echo) -> None:
+    """The level above answers: the first commune is returned with a reason, corrects one
+    village's figure, exports again; the resubmission is rolled up (what changed), accepted, and
+    the accepted month is locked (a changed form is refused)."""
+    from .core.frames import records
+    from .io.forms import fill_form
+    from .io.reader import read_workbook
+    from .io.review import feedback_name
+    from .verbs.feedback import feedback
+    from .verbs.importing import import_reports
+    from .verbs.rollup import rollup
+
+    args = result.rollup_args
+    period = str(args["period"])
+    code = str(_sample_settings()["commune_code"])
+    answers = Path(args["out"]) / FEEDBACK_DIR
+    rolled = Path(args["out"]) / f"BC138_{args['unit_code']}_{period}.xlsx"
+    reason = text("demo_return_reason", village=RETURNED_VILLAGE)
+    sent = feedback(rolled, answers, returns={code: reason}, defs=defs)
+    result.lines.append(text("demo_feedback", n=len(sent.written), folder=answers.name,
+                             returned=sum(d.decision == "returned" for _, d in sent.written)))
+    echo(result.lines[-1])
+    result.files[text("demo_file_feedback", unit=args["unit_name"])] = answers
+    mine = answers / feedback_name(code, period, defs)
+    _receive(result, mine, defs, echo)
+
+    # the commune corrects the village's figure with a corrected form, exports again
+    book = read_workbook(result.workbook, defs, sheets=["reports"])
+    reports = book.tables["reports"]
+    row = records(reports[(reports["period"] == period) & (reports["village_code"] == RETURNED_VILLAGE)])[0]
+    inbox = result.folder / str(book.settings.get("inbox_dir") or "Phieu_nhan")
+    form = next(inbox.glob(f"PhieuBaoCao_{RETURNED_VILLAGE}_{period}.xlsx"))
+    fixed = dict(row, concentrated_attendance=max(0, int(row["concentrated_attendance"] or 0) - 5))
+    corrected = fill_form(form, fixed, inbox / form.name.replace(".xlsx", " (sửa theo cấp trên).xlsx"))
+    imported = import_reports(result.workbook, [corrected], defs=defs)
+    result.lines.append(text("demo_corrected", village=RETURNED_VILLAGE, counts=imported.counts_text(defs)))
+    echo(result.lines[-1])
+    out_dir = result.folder / str(defs.setting("outbox_dir").default)
+    again, _ = _export_forced_if_needed(result.workbook, period, out_dir, defs)
+    resent = Path(args["paths"][0]) / again.name.replace(".xlsx", " (2).xlsx")
+    shutil.copy2(again, resent)  # saved beside the first one, as a second attachment
+    second = rollup(**args)
+    changed = [c for c in second.review.changes if c.part_code]
+    result.lines.append(text("demo_resubmitted", file=resent.name, n=len(changed), changes="; ".join(
+        f"{c.part_name}: {defs.indicator(c.key).label} {c.old} → {c.new}" for c in changed[:3])))
+    echo(result.lines[-1])
+    sent = feedback(second.path, answers, defs=defs)
+    _receive(result, mine, defs, echo)
+
+    # the month is locked now: another change of it is refused until it is reopened
+    late = fill_form(form, dict(fixed, individual_contacts=int(fixed.get("individual_contacts") or 0) + 1),
+                     inbox / form.name.replace(".xlsx", " (gửi muộn).xlsx"))
+    refused = import_reports(result.workbook, [late], defs=defs)
+    result.lines.append(text("demo_locked", period=period, file=late.name,
+                             reason="; ".join(refused.rejected[0].reasons).rstrip(".") if refused.rejected else "-"))
+    echo(result.lines[-1])
+    late.unlink()  # the inbox keeps what was imported
+    corrected.unlink()
+
+
+def _receive(result: DemoResult, file: Path, defs: Definitions, echo: Echo) -> None:
+    from .core.approval import decision_word
+    from .verbs.receive import receive
+
+    got = receive(result.workbook, [file], defs=defs).files[0]
+    reason = got.reason or got.info.get("reason", "")
+    result.lines.append(text("demo_received", file=file.name, period=got.period,
+                             decision=decision_word(defs, got.decision), reason=f": {reason}" if reason else ""))
+    echo(result.lines[-1])
+
+
 STEPS: list[Callable[[DemoResult, Definitions, Echo], None]] = [
-    _step_workbook, _step_forms_import, _step_validate, _step_export, _step_rollup,
+    _step_workbook, _step_forms_import, _step_validate, _step_export, _step_rollup, _step_feedback,
 ]
 
 

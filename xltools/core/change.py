@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import messages
 from .book import CommuneBook
 from .definitions import Definitions
 from .frames import ROW, column_letter
@@ -196,6 +197,11 @@ def log_entry(*, time: dt.datetime, action: str, file: str, result: str, detail:
     """One Nhật ký row (the one place that builds it, for every verb, command and button)."""
     return {"time": time, "action": action, "file": file, "sha256": sha256 or None,
             "result": result, "detail": detail[:2000], "user": user}
+
+
+def last_action(action: str, when: dt.datetime, result: str) -> str:
+    """The dashboard's "last action" text (every verb, command and button)."""
+    return messages.text("excel_last_action", action=action, time=when.strftime("%d/%m/%Y %H:%M"), result=result)
 
 
 def now() -> dt.datetime:

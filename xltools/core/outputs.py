@@ -17,7 +17,7 @@ import pandas as pd
 from . import messages
 from .aggregation import Aggregate
 from .book import CommuneBook
-from .change import Link, OutputSheet, WorkbookChange, changed_cells, log_entry, table_change
+from .change import Link, OutputSheet, WorkbookChange, changed_cells, last_action, log_entry, table_change
 from .definitions import Definitions
 from .prose import summary_rows
 from .reports import REJECTED, ImportSummary, MergeResult, log_rows, reported_text, village_states
@@ -32,10 +32,6 @@ SUMMARY_WIDTHS = (24, 12)  # Tổng hợp: the first column (villages), then eve
 
 def output_font(defs: Definitions) -> str:
     return str(defs.layout.font)
-
-
-def last_action(action: str, when: dt.datetime, result: str) -> str:
-    return messages.text("excel_last_action", action=action, time=when.strftime(STAMP), result=result)
 
 
 def reported_fields(book: CommuneBook, reports: pd.DataFrame | None = None) -> dict[str, Any]:

@@ -20,9 +20,8 @@ import pandas as pd
 
 from . import messages
 from .book import CommuneBook
-from .change import WorkbookChange, changed_cells, log_entry, table_change
+from .change import WorkbookChange, changed_cells, last_action, log_entry, table_change
 from .frames import ROW
-from .outputs import last_action
 from .text import is_blank
 
 REGISTER = "register"  # the sheet key in workbook.toml

@@ -42,9 +42,8 @@ from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 from ..core import messages
-from ..core.change import TableChange, WorkbookChange, log_entry
+from ..core.change import TableChange, WorkbookChange, last_action, log_entry
 from ..core.definitions import Column, Definitions, Sheet
-from ..core.outputs import last_action
 from ..core.settings import resolve
 from ..core.text import header_key, is_blank
 from ..core.upgrade import Step, UpgradePlan, WorkbookShape

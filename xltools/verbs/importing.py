@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..core import messages
+from ..core.approval import FEEDBACK, PeriodState, locked_periods, locks_of_month, reopen_rows
 from ..core.book import CommuneBook
-from ..core.change import WorkbookChange, now
+from ..core.change import WorkbookChange, log_entry, now, table_change
 from ..core.definitions import Definitions, get_definitions
 from ..core.errors import InputError
 from ..core.outputs import import_change
@@ -75,6 +76,7 @@ def import_reports(
     *,
     dry_run: bool = False,
     replace_manual: bool = False,
+    reopen: bool = False,
     defs: Definitions | None = None,
     progress: Progress | None = None,
 ) -> ImportSummary:
@@ -83,7 +85,8 @@ def import_reports(
     Returns the summary: per file accepted / unchanged / replaced / rejected, the
     reasons and the changed fields, and validation warnings on the imported rows.
     With ``dry_run`` nothing is written. A report typed by hand is replaced only
-    with ``replace_manual``.
+    with ``replace_manual``. A form that would change a period accepted by the level above is
+    refused unless ``reopen`` (the period is then reopened, in Nhật ký).
     """
     defs = defs or get_definitions()
     form_config(defs)  # a broken forms.toml is one clear error before any file is touched
@@ -95,7 +98,7 @@ def import_reports(
     if any(p.sheet in {defs.sheet(k).name for k in NEEDED} for p in book.structure):
         read_workbook(path, defs, strict=True, sheets=list(NEEDED))  # raises the precise error
     summary, change = plan_import(book, sources, replace_manual=replace_manual, progress=progress,
-                                  exclude=path.resolve(), dry_run=dry_run)
+                                  exclude=path.resolve(), dry_run=dry_run, reopen=reopen)
     if dry_run:
         return summary
     apply_change(path, change, defs)
@@ -111,6 +114,7 @@ def plan_import(
     progress: Progress | None = None,
     exclude: Path | None = None,
     dry_run: bool = False,
+    reopen: bool = False,
 ) -> tuple[ImportSummary, WorkbookChange]:
     """Read the forms of ``sources`` and decide, against ``book`` (read from the file or from the
     open book), what each does; return the summary and the change to write (nothing written)."""
@@ -146,11 +150,52 @@ def plan_import(
     stamp = now()
     history = book.tables["history"]
     superseded = set(history["sha256"].dropna()) if "sha256" in history else set()
-    merged = merge_reports(book.tables["reports"], items, defs, replace_manual=replace_manual, now=stamp,
-                           header_row=book.header_rows.get("reports", 1), superseded=superseded)
+    def merge(items: list[Incoming | FileResult]) -> MergeResult:
+        return merge_reports(book.tables["reports"], items, defs, replace_manual=replace_manual, now=stamp,
+                             header_row=book.header_rows.get("reports", 1), superseded=superseded)
+
+    merged = merge(items)
+    locks = _locks(book, merged)  # forms that would change a period the level above accepted
+    if locks and not reopen:
+        items = [_refused(it, locks[it.file]) if isinstance(it, Incoming) and it.file in locks else it for it in items]
+        merged = merge(items)
     summary = ImportSummary(str(book.path), merged.results, dry_run=dry_run)
     _validate(book, merged, summary, defs)
-    return summary, import_change(book, merged, summary, when=stamp, user=current_user())
+    change = import_change(book, merged, summary, when=stamp, user=current_user())
+    if locks and reopen:
+        periods = sorted({s.period for states in locks.values() for s in states})
+        rows = reopen_rows(book, periods, when=stamp, reason=messages.text("receive_reopen_reason"))
+        change.tables.append(table_change(book, FEEDBACK, appends=rows))
+        log = change.table("log")
+        if log is not None:
+            log.appends.append(log_entry(time=stamp, action=messages.text("reopen_log_action"), file="",
+                                         result=messages.text("receive_result_received"), user=current_user(),
+                                         detail=messages.text("reopen_log_detail", periods=", ".join(periods),
+                                                              reason=messages.text("receive_reopen_reason"))))
+        summary.warnings.append(messages.text("import_reopened", periods=", ".join(periods)))
+        change = change.covering(book)
+    return summary, change
+
+
+def _locks(book: CommuneBook, merged: MergeResult) -> dict[str, list[PeriodState]]:
+    """The files whose report would change a period accepted by the level above, with those periods."""
+    locked = locked_periods(book)
+    if not locked:
+        return {}
+    out = {}
+    for f in merged.results:
+        if f.status in (ACCEPTED, REPLACED) and f.period:
+            states = locks_of_month(locked, f.period)
+            if states:
+                out[f.file] = states
+    return out
+
+
+def _refused(item: Incoming, states: list[PeriodState]) -> FileResult:
+    first = states[0]
+    reason = messages.text("import_locked", period=first.period, upper=first.upper_unit or "-",
+                           date=first.decided_at or "-")
+    return FileResult(item.file, item.path, item.sha256, REJECTED, item.period, item.village_code, [reason])
 
 
 def _validate(book, merged: MergeResult, summary: ImportSummary, defs: Definitions) -> None:

@@ -10,7 +10,7 @@ messages live in ``workbook/rules.toml``.
 """
 from __future__ import annotations
 
-from . import budget, cells, milestones, outliers, plan, references, structure  # noqa: F401  (registers the rules)
+from . import budget, cells, feedback, milestones, outliers, plan, references, structure  # noqa: F401  (registers the rules)
 from .catalogue import catalogue, rule_catalogue
 from .core import FIELDS, RULES, SEVERITIES, Issue, Report, RuleConfigError, RuleRun, RuleSpec, rule, validate_book
 from .render import render
