@@ -26,6 +26,7 @@ from .aggregation import DataRow
 from .definitions import Definitions
 from .messages import fill
 from .periods import Period
+from .validation.core import fill as fill_rule
 from .validation.core import rules_config
 from .validation.outliers import bounds
 
@@ -171,7 +172,7 @@ class _Checker:
         if key:
             params.setdefault("header", self.defs.indicator(key).label if _has_indicator(self.defs, key) else key)
         self.out.append(Finding(self.unit.code, self.unit.name, self.unit.period, rule_id, str(entry.get("severity")),
-                                part, name, key, value, fill(template or own, **params)))
+                                part, name, key, value, fill_rule(template or own, params)))
 
 
 def _has_indicator(defs: Definitions, key: str) -> bool:

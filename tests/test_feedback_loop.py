@@ -1,0 +1,416 @@
+"""Issue 13: the level above answers. Upstairs checks, decisions, feedback files, receive, the
+resubmission diff and the lock of accepted periods, each with real files."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from xltools import validate
+from xltools.cli import main
+from xltools.core.aggregation import DataRow
+from xltools.core.sample import generated_communes
+from xltools.core.upstairs import UnitFigures, check_unit
+from xltools.io.reader import read_workbook
+from xltools.io.review import read_feedback, review_words
+from xltools.io.submission_reader import read_submission, submission_limits
+from xltools.verbs.export import export
+from xltools.verbs.feedback import feedback
+from xltools.verbs.importing import import_reports
+from xltools.verbs.new import new, sample_commune
+from xltools.verbs.receive import receive
+from xltools.verbs.rollup import rollup
+
+from conftest import libreoffice_convert, require_soffice
+
+PERIOD = "2023-12"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _book(folder: Path, settings, tables) -> Path:
+    return new(folder / f"SoTheoDoi_{settings['commune_code']}.xlsx", settings, tables)
+
+
+@pytest.fixture
+def loop(tmp_path):
+    """Two communes exported for 2023-12; the second has a village reporting more people reached
+    than known and more Zalo households than the village has (errors the commune forced through)."""
+    (s1, t1), (s2, t2) = sample_commune(), generated_communes()[0]
+    reports = t2["reports"]
+    row = (reports["village_code"] == "02") & (reports["period"] == PERIOD)
+    reports.loc[row, "drug_people_known"] = 1
+    reports.loc[row, "drug_people_reached"] = 4
+    reports.loc[row, "zalo_households"] = 9999
+    books = [_book(tmp_path, s1, t1), _book(tmp_path, s2, t2)]
+    inbox = tmp_path / "district_inbox"
+    files = [export(books[0], PERIOD, inbox), export(books[1], PERIOD, inbox, force=True)]
+    return {"books": books, "files": files, "inbox": inbox, "codes": [s1["commune_code"], s2["commune_code"]],
+            "tmp": tmp_path}
+
+
+def _rollup(loop, **kwargs):
+    return rollup([loop["inbox"]], PERIOD, loop["tmp"] / "dist", unit_name="huyện A Lưới", unit_code="474", **kwargs)
+
+
+def _sheet(path: Path, name: str) -> list[tuple]:
+    return list(openpyxl.load_workbook(path)[name].iter_rows(values_only=True))
+
+
+# ------------------------------------------------------------------------------ 1. the same rules upstairs
+def test_rollup_checks_each_unit_with_the_communes_rule_ids_severities_and_messages(loop, defs):
+    result = _rollup(loop)
+    bad = loop["codes"][1]
+    found = {(f.unit_code, f.rule, f.part_code): f for f in result.review.findings}
+    reached = found[(bad, "plan-reached-le-known", "02")]
+    zalo = found[(bad, "plan-zalo-households", "02")]
+    assert reached.severity == zalo.severity == "error"
+    # the message is the one commune validation gives for the same village and month
+    own = {i.rule: i.message for i in validate(loop["books"][1], PERIOD).issues
+           if i.rule in ("plan-reached-le-known", "plan-zalo-households") and "Thôn 02" in i.message}
+    assert reached.message == own["plan-reached-le-known"]
+    assert zalo.message == own["plan-zalo-households"]
+    assert not [f for f in result.review.findings if f.unit_code == loop["codes"][0] and f.severity == "error"]
+    checks = _sheet(result.path, review_words(defs)["checks_sheet"])
+    assert any(row[4] == "plan-reached-le-known" and row[0] == bad and row[9] == reached.message for row in checks)
+    data = result.as_dict()
+    assert {"unit": bad, "rule": "plan-zalo-households", "severity": "error", "part": "02"}.items() <= \
+        next(f for f in data["findings"] if f["rule"] == "plan-zalo-households").items()
+
+
+def test_a_unit_with_errors_is_proposed_returned_and_the_clerk_has_the_last_word(loop, defs):
+    good, bad = loop["codes"]
+    proposed = {d.unit_code: d for d in _rollup(loop).review.decisions}
+    assert proposed[bad].decision == "returned" and proposed[bad].errors == 2 and proposed[bad].proposed
+    assert proposed[good].decision == "accepted"
+    decided = {d.unit_code: d for d in _rollup(loop, returns={good: "Thiếu chữ ký"}, accepts=[bad]).review.decisions}
+    assert (decided[good].decision, decided[good].reason) == ("returned", "Thiếu chữ ký")
+    assert decided[bad].decision == "accepted" and not decided[bad].proposed
+    w = review_words(defs)
+    rows = _sheet(loop["tmp"] / "dist" / "BC138_474_2023-12.xlsx", w["decisions_sheet"])
+    header = next(i for i, r in enumerate(rows) if r[0] == w["decisions_columns"][0])
+    by_code = {r[0]: r for r in rows[header + 1:] if r[0]}
+    assert by_code[good][8] == w["decision_words"]["returned"] and by_code[good][9] == "Thiếu chữ ký"
+    assert by_code[bad][10] == hashlib.sha256(loop["files"][1].read_bytes()).hexdigest()
+
+
+def test_rollup_return_option_on_the_command_line_and_an_unknown_code(loop):
+    args = ["rollup", str(loop["inbox"]), "--period", PERIOD, "-o", str(loop["tmp"] / "dist"),
+            "--unit-name", "huyện A Lưới", "--unit-code", "474"]
+    ok = CliRunner().invoke(main, [*args, "--return", f"{loop['codes'][0]}=Số liệu chưa khớp", "--format", "json"])
+    assert ok.exit_code == 0, ok.output
+    decisions = {d["unit"]: d for d in json.loads(ok.stdout)["decisions"]}
+    assert decisions[loop["codes"][0]]["decision"] == "returned"
+    bad = CliRunner().invoke(main, [*args, "--return", "99999=Không có"])
+    assert bad.exit_code == 1 and "\nLỗi: Không có báo cáo nào của đơn vị mã “99999”" in bad.output
+    no_reason = CliRunner().invoke(main, [*args, "--return", loop["codes"][0]])
+    assert no_reason.exit_code == 2 and "--return" in no_reason.output
+
+
+def test_an_outlier_is_judged_against_the_units_own_earlier_periods(defs):
+    def unit(period: str, value: int) -> UnitFigures:
+        rows = [DataRow("20041", period, "", "", "tips", "sum", value)]
+        return UnitFigures("20041", "Hồng Thủy", period, rows)
+
+    history = [unit(f"2023-{m:02d}", v) for m, v in zip(range(4, 12), (2, 3, 2, 4, 3, 2, 3, 2))]
+    spike = check_unit(unit(PERIOD, 40), history, defs)
+    assert [(f.rule, f.key, f.value) for f in spike] == [("report-outlier", "tips", 40)]
+    assert "Hồng Thủy" in spike[0].message and "8 kỳ trước" in spike[0].message
+    assert check_unit(unit(PERIOD, 3), history, defs) == []
+    assert check_unit(unit(PERIOD, 40), history[:3], defs) == []  # too short a history is not judged
+    assert check_unit(unit("2023-Q4", 40), history, defs) == []  # quarters are judged against quarters
+
+
+def test_earlier_rollups_in_the_folder_are_history_for_the_outliers(tmp_path, own_definitions):
+    """The district's own rollups of earlier months, lying in the folder, give each unit's
+    totals of those months (they are not rolled in: rejected as the unit's own output)."""
+    from xltools.core.definitions import get_definitions
+
+    own_definitions.replace("rules.toml", "min_history = 6", "min_history = 2")
+    defs = get_definitions()
+    settings, tables = sample_commune(defs=defs)
+    reports = tables["reports"]
+    reports.loc[reports["period"] == PERIOD, "tips"] = 0
+    reports.loc[(reports["village_code"] == "01") & (reports["period"] == PERIOD), "tips"] = 60
+    book = _book(tmp_path, settings, tables)
+    folder = tmp_path / "district"
+    for month in ("2023-10", "2023-11"):
+        sub = export(book, month, tmp_path / "subs", force=True, defs=defs)
+        rollup([sub], month, folder, unit_name="huyện A Lưới", unit_code="474", defs=defs)
+    dec = export(book, PERIOD, folder, force=True, defs=defs)
+    result = rollup([folder], PERIOD, tmp_path / "out", unit_name="huyện A Lưới", unit_code="474", defs=defs)
+    assert [p.name for p, _ in result.rejected] == ["BC138_474_2023-10.xlsx", "BC138_474_2023-11.xlsx"]
+    assert result.accepted == [dec]
+    (outlier,) = [f for f in result.review.findings if f.rule == "report-outlier" and f.key == "tips"]
+    assert outlier.value == 60 and outlier.part_code == "" and "tính trên 2 kỳ trước" in outlier.message
+
+
+# ------------------------------------------------------------------------------ 2. feedback files
+def test_feedback_writes_one_file_per_unit_with_decision_findings_and_sha(loop, defs):
+    rolled = _rollup(loop)
+    out = feedback(rolled.path, loop["tmp"] / "answers", decided_by="Lê Văn Tám")
+    names = sorted(p.name for p, _ in out.written)
+    assert names == sorted(f"PhanHoi_{c}_{PERIOD}.xlsx" for c in loop["codes"])
+    bad = read_feedback(loop["tmp"] / "answers" / f"PhanHoi_{loop['codes'][1]}_{PERIOD}.xlsx", submission_limits(defs))
+    assert bad.decision == "returned" and bad.get("decided_by") == "Lê Văn Tám"
+    assert bad.get("from_unit_name") == "huyện A Lưới" and bad.get("unit_code") == loop["codes"][1]
+    assert bad.get("submission_sha256") == hashlib.sha256(loop["files"][1].read_bytes()).hexdigest()
+    assert {(f.rule, f.part_code, f.key) for f in bad.findings} >= {
+        ("plan-reached-le-known", "02", "drug_people_reached"), ("plan-zalo-households", "02", "zalo_households")}
+
+
+def test_a_feedback_file_edited_by_hand_is_refused(loop, defs, tmp_path):
+    out = feedback(_rollup(loop).path, tmp_path / "answers")
+    path = next(p for p, d in out.written if d.decision == "accepted")
+    wb = openpyxl.load_workbook(path)
+    ws = wb[review_words(defs)["feedback_info_sheet"]]
+    row = next(r for r in ws.iter_rows() if r[0].value == "decision")
+    row[2].value = "returned"
+    wb.save(path)
+    result = receive(loop["books"][0], [path])
+    assert result.files[0].status == "rejected" and "đã bị sửa" in result.files[0].reason
+
+
+# ------------------------------------------------------------------------------ 3. receive
+def test_a_returned_period_shows_on_the_dashboard_and_its_findings_at_their_cells(loop, defs):
+    feedback(_rollup(loop).path, loop["tmp"] / "answers")
+    book = loop["books"][1]
+    result = receive(book, [loop["tmp"] / "answers"])  # the folder: PhanHoi_* files; the other commune's refused
+    by_status = {r.status: r for r in result.files}
+    assert by_status["received"].decision == "returned"
+    assert "không phải xã của sổ này" in by_status["rejected"].reason
+    wb = openpyxl.load_workbook(book)
+    dashboard = wb[defs.sheet("dashboard").name]
+    cell = next(f.cell for f in defs.sheet("dashboard").fields if f.key == "upper_feedback")
+    assert dashboard[cell].value.startswith(f"{PERIOD}: bị trả lại: Số liệu có 2 lỗi")
+    checks = [r for r in wb[defs.sheet("checks").name].iter_rows(values_only=True) if r[-1] == "feedback-returned"]
+    reports = read_workbook(book, defs).tables["reports"]
+    row = int(reports[(reports["village_code"] == "02") & (reports["period"] == PERIOD)]["_row"].iloc[0])
+    letter = read_workbook(book, defs).letters["reports"]["drug_people_reached"]
+    assert any(r[1] == defs.sheet("reports").name and r[2] == f"{letter}{row}" for r in checks), checks
+    log = list(wb[defs.sheet("log").name].iter_rows(values_only=True))
+    assert [r[1] for r in log[-2:]] == ["Nhận phản hồi", "Nhận phản hồi"]
+    again = receive(book, [loop["tmp"] / "answers" / f"PhanHoi_{loop['codes'][1]}_{PERIOD}.xlsx"])
+    assert again.files[0].status == "unchanged"
+
+
+def test_feedback_for_a_replaced_submission_is_refused(loop, tmp_path):
+    out = feedback(_rollup(loop).path, tmp_path / "answers")
+    first = next(p for p, d in out.written if d.unit_code == loop["codes"][0])
+    resent = export(loop["books"][0], PERIOD, tmp_path / "again", new_number=True)  # a new submission
+    assert resent.exists()
+    result = receive(loop["books"][0], [first])
+    assert result.files[0].status == "rejected"
+    assert "đã được thay thế" in result.files[0].reason
+
+
+def test_receive_needs_the_upgraded_workbook(loop, tmp_path, defs):
+    """A workbook made before the feedback sheet gets one line saying to upgrade."""
+    book = loop["books"][0]
+    wb = openpyxl.load_workbook(book)
+    del wb[defs.sheet("feedback").name]
+    wb.save(book)
+    feedback(_rollup(loop).path, tmp_path / "answers")
+    result = CliRunner().invoke(main, ["receive", str(book), str(tmp_path / "answers")])
+    assert result.exit_code == 1 and "xltools upgrade" in result.output and "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------------------ 4. resubmission diff
+def test_a_resubmission_is_diffed_against_the_one_it_replaces(loop, tmp_path, defs):
+    book = loop["books"][0]
+    first = loop["files"][0]
+    (tmp_path / "old").mkdir()
+    shutil.copy2(first, tmp_path / "old" / first.name)
+    frame = read_workbook(book, defs).tables["reports"]
+    row = frame[(frame["village_code"] == "01") & (frame["period"] == PERIOD)].iloc[0]
+    wb = openpyxl.load_workbook(book)
+    letter = read_workbook(book, defs).letters["reports"]["tips"]
+    old_value = int(row["tips"] or 0)
+    wb[defs.sheet("reports").name][f"{letter}{int(row['_row'])}"] = old_value + 4
+    wb.save(book)
+    time.sleep(1.1)  # the newest is told by its creation time, to the second
+    resent = export(book, PERIOD, tmp_path / "new")
+    shutil.copy2(resent, loop["inbox"] / first.name.replace(".xlsx", " (2).xlsx"))
+    result = _rollup(loop)
+    assert result.superseded
+    changes = {(c.part_code, c.key): (c.old, c.new) for c in result.review.changes if c.unit_code == loop["codes"][0]}
+    assert changes[("01", "tips")] == (old_value, old_value + 4)
+    total = changes[("", "tips")]
+    assert total[1] - total[0] == 4
+    decision = next(d for d in result.review.decisions if d.unit_code == loop["codes"][0])
+    old_created = read_submission(tmp_path / "old" / first.name).created_at
+    assert old_created is not None and decision.replaces == old_created.strftime("%d/%m/%Y %H:%M")
+    rows = _sheet(result.path, review_words(defs)["changes_sheet"])
+    assert any(r[2] == "01" and r[5] == old_value and r[6] == old_value + 4 and r[7] == 4 for r in rows if r[0])
+    assert any(c["part"] == "01" and c["indicator"] == "tips" for c in result.as_dict()["changes"])
+    out = feedback(result.path, tmp_path / "answers")
+    fb = read_feedback(next(p for p, d in out.written if d.unit_code == loop["codes"][0]), submission_limits(defs))
+    assert fb.get("replaces") == decision.replaces
+    texts = [c for r in _sheet(fb.path, review_words(defs)["feedback_sheet"]) for c in r if isinstance(c, str)]
+    assert f"Báo cáo này thay thế báo cáo ngày {decision.replaces}." in texts
+
+
+# ------------------------------------------------------------------------------ 5. the lock
+def _accepted(loop, tmp_path) -> Path:
+    out = feedback(_rollup(loop, accepts=[loop["codes"][0]]).path, tmp_path / "answers")
+    path = next(p for p, d in out.written if d.unit_code == loop["codes"][0])
+    assert receive(loop["books"][0], [path]).files[0].decision == "accepted"
+    return path
+
+
+def _changed_form(book: Path, tmp_path: Path, village: str, key: str, delta: int, defs) -> Path:
+    from xltools.core.frames import records
+    from xltools.io.forms import fill_form
+    from xltools.verbs.forms import make_forms
+
+    forms = make_forms(book, PERIOD, tmp_path / "forms")
+    form = next(f for f in forms if f.name.startswith(f"PhieuBaoCao_{village}_"))
+    frame = read_workbook(book, defs).tables["reports"]
+    row = records(frame[(frame["village_code"] == village) & (frame["period"] == PERIOD)])[0]
+    return fill_form(form, {**row, key: int(row[key] or 0) + delta})
+
+
+def test_an_accepted_period_is_locked_against_a_changed_form_until_reopened(loop, tmp_path, defs):
+    book = loop["books"][0]
+    _accepted(loop, tmp_path)
+    form = _changed_form(book, tmp_path, "01", "tips", 2, defs)
+    refused = import_reports(book, [form], replace_manual=True)  # the sample's reports were typed in
+    assert [f.file for f in refused.rejected] == [form.name]
+    assert "đã được cấp trên chấp nhận" in refused.rejected[0].reasons[0]
+    reopened = CliRunner().invoke(main, ["import", str(book), str(form), "--replace-manual", "--reopen"])
+    assert reopened.exit_code == 0, reopened.output
+    assert "Đã mở lại kỳ 2023-12" in reopened.output
+    wb = openpyxl.load_workbook(book)
+    log = [r for r in wb[defs.sheet("log").name].iter_rows(values_only=True)]
+    assert any(r[1] == "Mở lại kỳ" and PERIOD in (r[5] or "") for r in log)
+    assert not read_workbook(book, defs).tables["feedback"].empty
+    from xltools.core.approval import locked_periods
+    assert locked_periods(read_workbook(book, defs)) == {}
+
+
+def test_validation_flags_an_edit_of_an_accepted_period_and_receive_reopens_it(loop, tmp_path, defs):
+    book = loop["books"][0]
+    _accepted(loop, tmp_path)
+    assert not [i for i in validate(book).issues if i.rule == "feedback-accepted-changed"]
+    frame = read_workbook(book, defs).tables["reports"]
+    row = int(frame[(frame["village_code"] == "02") & (frame["period"] == PERIOD)]["_row"].iloc[0])
+    wb = openpyxl.load_workbook(book)
+    wb[defs.sheet("reports").name][f"{read_workbook(book, defs).letters['reports']['tips']}{row}"] = 77
+    wb.save(book)
+    flagged = [i for i in validate(book).issues if i.rule == "feedback-accepted-changed"]
+    assert len(flagged) == 1 and flagged[0].severity == "error" and "kỳ 2023-12 đã được cấp trên" in flagged[0].message.lower()
+    done = CliRunner().invoke(main, ["receive", str(book), "--reopen", PERIOD, "--reason", "Sửa số tin báo thôn 02"])
+    assert done.exit_code == 0, done.output
+    assert not [i for i in validate(book).issues if i.rule == "feedback-accepted-changed"]
+    not_locked = CliRunner().invoke(main, ["receive", str(book), "--reopen", PERIOD])
+    assert not_locked.exit_code == 1 and "không phải kỳ đã được cấp trên chấp nhận" in not_locked.output
+
+
+# ------------------------------------------------------------------------------ 6. any level
+def test_a_province_answers_a_district_with_the_same_files(loop, tmp_path, defs):
+    district = _rollup(loop)
+    (tmp_path / "province_inbox").mkdir()
+    shutil.copy2(district.path, tmp_path / "province_inbox" / district.path.name)
+    province = rollup([tmp_path / "province_inbox"], PERIOD, tmp_path / "prov", unit_name="tỉnh Thừa Thiên Huế",
+                      unit_code="46", returns={"474": "Đề nghị huyện rà soát số hộ tham gia Zalo"})
+    checks = [f for f in province.review.findings if f.unit_code == "474"]
+    # the district's communes are its parts: the same rule, in the words for a part that is not a village
+    assert any(f.rule == "plan-zalo-households" and f.part_code == loop["codes"][1] and f.message.startswith(
+        f"{f.part_name} ({loop['codes'][1]}) kỳ {PERIOD}") for f in checks), checks
+    out = feedback(province.path, tmp_path / "answers")
+    (path, decision), = out.written
+    assert path.name == f"PhanHoi_474_{PERIOD}.xlsx" and decision.decision == "returned"
+    fb = read_feedback(path, submission_limits(defs))
+    assert fb.get("submission_sha256") == hashlib.sha256(district.path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------------ real applications
+UNO_EDIT = r'''
+import os, subprocess, sys, time, uno
+from com.sun.star.beans import PropertyValue
+
+def prop(name, value):
+    p = PropertyValue(); p.Name = name; p.Value = value; return p
+
+path, out, profile, sheet, edits = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+pipe = "xltools_edit_%d" % os.getpid()
+proc = subprocess.Popen(["soffice", "-env:UserInstallation=" + uno.systemPathToFileUrl(profile), "--headless",
+                         "--invisible", "--norestore", "--nologo", "--accept=pipe,name=%s;urp;" % pipe],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+desktop = None
+try:
+    local = uno.getComponentContext()
+    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+    ctx = None
+    for _ in range(300):
+        try:
+            ctx = resolver.resolve("uno:pipe,name=%s;urp;StarOffice.ComponentContext" % pipe)
+            break
+        except Exception:
+            time.sleep(0.1)
+    desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+    doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(path), "_blank", 0, (prop("Hidden", True),))
+    ws = doc.Sheets.getByName(sheet)
+    for edit in edits:  # "A1=text": typed as a user types it
+        ref, value = edit.split("=", 1)
+        ws.getCellRangeByName(ref).setFormula(value)
+    doc.storeToURL(uno.systemPathToFileUrl(out), (prop("FilterName", "Calc MS Excel 2007 XML"),))
+    doc.close(True)
+finally:
+    try:
+        if desktop is not None:
+            desktop.terminate()
+    except Exception:
+        pass
+    try:
+        proc.wait(timeout=30)
+    except Exception:
+        proc.kill()
+'''
+
+
+def _edit_in_libreoffice(path: Path, out: Path, sheet: str, edits: list[str], tmp_path: Path) -> Path:
+    require_soffice()
+    if subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True).returncode != 0:
+        import os
+
+        if os.environ.get("CI"):
+            pytest.fail("python3-uno is required in CI")
+        pytest.skip("python3-uno is not installed")
+    script = tmp_path / "edit.py"
+    script.write_text(UNO_EDIT, encoding="utf-8")
+    run = subprocess.run([SYSTEM_PYTHON, str(script), str(path), str(out), str(tmp_path / "lo-edit"), sheet, *edits],
+                         capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+@pytest.mark.libreoffice
+def test_the_clerk_decides_in_libreoffice_and_the_commune_receives_a_file_saved_there(loop, tmp_path, defs):
+    w = review_words(defs)
+    rolled = _rollup(loop).path
+    rows = _sheet(rolled, w["decisions_sheet"])
+    header = next(i for i, r in enumerate(rows) if r[0] == w["decisions_columns"][0])
+    row = next(i for i, r in enumerate(rows) if r[0] == loop["codes"][0]) + 1
+    assert row > header
+    edited = _edit_in_libreoffice(rolled, tmp_path / "decided.xlsx", w["decisions_sheet"],
+                                  [f"I{row}={w['decision_words']['returned']}", f"J{row}=Thiếu số liệu thôn 05",
+                                   "B2=Hồ Văn Thử"], tmp_path)
+    out = feedback(edited, tmp_path / "answers")
+    decided = {d.unit_code: d for _, d in out.written}
+    assert decided[loop["codes"][0]].decision == "returned"
+    assert decided[loop["codes"][0]].reason == "Thiếu số liệu thôn 05"
+    # the commune opens the feedback file in LibreOffice and saves it again before importing it
+    path = next(p for p, d in out.written if d.unit_code == loop["codes"][0])
+    (resaved,) = libreoffice_convert([path], "xlsx:Calc MS Excel 2007 XML", tmp_path / "resaved")
+    result = receive(loop["books"][0], [resaved])
+    assert result.files[0].status == "received", result.files[0].reason
+    assert read_feedback(resaved, submission_limits(defs)).get("decided_by") == "Hồ Văn Thử"
+    states = read_workbook(loop["books"][0], defs).tables["feedback"]
+    assert "Thiếu số liệu thôn 05" in states["reason"].tolist()
