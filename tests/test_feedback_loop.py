@@ -210,15 +210,31 @@ def test_feedback_for_a_replaced_submission_is_refused(loop, tmp_path):
     assert "đã được thay thế" in result.files[0].reason
 
 
-def test_receive_needs_the_upgraded_workbook(loop, tmp_path, defs):
-    """A workbook made before the feedback sheet gets one line saying to upgrade."""
+def test_a_workbook_made_before_the_feedback_sheet_is_told_to_upgrade_then_receives(loop, tmp_path, defs):
+    """A 1.2 workbook (no Phản hồi cấp trên sheet, no dashboard line) gets one line saying to
+    upgrade; `xltools upgrade` adds the sheet and the dashboard's label, then receive works."""
     book = loop["books"][0]
     wb = openpyxl.load_workbook(book)
     del wb[defs.sheet("feedback").name]
+    dashboard = wb[defs.sheet("dashboard").name]
+    field = next(f for f in defs.sheet("dashboard").fields if f.key == "upper_feedback")
+    version = next(f for f in defs.sheet("dashboard").fields if f.key == "template_version")
+    dashboard[f"B{dashboard[field.cell].row}"] = None
+    dashboard[version.cell] = "1.2"
+    settings = wb[defs.sheet("settings").name]
+    next(r for r in settings.iter_rows() if r[0].value == "template_version")[2].value = "1.2"
     wb.save(book)
     feedback(_rollup(loop).path, tmp_path / "answers")
-    result = CliRunner().invoke(main, ["receive", str(book), str(tmp_path / "answers")])
+    answer = tmp_path / "answers" / f"PhanHoi_{loop['codes'][0]}_{PERIOD}.xlsx"
+    result = CliRunner().invoke(main, ["receive", str(book), str(answer)])
     assert result.exit_code == 1 and "xltools upgrade" in result.output and "Traceback" not in result.output
+    upgraded = CliRunner().invoke(main, ["upgrade", str(book)])
+    assert upgraded.exit_code == 0 and defs.sheet("feedback").name in upgraded.output, upgraded.output
+    received = CliRunner().invoke(main, ["receive", str(book), str(answer)])
+    assert received.exit_code == 0, received.output
+    dashboard = openpyxl.load_workbook(book)[defs.sheet("dashboard").name]
+    assert dashboard[f"B{dashboard[field.cell].row}"].value == field.label
+    assert dashboard[field.cell].value == f"{PERIOD}: cấp trên đã nhận"
 
 
 # ------------------------------------------------------------------------------ 4. resubmission diff

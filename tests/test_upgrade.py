@@ -116,8 +116,11 @@ def test_the_change_log_is_typed_and_its_newest_version_is_the_definitions():
     assert {(c.kind, c.key) for c in first.added} == {("setting", "plan_number"), ("setting", "plan_date"),
                                                       ("setting", "report_directions"), ("sheet", "register")}
     # 1.2: what the plan's section II asks that 1.1 did not capture
-    assert {k for kind, k in {(c.kind, c.key) for c in releases[0].added} if kind == "indicator"} == \
+    second = next(r for r in releases if r.version == "1.2")
+    assert {k for kind, k in {(c.kind, c.key) for c in second.added} if kind == "indicator"} == \
         {"mass_media", "launch_attendance", "board_inspections", "alarm_needed", "alarm_installed"}
+    # 1.3: the level above's answers (issue 13)
+    assert {(c.kind, c.key) for c in releases[0].added} == {("sheet", "feedback")}
 
 
 def test_a_mistyped_change_log_entry_is_one_definitions_error(own_definitions):

@@ -29,6 +29,7 @@ import re
 from copy import copy
 from typing import Any
 
+from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.formatting.formatting import ConditionalFormattingList
 from openpyxl.formula.tokenizer import Token, Tokenizer
@@ -628,3 +629,17 @@ def apply_plan(ed: WorkbookEditor, plan: UpgradePlan, *, when: dt.datetime, user
         change.tables.append(log)
     change.fields = {"template_version": defs.version, "last_action": last_action(action, when, result)}
     apply_to(ed, change)
+    _dashboard_labels(ed)
+
+
+def _dashboard_labels(ed: WorkbookEditor) -> None:
+    """The label of a dashboard field added since the workbook was made (column B of its row, as
+    ``new`` writes it), where that cell is still empty."""
+    ws = ed.by_name(ed.defs.sheet("dashboard").name)
+    if ws is None:
+        return
+    for f in ed.defs.sheet("dashboard").fields:
+        label = ws[f"B{ws[f.cell].row}"]
+        if label.value in (None, "") and not isinstance(label, MergedCell):
+            label.value = f.label
+            label.font = copy(ws["B4"].font)
