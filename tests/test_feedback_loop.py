@@ -38,20 +38,34 @@ def _book(folder: Path, settings, tables) -> Path:
     return new(folder / f"SoTheoDoi_{settings['commune_code']}.xlsx", settings, tables)
 
 
-@pytest.fixture
-def loop(tmp_path):
-    """Two communes exported for 2023-12; the second has a village reporting more people reached
-    than known and more Zalo households than the village has (errors the commune forced through)."""
+@pytest.fixture(scope="module")
+def _loop_files(tmp_path_factory):
+    """Two communes exported for 2023-12, built once; the second has a village reporting more
+    people reached than known and more Zalo households than the village has (errors the commune
+    forced through)."""
+    folder = tmp_path_factory.mktemp("loop")
     (s1, t1), (s2, t2) = sample_commune(), generated_communes()[0]
     reports = t2["reports"]
     row = (reports["village_code"] == "02") & (reports["period"] == PERIOD)
     reports.loc[row, "drug_people_known"] = 1
     reports.loc[row, "drug_people_reached"] = 4
     reports.loc[row, "zalo_households"] = 9999
-    books = [_book(tmp_path, s1, t1), _book(tmp_path, s2, t2)]
-    inbox = tmp_path / "district_inbox"
-    files = [export(books[0], PERIOD, inbox), export(books[1], PERIOD, inbox, force=True)]
-    return {"books": books, "files": files, "inbox": inbox, "codes": [s1["commune_code"], s2["commune_code"]],
+    books = [_book(folder, s1, t1), _book(folder, s2, t2)]
+    inbox = folder / "district_inbox"
+    export(books[0], PERIOD, inbox)
+    export(books[1], PERIOD, inbox, force=True)
+    return folder, [s1["commune_code"], s2["commune_code"]]
+
+
+@pytest.fixture
+def loop(_loop_files, tmp_path):
+    """A copy of the two communes' workbooks and the district's inbox for one test."""
+    source, codes = _loop_files
+    folder = tmp_path / "loop"
+    shutil.copytree(source, folder)
+    inbox = folder / "district_inbox"
+    return {"books": [folder / f"SoTheoDoi_{c}.xlsx" for c in codes],
+            "files": [inbox / f"BC138_{c}_{PERIOD}.xlsx" for c in codes], "inbox": inbox, "codes": codes,
             "tmp": tmp_path}
 
 
@@ -417,7 +431,7 @@ def test_the_clerk_decides_in_libreoffice_and_the_commune_receives_a_file_saved_
     assert row > header
     edited = _edit_in_libreoffice(rolled, tmp_path / "decided.xlsx", w["decisions_sheet"],
                                   [f"I{row}={w['decision_words']['returned']}", f"J{row}=Thiếu số liệu thôn 05",
-                                   "B2=Hồ Văn Thử"], tmp_path)
+                                   "C2=Hồ Văn Thử"], tmp_path)
     out = feedback(edited, tmp_path / "answers")
     decided = {d.unit_code: d for _, d in out.written}
     assert decided[loop["codes"][0]].decision == "returned"

@@ -74,22 +74,24 @@ class _Formats:
         self.label = wb.add_format({"font_name": font, "bold": True, "valign": "top"})
         self.returned = wb.add_format({"font_name": font, "bold": True, "font_color": "#C00000"})
         self.accepted = wb.add_format({"font_name": font, "bold": True, "font_color": "#006100"})
+        self.small = wb.add_format({"font_name": font, "num_format": "@", "text_wrap": True, "valign": "top",
+                                    "border": 1, "font_size": 7})
         self.entry = wb.add_format({"font_name": font, "num_format": "@", "valign": "top", "bg_color": "#FFF2CC",
                                     "border": 1, "locked": False, "text_wrap": True})
 
 
 def _table(ws: Any, f: _Formats, top: int, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-           widths: Sequence[float], entry_columns: Sequence[int] = ()) -> None:
+           widths: Sequence[float], entry_columns: Sequence[int] = (), small_columns: Sequence[int] = ()) -> None:
     """A header at ``top`` and the rows below it, with a filter and the header frozen."""
     for c, h in enumerate(columns):
         ws.write_string(top, c, h, f.head)
     for i, row in enumerate(rows, start=top + 1):
         lines = max((lines_needed(str(v), widths[c] * 5.6 + 5, 11) for c, v in enumerate(row)
-                     if isinstance(v, str) and c < len(widths)), default=1)
+                     if isinstance(v, str) and c < len(widths) and c not in small_columns), default=1)
         if lines > 1:
             ws.set_row(i, round(lines * 11 * 1.25 + 4, 1))
         for c, value in enumerate(row):
-            fmt = f.entry if c in entry_columns else f.text
+            fmt = f.entry if c in entry_columns else f.small if c in small_columns else f.text
             if isinstance(value, int) and not isinstance(value, bool):
                 ws.write_number(i, c, value, f.num)
             else:
@@ -138,17 +140,18 @@ def write_review_sheets(wb: xlsxwriter.Workbook, review: Review, period_label: s
 
     ws = wb.add_worksheet(w["decisions_sheet"])
     ws.write_string(0, 0, fill(w["decisions_title"], period=period_label), f.title)
-    ws.write_string(1, 0, w["decided_by_label"], f.label)
-    ws.write_string(1, 1, decided_by, f.entry)
-    ws.write_string(2, 0, w["decided_at_label"], f.label)
-    ws.write_string(2, 1, (decided_at or dt.date.today()).strftime("%d/%m/%Y"), f.entry)
+    ws.merge_range(1, 0, 1, 1, w["decided_by_label"], f.label)  # the label over two columns, the entry after
+    ws.merge_range(1, 2, 1, 3, decided_by, f.entry)
+    ws.merge_range(2, 0, 2, 1, w["decided_at_label"], f.label)
+    ws.merge_range(2, 2, 2, 3, (decided_at or dt.date.today()).strftime("%d/%m/%Y"), f.entry)
     ws.merge_range(3, 0, 3, 7, w["instructions"], f.plain)
     ws.set_row(3, 45)
     words = w["decision_words"]
     rows = [[d.unit_code, d.unit_name, d.period, Path(d.file).name, d.report_date_text, d.replaces, d.errors,
              d.warnings, words[d.decision], d.reason, d.sha256] for d in review.decisions]
     top = 5
-    _table(ws, f, top, w["decisions_columns"], rows, (10, 18, 9, 28, 12, 12, 7, 9, 13, 45, 20), entry_columns=(8, 9))
+    _table(ws, f, top, w["decisions_columns"], rows, (10, 18, 9, 28, 12, 12, 7, 9, 13, 45, 26), entry_columns=(8, 9),
+           small_columns=(10,))
     if rows:
         ws.data_validation(top + 1, 8, top + len(rows), 8, {"validate": "list",
                                                             "source": [words[ACCEPTED], words[RETURNED]]})
@@ -221,7 +224,11 @@ def read_answers(path: str | Path, limits: Mapping[str, Any], defs: Definitions 
     by_label = {header_key(i.label): i.key for i in defs.indicators}
     cols = w["decisions_columns"]
     top, at = _find_header(decided, cols, path.name, w["decisions_sheet"])
-    head = {header_key(_text(line[0])): _text(line[1]) if len(line) > 1 else "" for line in decided[:top]}
+    head = {}
+    for line in decided[:top]:  # "label | entry" lines above the table: the first text and the next
+        texts = [_text(v) for v in line if _text(v)]
+        if texts:
+            head[header_key(texts[0])] = texts[1] if len(texts) > 1 else ""
     answers = RollupAnswers(info.get("unit_code", ""), info.get("unit_name", ""), info.get("period", ""),
                             head.get(header_key(w["decided_by_label"]), ""),
                             head.get(header_key(w["decided_at_label"]), ""))
