@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from conftest import libreoffice_convert, require_soffice
 
 from xltools import validate
 from xltools.cli import main
@@ -27,8 +28,6 @@ from xltools.verbs.importing import import_reports
 from xltools.verbs.new import new, sample_commune
 from xltools.verbs.receive import receive
 from xltools.verbs.rollup import rollup
-
-from conftest import libreoffice_convert, require_soffice
 
 PERIOD = "2023-12"
 SYSTEM_PYTHON = "/usr/bin/python3"
