@@ -28,3 +28,8 @@ End Sub
 Sub XuatBaoCao()
     RunPython "import xltools.excel as x; x.export()"
 End Sub
+
+' Nut "Nhan phan hoi cap tren"
+Sub NhanPhanHoi()
+    RunPython "import xltools.excel as x; x.receive()"
+End Sub

@@ -443,3 +443,36 @@ def test_the_clerk_decides_in_libreoffice_and_the_commune_receives_a_file_saved_
     assert read_feedback(resaved, submission_limits(defs)).get("decided_by") == "Hồ Văn Thử"
     states = read_workbook(loop["books"][0], defs).tables["feedback"]
     assert "Thiếu số liệu thôn 05" in states["reason"].tolist()
+
+
+# ------------------------------------------------------------------------------ the button
+def test_the_receive_button_writes_what_the_command_writes(loop, tmp_path, defs):
+    """Nhận phản hồi cấp trên on the open book (xlwings' remote engine) takes the feedback folder of
+    Cấu hình and writes the same Phản hồi cấp trên rows and dashboard line as `xltools receive`."""
+    import os
+
+    os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+    from conftest import actions, book_from_file, written_cells
+
+    import xltools.excel as x
+
+    feedback(_rollup(loop).path, tmp_path / "answers")
+    book = loop["books"][1]
+    folder = book.parent / str(defs.setting("feedback_dir").default)  # beside the workbook, as the default says
+    shutil.copytree(tmp_path / "answers", folder)
+    by_command = shutil.copy(book, tmp_path / "command.xlsx")
+    assert receive(by_command, [folder]).files
+    opened = book_from_file(book)
+    text = x.receive(opened)
+    assert "Đã xử lý 2 tệp phản hồi, nhận 1" in text and "không phải xã của sổ này" in text
+    assert actions(opened, "alert")[0]["args"][3] == "info"
+    sheet = defs.sheet("feedback").name
+    cells = written_cells(opened, sheet)
+    ws = openpyxl.load_workbook(by_command)[sheet]
+    expected = {c.coordinate: c.value for row in ws.iter_rows(min_row=2) for c in row
+                if c.value is not None and c.column > 1}  # column A: the time received
+    got = {k: v for k, v in cells.items() if not k.startswith("A") and v not in (None, "")}
+    assert got == expected
+    dashboard = defs.sheet("dashboard")
+    cell = next(f.cell for f in dashboard.fields if f.key == "upper_feedback")
+    assert written_cells(opened, dashboard.name)[cell] == openpyxl.load_workbook(by_command)[dashboard.name][cell].value

@@ -120,7 +120,7 @@ def test_the_change_log_is_typed_and_its_newest_version_is_the_definitions():
     assert {k for kind, k in {(c.kind, c.key) for c in second.added} if kind == "indicator"} == \
         {"mass_media", "launch_attendance", "board_inspections", "alarm_needed", "alarm_installed"}
     # 1.3: the level above's answers (issue 13)
-    assert {(c.kind, c.key) for c in releases[0].added} == {("sheet", "feedback")}
+    assert {(c.kind, c.key) for c in releases[0].added} == {("sheet", "feedback"), ("setting", "feedback_dir")}
 
 
 def test_a_mistyped_change_log_entry_is_one_definitions_error(own_definitions):

@@ -454,9 +454,14 @@ def feedback(rollup_file, out, returns, accepts, decider, fmt):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Định dạng in ra. / Output format.")
 def receive(workbook, paths, reopen, reason, dry_run, fmt):
-    """Nhận tệp phản hồi của cấp trên (chấp nhận / trả lại) vào sổ. / Receive the level above's feedback files."""
+    """Nhận tệp phản hồi của cấp trên (chấp nhận / trả lại) vào sổ (tệp hoặc thư mục; mặc định: thư mục
+    phản hồi trong Cấu hình). / Receive the level above's feedback files (default: the feedback folder)."""
     from .verbs.receive import receive as receive_feedback
 
+    if not paths and not reopen:  # the feedback folder of the settings, as the button takes it
+        from .io.reader import read_workbook
+
+        paths = (read_workbook(workbook, sheets=["villages"]).folder_setting("feedback_dir"),)
     result = receive_feedback(workbook, paths, reopen=reopen, reason=reason, dry_run=dry_run)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))

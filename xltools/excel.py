@@ -84,6 +84,11 @@ def export(book: xw.Book | None = None, *, folder: str | Path | None = None) -> 
     return _run("export", book, _export, folder)
 
 
+def receive(book: xw.Book | None = None, *, folder: str | Path | None = None) -> str:
+    """Nhận phản hồi cấp trên: receive the level above's feedback files of the feedback folder."""
+    return _run("receive", book, _receive, folder)
+
+
 def addin_run(verb: str, book: xw.Book | None = None) -> str:
     """A ribbon button of the add-in xltools.xlam: the handler ``verb`` on the ACTIVE workbook
     (in an add-in ``Book.caller()`` is the add-in itself), refused in one message box when that
@@ -276,6 +281,24 @@ def _import_reports(session: Session, folder: str | Path | None) -> str:
     if len(rejected) > MAX_LISTED:
         lines.append(messages.text("excel_more", count=len(rejected) - MAX_LISTED))
     return messages.text("excel_imported", folder=str(inbox)) + "\n" + "\n".join(lines)
+
+
+def _receive(session: Session, folder: str | Path | None) -> str:
+    from .verbs.receive import plan_receive
+
+    inbox = session.setting_folder("feedback_dir", folder)
+    if not inbox.is_dir():
+        raise InputError("excel_folder_missing", folder=str(inbox))
+    previous = highlighted_cells(session.grid("checks"), session.defs)
+    result, change = plan_receive(session.commune(), [inbox], previous=previous)
+    if change is not None:
+        backup_open_book(session)  # as an import: what the write changes stays in Sao_luu/
+        session.apply(change)
+    lines = result.summary_lines()
+    listed = lines[1:MAX_LISTED + 1]
+    if len(lines) - 1 > MAX_LISTED:
+        listed.append(messages.text("excel_more", count=len(lines) - 1 - MAX_LISTED))
+    return "\n".join([messages.text("excel_received", folder=str(inbox)), lines[0], *(line.strip() for line in listed)])
 
 
 def _export(session: Session, folder: str | Path | None) -> str:

@@ -237,8 +237,12 @@ def _outliers(c: _Checker, entry: Mapping[str, Any], unit: UnitFigures, history:
 
 
 def check_units(units: Sequence[UnitFigures], history: Sequence[UnitFigures], defs: Definitions) -> list[Finding]:
-    """The findings of every unit, in the order of ``units``."""
-    return [f for u in units for f in check_unit(u, history, defs)]
+    """The findings of every unit, in the order of ``units`` (the history grouped by unit once, so a
+    national month with years of history stays linear)."""
+    own: dict[str, list[UnitFigures]] = {}
+    for h in history:
+        own.setdefault(h.code, []).append(h)
+    return [f for u in units for f in check_unit(u, own.get(u.code, []), defs)]
 
 
 # ------------------------------------------------------------------------------ resubmissions

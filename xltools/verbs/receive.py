@@ -153,20 +153,44 @@ def receive(
     defs: Definitions | None = None,
 ) -> ReceiveResult:
     """Receive the feedback files of ``sources`` (files or folders) into the workbook at ``path``;
-    ``reopen``: accepted periods to unlock (``reason`` is written with them)."""
+    ``reopen``: accepted periods to unlock (``reason`` is written with them). Written in one
+    atomic save (the openpyxl sink); with ``dry_run`` nothing is written."""
     defs = defs or get_definitions()
     path = Path(path)
+    if not dry_run:
+        refuse_if_open(path)
+    book = read_workbook(path, defs, strict=False)
+    previous = highlighted_cells(read_sheet_rows(path, defs.sheet("checks").name), defs)
+    result, change = plan_receive(book, sources, reopen=reopen, reason=reason, previous=previous)
+    if change is not None and not dry_run:
+        apply_change(path, change, defs)
+        result.written = True
+    return result
+
+
+def plan_receive(
+    book: CommuneBook,
+    sources: Iterable[str | Path],
+    *,
+    reopen: Sequence[str] = (),
+    reason: str = "",
+    previous: Sequence[tuple[str, str]] = (),
+) -> tuple[ReceiveResult, WorkbookChange | None]:
+    """Read the feedback files of ``sources`` and decide, against ``book`` (read from the file or
+    from the open book), what each does; return the result and the change to write (None: nothing
+    to write). ``previous``: the cells the last Kiểm tra highlighted (cleared)."""
+    defs = book.defs
     sources = list(sources)
     reopen = [str(Period.parse(p)) for p in reopen]
     if not sources and not reopen:
         raise InputError("receive_nothing")
-    if not dry_run:
-        refuse_if_open(path)
-    book = read_workbook(path, defs, strict=False)
     if not has_feedback(book):
-        raise InputError("receive_needs_upgrade", workbook=path.name, sheet=defs.sheet(FEEDBACK).name)
-    result = ReceiveResult(path, defs=defs)
-    result.files = _judge(book, feedback_files(sources), defs) if sources else []
+        raise InputError("receive_needs_upgrade", workbook=book.path.name, sheet=defs.sheet(FEEDBACK).name)
+    result = ReceiveResult(book.path, defs=defs)
+    files = feedback_files(sources) if sources else []
+    if sources and not files and not reopen:
+        raise InputError("receive_no_files", paths=", ".join(map(str, sources)))
+    result.files = _judge(book, files, defs)
     locked = locked_periods(book)
     not_locked = [p for p in reopen if p not in locked]
     if not_locked:
@@ -174,9 +198,8 @@ def receive(
                          locked=", ".join(sorted(locked)) or messages.text("receive_none_locked"))
     when = now()
     user = current_user()
-    action = messages.text("receive_log_action")
-    change = receive_change(book, result.files, when=when, user=user, action=action) if result.files \
-        else WorkbookChange().covering(book)
+    change = receive_change(book, result.files, when=when, user=user, action=messages.text("receive_log_action")) \
+        if result.files else WorkbookChange()
     if reopen:
         rows = reopen_rows(book, reopen, when=when, reason=reason or messages.text("receive_reopen_reason"))
         tc = change.table(FEEDBACK)
@@ -184,29 +207,26 @@ def receive(
             tc.appends.extend(rows)
         else:
             change.tables.append(table_change(book, FEEDBACK, appends=rows))
-        change.tables.append(table_change(book, "log", appends=[log_entry(
-            time=when, action=messages.text("reopen_log_action"), file="", result=messages.text("receive_result_received"),
-            detail=messages.text("reopen_log_detail", periods=", ".join(reopen), reason=reason or "-"), user=user)]))
+        log = change.table("log")
+        entry = log_entry(time=when, action=messages.text("reopen_log_action"), file="",
+                          result=messages.text("receive_result_received"), user=user,
+                          detail=messages.text("reopen_log_detail", periods=", ".join(reopen), reason=reason or "-"))
+        if log is not None:
+            log.appends.append(entry)
+        else:
+            change.tables.append(table_change(book, "log", appends=[entry]))
         result.reopened = reopen
-    log_rows = [a for tc in change.tables if tc.key == "log" for a in tc.appends]  # one log table change
-    change.tables = [tc for tc in change.tables if tc.key != "log"] + [table_change(book, "log", appends=log_rows)]
     change = change.covering(book)
-    if dry_run or not any(r.status == "received" for r in result.files) and not reopen:
-        if not dry_run and result.files:  # only refusals or files received before: Nhật ký says so
-            apply_change(path, change, defs)
-            result.written = True
-        return result
+    if not any(r.status == "received" for r in result.files) and not reopen:
+        return result, change  # only refusals or files received before: Nhật ký says so
     after = _after(book, change)
-    change.fields.update({k: v for k, v in _state_fields(after).items()})
+    change.fields.update(_state_fields(after))
     report = validate_book(after)
-    previous = highlighted_cells(read_sheet_rows(path, defs.sheet("checks").name), defs)
-    checks = validation_change(after, report, when=when, user=user, file=path.name, previous=previous)
+    checks = validation_change(after, report, when=when, user=user, file=book.path.name, previous=previous)
     change.outputs = checks.outputs
     change.fills = checks.fills
     change.fields["validation"] = checks.fields.get("validation")
-    apply_change(path, change, defs)
-    result.written = True
-    return result
+    return result, change
 
 
 def _state_fields(book: CommuneBook) -> dict[str, Any]:
