@@ -289,7 +289,8 @@ def test_a_resubmission_is_diffed_against_the_one_it_replaces(loop, tmp_path, de
 def _accepted(loop, tmp_path) -> Path:
     out = feedback(_rollup(loop, accepts=[loop["codes"][0]]).path, tmp_path / "answers")
     path = next(p for p, d in out.written if d.unit_code == loop["codes"][0])
-    assert receive(loop["books"][0], [path]).files[0].decision == "accepted"
+    received = receive(loop["books"][0], [path]).files[0]
+    assert received.decision == "accepted" and received.data_matches  # the workbook holds what was accepted
     return path
 
 
@@ -339,6 +340,26 @@ def test_validation_flags_an_edit_of_an_accepted_period_and_receive_reopens_it(l
     assert not [i for i in validate(book).issues if i.rule == "feedback-accepted-changed"]
     not_locked = CliRunner().invoke(main, ["receive", str(book), "--reopen", PERIOD])
     assert not_locked.exit_code == 1 and "không phải kỳ đã được cấp trên chấp nhận" in not_locked.output
+
+
+def test_an_acceptance_of_figures_edited_after_the_export_locks_nothing_silently(loop, tmp_path, defs):
+    """The figures were changed after the export that the level above accepted: receive says so,
+    and validation flags the period until it is reopened (the lock never holds other numbers)."""
+    book = loop["books"][0]
+    out = feedback(_rollup(loop, accepts=[loop["codes"][0]]).path, tmp_path / "answers")
+    path = next(p for p, d in out.written if d.unit_code == loop["codes"][0])
+    frame = read_workbook(book, defs).tables["reports"]
+    row = int(frame[(frame["village_code"] == "03") & (frame["period"] == PERIOD)]["_row"].iloc[0])
+    wb = openpyxl.load_workbook(book)
+    wb[defs.sheet("reports").name][f"{read_workbook(book, defs).letters['reports']['tips']}{row}"] = 55
+    wb.save(book)
+    result = receive(book, [path])
+    assert result.files[0].status == "received" and not result.files[0].data_matches
+    assert any("đã bị sửa sau khi xuất" in line for line in result.summary_lines())
+    flagged = [i for i in validate(book).issues if i.rule == "feedback-accepted-changed"]
+    assert len(flagged) == 1
+    log = list(openpyxl.load_workbook(book)[defs.sheet("log").name].iter_rows(values_only=True))
+    assert "đã bị sửa sau khi xuất" in log[-1][5]
 
 
 # ------------------------------------------------------------------------------ 6. any level

@@ -174,6 +174,7 @@ class Received:
     info: dict[str, str] = field(default_factory=dict)
     findings: list[dict[str, str]] = field(default_factory=list)
     sha256: str = ""
+    data_matches: bool = True  # the workbook still holds the figures of the submission answered
 
 
 def judge_feedback(book: CommuneBook, file: str, info: Mapping[str, str]) -> str | None:
@@ -234,7 +235,8 @@ def receive_change(book: CommuneBook, received: Sequence[Received], *, when: dt.
             base = {"received_at": when, "period": r.period, "upper_unit": info.get("from_unit_name", ""),
                     "decided_by": info.get("decided_by", ""), "decided_at": info.get("decided_at", ""),
                     "submission_sha256": info.get("submission_sha256", ""), "file": r.file}
-            rows_sha = period_rows_sha256(book, r.period) if r.decision == ACCEPTED else ""
+            rows_sha = "" if r.decision != ACCEPTED else period_rows_sha256(book, r.period) if r.data_matches \
+                else str(words(book.defs)["rows_differ"])
             appends.append({**base, "decision": decision_word(book.defs, r.decision), "reason": info.get("reason", ""),
                             "rows_sha256": rows_sha})
             for f in r.findings:
@@ -244,6 +246,8 @@ def receive_change(book: CommuneBook, received: Sequence[Received], *, when: dt.
         detail = r.reason or messages.text("receive_log_detail", period=r.period, decision=decision_word(
             book.defs, r.decision) if r.decision else "-", reason=r.info.get("reason", "") or "-",
             count=len(r.findings))
+        if r.notes:
+            detail = " ".join([detail, *r.notes])
         log.append(log_entry(time=when, action=action, file=r.file, sha256=r.sha256, result=result, detail=detail,
                              user=user))
     change = WorkbookChange(fields={"last_action": last_action(action, when, messages.text("receive_last_result",

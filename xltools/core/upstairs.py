@@ -46,6 +46,7 @@ class UnitFigures:
     created_at: dt.datetime | None = None
     report_date: dt.date | None = None
     sha256: str = ""  # of the submission file
+    data_sha256: str = ""  # its Thông tin data_sha256: the checksum of its figures
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Decision:
     warnings: int = 0
     proposed: bool = True  # the toolkit's proposal, not (yet) the clerk's word
     report_date_text: str = ""  # the date on the submission's date line (dd/mm/yyyy)
+    data_sha256: str = ""  # the checksum of the submission's figures (its Thông tin data_sha256)
 
 
 @dataclass
@@ -279,4 +281,4 @@ def propose(unit: UnitFigures, findings: Sequence[Finding], *, replaces: str = "
         proposed = True
     return Decision(unit.code, unit.name, unit.period, decision, reason, file=unit.file, sha256=unit.sha256,
                     replaces=replaces, errors=errors, warnings=warnings, proposed=proposed,
-                    report_date_text=day.strftime("%d/%m/%Y") if day else "")
+                    report_date_text=day.strftime("%d/%m/%Y") if day else "", data_sha256=unit.data_sha256)

@@ -148,10 +148,10 @@ def write_review_sheets(wb: xlsxwriter.Workbook, review: Review, period_label: s
     ws.set_row(3, 45)
     words = w["decision_words"]
     rows = [[d.unit_code, d.unit_name, d.period, Path(d.file).name, d.report_date_text, d.replaces, d.errors,
-             d.warnings, words[d.decision], d.reason, d.sha256] for d in review.decisions]
+             d.warnings, words[d.decision], d.reason, d.sha256, d.data_sha256] for d in review.decisions]
     top = 5
-    _table(ws, f, top, w["decisions_columns"], rows, (10, 18, 9, 28, 12, 12, 7, 9, 13, 45, 26), entry_columns=(8, 9),
-           small_columns=(10,))
+    _table(ws, f, top, w["decisions_columns"], rows, (10, 18, 9, 28, 12, 12, 7, 9, 13, 45, 26, 26),
+           entry_columns=(8, 9), small_columns=(10, 11))
     if rows:
         ws.data_validation(top + 1, 8, top + len(rows), 8, {"validate": "list",
                                                             "source": [words[ACCEPTED], words[RETURNED]]})
@@ -244,7 +244,8 @@ def read_answers(path: str | Path, limits: Mapping[str, Any], defs: Definitions 
         answers.decisions.append(Decision(
             unit_code=code, unit_name=cell[cols[1]], period=cell[cols[2]], decision=decision, reason=cell[cols[9]],
             file=cell[cols[3]], sha256=cell[cols[10]], replaces=cell[cols[5]], errors=_int(cell[cols[6]]) or 0,
-            warnings=_int(cell[cols[7]]) or 0, proposed=False, report_date_text=cell[cols[4]]))
+            warnings=_int(cell[cols[7]]) or 0, proposed=False, report_date_text=cell[cols[4]],
+            data_sha256=cell[cols[11]]))
     cols = w["checks_columns"]
     top, at = _find_header(checks, cols, path.name, w["checks_sheet"])
     for line in checks[top + 1:]:
@@ -277,7 +278,8 @@ class Feedback:
 
 
 INFO_KEYS = ("format", "from_unit_code", "from_unit_name", "unit_code", "unit_name", "period", "decision", "reason",
-             "decided_by", "decided_at", "submission_file", "submission_date", "submission_sha256", "replaces",
+             "decided_by", "decided_at", "submission_file", "submission_date", "submission_sha256",
+             "submission_data_sha256", "replaces",
              "findings", "created_at")
 
 

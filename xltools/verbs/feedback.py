@@ -83,7 +83,8 @@ def feedback(rollup_file: str | Path, out_dir: str | Path, *, returns: Mapping[s
                 "unit_name": d.unit_name, "period": d.period or answers.period, "decision": d.decision,
                 "reason": d.reason, "decided_by": who, "decided_at": answers.decided_at,
                 "submission_file": Path(d.file).name, "submission_date": d.report_date_text,
-                "submission_sha256": d.sha256, "replaces": d.replaces, "created_at": created}
+                "submission_sha256": d.sha256, "submission_data_sha256": d.data_sha256, "replaces": d.replaces,
+                "created_at": created}
         target = out / feedback_name(d.unit_code, info["period"], defs)
         planned.append((target, d, build_feedback(info, findings, defs)))
     result = FeedbackResult(out)

@@ -77,6 +77,7 @@ class ReceiveResult:
             reason = r.info.get("reason", "")
             lines.append(messages.text(f"receive_line_{r.status}", file=r.file, period=r.period, decision=word,
                                        reason=f": {reason}" if reason else "", count=len(r.findings)))
+            lines.extend(f"    {note}" for note in r.notes)
         for period in self.reopened:
             lines.append(messages.text("receive_reopened", period=period))
         return [messages.text("receive_done", received=sum(r.status == "received" for r in self.files),
@@ -116,14 +117,29 @@ def _judge(book: CommuneBook, files: Sequence[Path], defs: Definitions) -> list[
         if why:
             out.append(Received(path.name, "rejected", period, decision, why, info=dict(info), sha256=sha))
             continue
+        data_matches = True
+        if decision == "accepted" and info.get("submission_data_sha256"):
+            data_matches = _figures_sha256(book, period) == info["submission_data_sha256"]
         state = states.get(period)
         same = state is not None and state.file == path.name and state.decision == decision \
             and state.submission_sha256 == info.get("submission_sha256", "")
+        notes = [] if data_matches else [messages.text("receive_data_differs", period=period)]
         out.append(Received(path.name, "unchanged" if same else "received", period, decision, info=dict(info),
-                            findings=findings, sha256=sha))
+                            findings=findings, sha256=sha, data_matches=data_matches, notes=notes))
     # two answers on one period in one batch: the one decided last is the period's state
     out.sort(key=lambda r: (r.status != "rejected", r.info.get("created_at", "")))
     return out
+
+
+def _figures_sha256(book: CommuneBook, period: str) -> str:
+    """The checksum of the figures an export of ``period`` would carry now (Thông tin data_sha256)."""
+    from ..core.aggregation import aggregate_book
+    from ..core.checksum import rows_checksum
+
+    try:
+        return rows_checksum(aggregate_book(book, period).long_rows())
+    except XltoolsError:
+        return ""
 
 
 def _sha256(path: Path) -> str:
