@@ -139,6 +139,65 @@ def libreoffice_convert(files: list[Path], to: str, outdir: Path, timeout: int =
     return out
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, where python3-uno lives
+
+_UNO_HEAD = r'''
+import json, os, subprocess, sys, tempfile, time, uno
+from com.sun.star.beans import PropertyValue
+
+def prop(name, value):
+    p = PropertyValue(); p.Name = name; p.Value = value; return p
+
+profile, args = sys.argv[1], sys.argv[2:]
+pipe = "xltools_uno_%d" % os.getpid()
+proc = subprocess.Popen(["soffice", "-env:UserInstallation=" + uno.systemPathToFileUrl(profile), "--headless",
+                         "--invisible", "--norestore", "--nologo", "--accept=pipe,name=%s;urp;" % pipe],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+desktop = None
+try:
+    local = uno.getComponentContext()
+    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+    ctx = None
+    for _ in range(300):
+        try:
+            ctx = resolver.resolve("uno:pipe,name=%s;urp;StarOffice.ComponentContext" % pipe)
+            break
+        except Exception:
+            time.sleep(0.1)
+    desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+'''
+_UNO_TAIL = r'''
+finally:
+    try:
+        if desktop is not None:
+            desktop.terminate()
+    except Exception:
+        pass
+    try:
+        proc.wait(timeout=30)
+    except Exception:
+        proc.kill()
+'''
+
+
+def run_uno(body: str, args: list[str], tmp_path: Path, timeout: int = 180) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in Debian's Python with python3-uno against a headless LibreOffice of its own
+    profile: ``desktop``, ``prop(name, value)`` and ``args`` are there (skipped on a developer
+    machine without LibreOffice or python3-uno, a failure in CI)."""
+    require_soffice()
+    if not Path(SYSTEM_PYTHON).exists() or subprocess.run([SYSTEM_PYTHON, "-c", "import uno"],
+                                                          capture_output=True).returncode != 0:
+        if in_ci():
+            pytest.fail("python3-uno is required in CI")
+        pytest.skip("python3-uno is not installed")
+    import textwrap
+
+    script = tmp_path / "uno_script.py"
+    script.write_text(_UNO_HEAD + textwrap.indent(textwrap.dedent(body), "    ") + _UNO_TAIL, encoding="utf-8")
+    return subprocess.run([SYSTEM_PYTHON, str(script), str(tmp_path / "lo-uno-profile"), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
 class DefinitionsCopy:
     """A copy of workbook/ in the test's folder, in use through XLTOOLS_DEFINITIONS: a province's
     own definitions. ``replace`` fails when the text to change is not there, so the test cannot

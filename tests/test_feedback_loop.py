@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from conftest import libreoffice_convert, require_soffice
+from conftest import libreoffice_convert, run_uno
 
 from xltools import validate
 from xltools.cli import main
@@ -30,7 +29,6 @@ from xltools.verbs.receive import receive
 from xltools.verbs.rollup import rollup
 
 PERIOD = "2023-12"
-SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 def _book(folder: Path, settings, tables) -> Path:
@@ -381,62 +379,22 @@ def test_a_province_answers_a_district_with_the_same_files(loop, tmp_path, defs)
 
 
 # ------------------------------------------------------------------------------ real applications
-UNO_EDIT = r'''
-import os, subprocess, sys, time, uno
-from com.sun.star.beans import PropertyValue
-
-def prop(name, value):
-    p = PropertyValue(); p.Name = name; p.Value = value; return p
-
-path, out, profile, sheet, edits = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
-pipe = "xltools_edit_%d" % os.getpid()
-proc = subprocess.Popen(["soffice", "-env:UserInstallation=" + uno.systemPathToFileUrl(profile), "--headless",
-                         "--invisible", "--norestore", "--nologo", "--accept=pipe,name=%s;urp;" % pipe],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-desktop = None
-try:
-    local = uno.getComponentContext()
-    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
-    ctx = None
-    for _ in range(300):
-        try:
-            ctx = resolver.resolve("uno:pipe,name=%s;urp;StarOffice.ComponentContext" % pipe)
-            break
-        except Exception:
-            time.sleep(0.1)
-    desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
-    doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(path), "_blank", 0, (prop("Hidden", True),))
-    ws = doc.Sheets.getByName(sheet)
-    for edit in edits:  # "A1=text": typed as a user types it
-        ref, value = edit.split("=", 1)
-        ws.getCellRangeByName(ref).setFormula(value)
-    doc.storeToURL(uno.systemPathToFileUrl(out), (prop("FilterName", "Calc MS Excel 2007 XML"),))
-    doc.close(True)
-finally:
-    try:
-        if desktop is not None:
-            desktop.terminate()
-    except Exception:
-        pass
-    try:
-        proc.wait(timeout=30)
-    except Exception:
-        proc.kill()
+# Runs under /usr/bin/python3 (python3-uno, ``conftest.run_uno``): open a workbook hidden, type each
+# "A1=text" into a sheet as a user types it, save it as .xlsx with LibreOffice's own filter.
+TYPE_AND_SAVE = r'''
+path, out, sheet, edits = args[0], args[1], args[2], args[3:]
+doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(path), "_blank", 0, (prop("Hidden", True),))
+ws = doc.Sheets.getByName(sheet)
+for edit in edits:
+    ref, value = edit.split("=", 1)
+    ws.getCellRangeByName(ref).setFormula(value)
+doc.storeToURL(uno.systemPathToFileUrl(out), (prop("FilterName", "Calc MS Excel 2007 XML"),))
+doc.close(True)
 '''
 
 
 def _edit_in_libreoffice(path: Path, out: Path, sheet: str, edits: list[str], tmp_path: Path) -> Path:
-    require_soffice()
-    if subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True).returncode != 0:
-        import os
-
-        if os.environ.get("CI"):
-            pytest.fail("python3-uno is required in CI")
-        pytest.skip("python3-uno is not installed")
-    script = tmp_path / "edit.py"
-    script.write_text(UNO_EDIT, encoding="utf-8")
-    run = subprocess.run([SYSTEM_PYTHON, str(script), str(path), str(out), str(tmp_path / "lo-edit"), sheet, *edits],
-                         capture_output=True, text=True, timeout=180)
+    run = run_uno(TYPE_AND_SAVE, [str(path), str(out), sheet, *edits], tmp_path)
     assert run.returncode == 0, run.stderr
     return out
 

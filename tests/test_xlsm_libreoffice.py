@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import require_soffice
+from conftest import require_soffice, run_uno
 
 from xltools.io import xlsm
 from xltools.verbs.new import new_xlsm
 
 pytestmark = [pytest.mark.libreoffice, pytest.mark.slow]
-
-SYSTEM_PYTHON = "/usr/bin/python3"
 
 STUB = "\r\n".join([
     'Attribute VB_Name = "xlwings"',
@@ -40,71 +37,32 @@ STUB = "\r\n".join([
     "",
 ])
 
-# Runs under /usr/bin/python3 (python3-uno): open the workbook hidden with macros
-# allowed, fire the macro bound to each form button, print caption -> recorded calls.
-UNO_SCRIPT = r'''
-import json, os, subprocess, sys, tempfile, time, uno
-from com.sun.star.beans import PropertyValue
-
-def prop(name, value):
-    p = PropertyValue(); p.Name = name; p.Value = value; return p
-
-path, profile = sys.argv[1], sys.argv[2]
-pipe = "xltools_buttons_%d" % os.getpid()
-proc = subprocess.Popen(["soffice", "-env:UserInstallation=" + uno.systemPathToFileUrl(profile), "--headless",
-                         "--invisible", "--norestore", "--nologo", "--accept=pipe,name=%s;urp;" % pipe],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-desktop = None
-try:
-    local = uno.getComponentContext()
-    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
-    ctx = None
-    for _ in range(300):
+# Runs under /usr/bin/python3 (python3-uno, ``conftest.run_uno``): open the workbook hidden with
+# macros allowed, fire the macro bound to each form button, print caption -> recorded calls.
+CLICK_BUTTONS = r'''
+doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(args[0]), "_blank", 0,
+                                   (prop("Hidden", True), prop("MacroExecutionMode", 4)))
+provider = doc.getScriptProvider()
+recorded = provider.getScript(
+    "vnd.sun.star.script:VBAProject.xlwings.RecordedCalls?language=Basic&location=document")
+out = {"sheet": doc.Sheets.getByIndex(0).Name, "buttons": {}, "errors": {}}
+forms = doc.Sheets.getByIndex(0).DrawPage.Forms
+for f in range(forms.Count):
+    form = forms.getByIndex(f)
+    for i in range(form.Count):
+        control = form.getByIndex(i)
+        events = [e for e in form.getScriptEvents(i) if e.EventMethod == "actionPerformed"]
+        if not events:
+            continue
+        url = events[0].ScriptCode
         try:
-            ctx = resolver.resolve("uno:pipe,name=%s;urp;StarOffice.ComponentContext" % pipe)
-            break
-        except Exception:
-            time.sleep(0.1)
-    desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
-    doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(path), "_blank", 0,
-                                       (prop("Hidden", True), prop("MacroExecutionMode", 4)))
-    provider = doc.getScriptProvider()
-    recorded = provider.getScript(
-        "vnd.sun.star.script:VBAProject.xlwings.RecordedCalls?language=Basic&location=document")
-    out = {"sheet": doc.Sheets.getByIndex(0).Name, "buttons": {}, "errors": {}}
-    forms = doc.Sheets.getByIndex(0).DrawPage.Forms
-    for f in range(forms.Count):
-        form = forms.getByIndex(f)
-        for i in range(form.Count):
-            control = form.getByIndex(i)
-            events = [e for e in form.getScriptEvents(i) if e.EventMethod == "actionPerformed"]
-            if not events:
-                continue
-            url = events[0].ScriptCode
-            try:
-                provider.getScript(url).invoke((), (), ())
-                out["buttons"][control.Label] = {"script": url, "calls": recorded.invoke((), (), ())[0]}
-            except Exception as exc:
-                out["errors"][control.Label] = str(exc)
-    doc.close(True)
-    print(json.dumps(out, ensure_ascii=False))
-finally:
-    try:
-        if desktop is not None:
-            desktop.terminate()
-    except Exception:
-        pass
-    try:
-        proc.wait(timeout=30)
-    except Exception:
-        proc.kill()
+            provider.getScript(url).invoke((), (), ())
+            out["buttons"][control.Label] = {"script": url, "calls": recorded.invoke((), (), ())[0]}
+        except Exception as exc:
+            out["errors"][control.Label] = str(exc)
+doc.close(True)
+print(json.dumps(out, ensure_ascii=False))
 '''
-
-
-def _uno_available() -> bool:
-    if not Path(SYSTEM_PYTHON).exists():
-        return False
-    return subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True).returncode == 0
 
 
 def _stub_variant(source: Path, target: Path) -> Path:
@@ -123,20 +81,10 @@ def _stub_variant(source: Path, target: Path) -> Path:
 
 def test_each_button_runs_its_handler_in_libreoffice(tmp_path, sample, defs):
     require_soffice()
-    if not _uno_available():
-        import os
-
-        if os.environ.get("CI"):
-            pytest.fail("python3-uno is required in CI")
-        pytest.skip("python3-uno is not installed")
     settings, tables = sample
     built = new_xlsm(tmp_path / "SoTheoDoi_HongThuy.xlsm", settings, tables)
     variant = _stub_variant(built, tmp_path / "variant.xlsm")
-    script = tmp_path / "click_buttons.py"
-    script.write_text(UNO_SCRIPT, encoding="utf-8")
-
-    run = subprocess.run([SYSTEM_PYTHON, str(script), str(variant), str(tmp_path / "lo-profile")],
-                         capture_output=True, text=True, timeout=180)
+    run = run_uno(CLICK_BUTTONS, [str(variant)], tmp_path)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
 

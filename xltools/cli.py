@@ -370,6 +370,20 @@ def export(workbook, period, out_dir, password, force, include_members, docx, ne
         click.echo(text("export_encrypted"))
 
 
+def _decision_options(command):
+    """--return, --accept, --decider: the clerk's decisions, on rollup (written in Quyết định) and on
+    feedback (over what Quyết định says)."""
+    for option in reversed([
+        click.option("--return", "returns", multiple=True, metavar="MÃ=LÝ DO",
+                     help="Trả lại báo cáo của đơn vị, với lý do (lặp lại cho nhiều đơn vị). / Return a unit's submission."),
+        click.option("--accept", "accepts", multiple=True, metavar="MÃ",
+                     help="Chấp nhận báo cáo của đơn vị (kể cả khi có lỗi). / Accept a unit's submission."),
+        click.option("--decider", help="Người quyết định. / Who decides."),
+    ]):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))  # missing: the library's error
 @click.option("--period", required=True, metavar="KỲ", help="Kỳ báo cáo cần tổng hợp. / Period.")
@@ -386,11 +400,7 @@ def export(workbook, period, out_dir, password, force, include_members, docx, ne
               help="Định dạng in ra. / Output format.")
 @click.option("--docx", is_flag=True,
               help="Ghi thêm bản dự thảo Word (.docx) cạnh báo cáo. / Also write the report as a Word draft.")
-@click.option("--return", "returns", multiple=True, metavar="MÃ=LÝ DO",
-              help="Trả lại báo cáo của đơn vị, với lý do (lặp lại cho nhiều đơn vị). / Return a unit's submission, with the reason.")
-@click.option("--accept", "accepts", multiple=True, metavar="MÃ",
-              help="Chấp nhận báo cáo của đơn vị (kể cả khi có lỗi). / Accept a unit's submission.")
-@click.option("--decider", help="Người quyết định (mặc định: bcd_head của --settings). / Who decides.")
+@_decision_options
 def rollup(paths, period, out, unit_name, unit_code, expected, settings_file, fmt, docx, returns, accepts, decider):
     """Tổng hợp báo cáo của các đơn vị cấp dưới. / Roll up the units' submissions one level up."""
     from .core.messages import text
@@ -426,11 +436,7 @@ def _returns(values: tuple[str, ...]) -> dict[str, str]:
 @click.argument("rollup_file", metavar="ROLLUP", type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path),
               help="Thư mục ghi các tệp phản hồi. / Folder for the feedback files.")
-@click.option("--return", "returns", multiple=True, metavar="MÃ=LÝ DO",
-              help="Trả lại báo cáo của đơn vị, với lý do (thay cột Quyết định). / Return a unit's submission.")
-@click.option("--accept", "accepts", multiple=True, metavar="MÃ",
-              help="Chấp nhận báo cáo của đơn vị (thay cột Quyết định). / Accept a unit's submission.")
-@click.option("--decider", help="Người quyết định (thay ô trong sheet Quyết định). / Who decided.")
+@_decision_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Định dạng in ra. / Output format.")
 def feedback(rollup_file, out, returns, accepts, decider, fmt):

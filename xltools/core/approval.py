@@ -258,12 +258,24 @@ def receive_change(book: CommuneBook, received: Sequence[Received], *, when: dt.
     return change.covering(book)
 
 
-def reopen_rows(book: CommuneBook, periods: Sequence[str], *, when: dt.datetime, reason: str) -> list[dict[str, Any]]:
-    """The "Mở lại" rows that lift the lock of ``periods``."""
+def add_reopening(book: CommuneBook, change: WorkbookChange, periods: Sequence[str], *, when: dt.datetime,
+                  user: str, reason: str) -> WorkbookChange:
+    """``change`` with the "Mở lại" rows that lift the lock of ``periods`` and one Nhật ký row
+    ("Mở lại kỳ"): the one place that reopens, for ``receive --reopen`` and ``import --reopen``."""
     locked = locked_periods(book)
-    return [{"received_at": when, "period": p, "decision": decision_word(book.defs, REOPENED), "reason": reason,
+    rows = [{"received_at": when, "period": p, "decision": decision_word(book.defs, REOPENED), "reason": reason,
              "upper_unit": locked[p].upper_unit if p in locked else "", "file": locked[p].file if p in locked else ""}
             for p in periods]
+    entry = log_entry(time=when, action=messages.text("reopen_log_action"), file="",
+                      result=messages.text("receive_result_received"), user=user,
+                      detail=messages.text("reopen_log_detail", periods=", ".join(periods), reason=reason))
+    for key, appends in ((FEEDBACK, rows), ("log", [entry])):
+        tc = change.table(key)
+        if tc is not None:
+            tc.appends.extend(appends)
+        else:
+            change.tables.append(table_change(book, key, appends=appends))
+    return change.covering(book)
 
 
 def _day(value: Any, fmt: str) -> str:

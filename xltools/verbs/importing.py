@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..core import messages
-from ..core.approval import FEEDBACK, PeriodState, locked_periods, locks_of_month, reopen_rows
+from ..core.approval import PeriodState, add_reopening, locked_periods, locks_of_month
 from ..core.book import CommuneBook
-from ..core.change import WorkbookChange, log_entry, now, table_change
+from ..core.change import WorkbookChange, now
 from ..core.definitions import Definitions, get_definitions
 from ..core.errors import InputError
 from ..core.outputs import import_change
@@ -164,16 +164,9 @@ def plan_import(
     change = import_change(book, merged, summary, when=stamp, user=current_user())
     if locks and reopen:
         periods = sorted({s.period for states in locks.values() for s in states})
-        rows = reopen_rows(book, periods, when=stamp, reason=messages.text("receive_reopen_reason"))
-        change.tables.append(table_change(book, FEEDBACK, appends=rows))
-        log = change.table("log")
-        if log is not None:
-            log.appends.append(log_entry(time=stamp, action=messages.text("reopen_log_action"), file="",
-                                         result=messages.text("receive_result_received"), user=current_user(),
-                                         detail=messages.text("reopen_log_detail", periods=", ".join(periods),
-                                                              reason=messages.text("receive_reopen_reason"))))
+        change = add_reopening(book, change, periods, when=stamp, user=current_user(),
+                               reason=messages.text("receive_reopen_reason"))
         summary.warnings.append(messages.text("import_reopened", periods=", ".join(periods)))
-        change = change.covering(book)
     return summary, change
 
 

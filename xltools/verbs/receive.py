@@ -22,16 +22,16 @@ from ..core import messages
 from ..core.approval import (
     FEEDBACK,
     Received,
+    add_reopening,
     decision_word,
     has_feedback,
     judge_feedback,
     locked_periods,
     period_states,
     receive_change,
-    reopen_rows,
 )
 from ..core.book import CommuneBook
-from ..core.change import WorkbookChange, log_entry, now, table_change
+from ..core.change import WorkbookChange, now
 from ..core.definitions import Definitions, get_definitions
 from ..core.errors import InputError, WorkbookError, XltoolsError
 from ..core.frames import ROW
@@ -217,20 +217,7 @@ def plan_receive(
     change = receive_change(book, result.files, when=when, user=user, action=messages.text("receive_log_action")) \
         if result.files else WorkbookChange()
     if reopen:
-        rows = reopen_rows(book, reopen, when=when, reason=reason or messages.text("receive_reopen_reason"))
-        tc = change.table(FEEDBACK)
-        if tc is not None:
-            tc.appends.extend(rows)
-        else:
-            change.tables.append(table_change(book, FEEDBACK, appends=rows))
-        log = change.table("log")
-        entry = log_entry(time=when, action=messages.text("reopen_log_action"), file="",
-                          result=messages.text("receive_result_received"), user=user,
-                          detail=messages.text("reopen_log_detail", periods=", ".join(reopen), reason=reason or "-"))
-        if log is not None:
-            log.appends.append(entry)
-        else:
-            change.tables.append(table_change(book, "log", appends=[entry]))
+        add_reopening(book, change, reopen, when=when, user=user, reason=reason or messages.text("receive_reopen_reason"))
         result.reopened = reopen
     change = change.covering(book)
     if not any(r.status == "received" for r in result.files) and not reopen:
