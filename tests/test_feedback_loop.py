@@ -455,3 +455,15 @@ def test_the_receive_button_writes_what_the_command_writes(loop, tmp_path, defs)
     dashboard = defs.sheet("dashboard")
     cell = next(f.cell for f in dashboard.fields if f.key == "upper_feedback")
     assert written_cells(opened, dashboard.name)[cell] == openpyxl.load_workbook(by_command)[dashboard.name][cell].value
+
+
+def test_receive_without_files_takes_the_feedback_folder_of_the_settings(loop, tmp_path, defs):
+    book = loop["books"][1]
+    missing = CliRunner().invoke(main, ["receive", str(book)])
+    assert missing.exit_code == 1 and missing.output.startswith("Lỗi: Chưa có thư mục ")
+    assert defs.setting("feedback_dir").label in missing.output
+    feedback(_rollup(loop).path, book.parent / str(defs.setting("feedback_dir").default))
+    done = CliRunner().invoke(main, ["receive", str(book), "--format", "json"])
+    files = {f["file"]: f for f in json.loads(done.stdout)["files"]}
+    assert files[f"PhanHoi_{loop['codes'][1]}_{PERIOD}.xlsx"]["status"] == "received"
+    assert files[f"PhanHoi_{loop['codes'][0]}_{PERIOD}.xlsx"]["status"] == "rejected"

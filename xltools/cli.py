@@ -465,9 +465,15 @@ def receive(workbook, paths, reopen, reason, dry_run, fmt):
     from .verbs.receive import receive as receive_feedback
 
     if not paths and not reopen:  # the feedback folder of the settings, as the button takes it
+        from .core.errors import InputError
         from .io.reader import read_workbook
 
-        paths = (read_workbook(workbook, sheets=["villages"]).folder_setting("feedback_dir"),)
+        book = read_workbook(workbook, sheets=["villages"])
+        folder = book.folder_setting("feedback_dir")
+        if not folder.is_dir():
+            raise InputError("receive_folder_missing", folder=str(folder.resolve()),
+                             label=book.defs.setting("feedback_dir").label)
+        paths = (folder,)
     result = receive_feedback(workbook, paths, reopen=reopen, reason=reason, dry_run=dry_run)
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))

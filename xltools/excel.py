@@ -288,7 +288,7 @@ def _receive(session: Session, folder: str | Path | None) -> str:
 
     inbox = session.setting_folder("feedback_dir", folder)
     if not inbox.is_dir():
-        raise InputError("excel_folder_missing", folder=str(inbox))
+        raise InputError("receive_folder_missing", folder=str(inbox), label=session.defs.setting("feedback_dir").label)
     previous = highlighted_cells(session.grid("checks"), session.defs)
     result, change = plan_receive(session.commune(), [inbox], previous=previous)
     if change is not None:
