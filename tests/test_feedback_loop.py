@@ -207,8 +207,13 @@ def test_a_returned_period_shows_on_the_dashboard_and_its_findings_at_their_cell
     assert any(r[1] == defs.sheet("reports").name and r[2] == f"{letter}{row}" for r in checks), checks
     log = list(wb[defs.sheet("log").name].iter_rows(values_only=True))
     assert [r[1] for r in log[-2:]] == ["Nhận phản hồi", "Nhận phản hồi"]
+    rows = len(read_workbook(book, defs).tables["feedback"])
+    assert rows == 3  # the decision and its two findings
     again = receive(book, [loop["tmp"] / "answers" / f"PhanHoi_{loop['codes'][1]}_{PERIOD}.xlsx"])
     assert again.files[0].status == "unchanged"
+    after = list(openpyxl.load_workbook(book)[defs.sheet("log").name].iter_rows(values_only=True))
+    assert len(after) == len(log)  # a file received before is said, not logged again
+    assert len(read_workbook(book, defs).tables["feedback"]) == rows  # nor added again
 
 
 def test_feedback_for_a_replaced_submission_is_refused(loop, tmp_path):

@@ -226,7 +226,8 @@ def _logged_exports(book: CommuneBook) -> list[tuple[str, str]]:
 
 def receive_change(book: CommuneBook, received: Sequence[Received], *, when: dt.datetime, user: str,
                    action: str) -> WorkbookChange:
-    """The decision and finding rows of every file received, one Nhật ký row per file, the dashboard."""
+    """The decision and finding rows of every file received, one Nhật ký row per file received or
+    refused (not for one received before), the dashboard's last action."""
     appends: list[dict[str, Any]] = []
     log = []
     for r in received:
@@ -242,6 +243,8 @@ def receive_change(book: CommuneBook, received: Sequence[Received], *, when: dt.
             for f in r.findings:
                 appends.append({**base, "village_code": f.get("part_code", ""), "indicator": f.get("key", ""),
                                 "rule": f.get("rule", ""), "message": f.get("message", "")})
+        if r.status == "unchanged":  # a file of the folder received on an earlier click: logged then
+            continue
         result = messages.text(f"receive_result_{r.status}")
         detail = r.reason or messages.text("receive_log_detail", period=r.period, decision=decision_word(
             book.defs, r.decision) if r.decision else "-", reason=r.info.get("reason", "") or "-",
