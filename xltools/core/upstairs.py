@@ -24,6 +24,7 @@ import numpy as np
 
 from .aggregation import DataRow
 from .definitions import Definitions
+from .errors import InputError
 from .messages import fill
 from .periods import Period
 from .validation.core import fill as fill_rule
@@ -266,6 +267,18 @@ def diff_units(old: UnitFigures, new: UnitFigures) -> list[Change]:
 
 
 # ------------------------------------------------------------------------------ decisions
+def clerk_decisions(returns: Mapping[str, str] | None, accepts: Sequence[str] | None,
+                    known: set[str]) -> dict[str, tuple[str, str]]:
+    """The clerk's word (``--return CODE=reason``, ``--accept CODE``) as code -> (decision, reason);
+    InputError naming a code that has no submission here."""
+    given = {code: (RETURNED, reason) for code, reason in (returns or {}).items()}
+    given.update({code: (ACCEPTED, "") for code in (accepts or ())})
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise InputError("rollup_unknown_unit", code=unknown[0], codes=", ".join(sorted(known)))
+    return given
+
+
 def propose(unit: UnitFigures, findings: Sequence[Finding], *, replaces: str = "",
             given: Mapping[str, tuple[str, str]] | None = None, reason_template: str = "") -> Decision:
     """The decision for ``unit``: the clerk's (``given``: code -> (decision, reason)) or the proposal."""

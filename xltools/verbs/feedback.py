@@ -19,7 +19,7 @@ from typing import Any
 from ..core import messages
 from ..core.definitions import Definitions, get_definitions
 from ..core.errors import InputError, WorkbookError
-from ..core.upstairs import ACCEPTED, RETURNED, Decision
+from ..core.upstairs import ACCEPTED, Decision, clerk_decisions
 from ..io.review import build_feedback, feedback_name, read_answers, review_words, write_feedback
 from ..io.submission_reader import submission_limits
 
@@ -64,12 +64,7 @@ def feedback(rollup_file: str | Path, out_dir: str | Path, *, returns: Mapping[s
     w = review_words(defs)
     if not answers.decisions:
         raise InputError("feedback_no_decisions", file=path.name, sheet=w["decisions_sheet"])
-    given = {code: (RETURNED, reason) for code, reason in (returns or {}).items()}
-    given.update({code: (ACCEPTED, "") for code in (accepts or [])})
-    known = {d.unit_code for d in answers.decisions}
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise InputError("rollup_unknown_unit", code=unknown[0], codes=", ".join(sorted(known)))
+    given = clerk_decisions(returns, accepts, {d.unit_code for d in answers.decisions})
     who = decided_by if decided_by is not None else answers.decided_by
     created = dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
     out = Path(out_dir)

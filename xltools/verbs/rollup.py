@@ -30,7 +30,7 @@ from ..core.report_body import report_body
 from ..core.situation import UnitSituation, body_lines, summed, unit_situation, upper_situation, with_lines
 from ..core.submission import info_rows, report_header, submission_name
 from ..core.text import slug
-from ..core.upstairs import ACCEPTED, RETURNED, Review, UnitFigures, check_units, diff_units, propose
+from ..core.upstairs import RETURNED, Review, UnitFigures, check_units, clerk_decisions, diff_units, propose
 from ..io.report_docx import build_report_docx, docx_name, write_report_docx
 from ..io.review import review_words as review_words_of
 from ..io.review import write_review_sheets
@@ -335,12 +335,7 @@ def _review(accepted: Sequence[Submission], superseded: Sequence[tuple[Any, Any]
     figures = {str(s.path): _figures(s, defs) for s in accepted}
     older = {old.file for old, _ in superseded}
     kept = [f for path, f in figures.items() if path not in older]
-    known = {f.code for f in kept}
-    given = {code: (RETURNED, reason) for code, reason in (returns or {}).items()}
-    given.update({code: (ACCEPTED, "") for code in (accepts or ())})
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise InputError("rollup_unknown_unit", code=unknown[0], codes=", ".join(sorted(known)))
+    given = clerk_decisions(returns, list(accepts or ()), {f.code for f in kept})
     review = Review(findings=check_units(kept, history, defs))
     replaced: dict[str, UnitFigures] = {}  # per unit, the newest of the submissions it replaces
     for old, _new in superseded:
