@@ -345,6 +345,22 @@ def test_validation_flags_an_edit_of_an_accepted_period_and_receive_reopens_it(l
     assert not_locked.exit_code == 1 and "không phải kỳ đã được cấp trên chấp nhận" in not_locked.output
 
 
+def test_an_indicator_added_by_a_later_release_does_not_unlock_or_flag_an_accepted_period(loop, tmp_path,
+                                                                                         own_definitions):
+    """The lock's checksum takes the indicators that hold a value: the empty column of a new
+    indicator (read as not reported until the upgrade) leaves the accepted period as it was."""
+    book = loop["books"][0]
+    _accepted(loop, tmp_path)
+    own_definitions.add_indicator()
+    from xltools.core.definitions import load_definitions
+
+    later = load_definitions(own_definitions.folder)  # read afresh: the release with one more indicator
+    assert "school_talks" in [i.key for i in later.indicators]
+    report = validate(book, defs=later)
+    assert [i for i in report.issues if i.rule == "structure-upgrade-needed"]  # it is read as the newer release
+    assert not [i for i in report.issues if i.rule == "feedback-accepted-changed"]
+
+
 def test_an_acceptance_of_figures_edited_after_the_export_locks_nothing_silently(loop, tmp_path, defs):
     """The figures were changed after the export that the level above accepted: receive says so,
     and validation flags the period until it is reopened (the lock never holds other numbers)."""

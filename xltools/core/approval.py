@@ -129,15 +129,17 @@ def locks_of_month(locked: Mapping[str, PeriodState], month: str) -> list[Period
 
 
 def period_rows_sha256(book: CommuneBook, period: str, reports: pd.DataFrame | None = None) -> str:
-    """SHA-256 of the village report rows of ``period``'s months (village, month, every indicator)."""
+    """SHA-256 of the village report rows of ``period``'s months: village, month and each indicator
+    that holds a value (by key, so that a column an upgrade adds, empty, changes nothing)."""
     frame = book.tables["reports"] if reports is None else reports
     months = set(Period.parse(period).months())
-    keys = ["village_code", "period"] + [i.key for i in book.defs.indicators if i.key in frame.columns]
+    keys = [i.key for i in book.defs.indicators if i.key in frame.columns]
     rows = []
     if len(frame) and "period" in frame and "village_code" in frame:
         chosen = frame[frame["period"].map(lambda p: _text(p) in months)]
-        for rec in chosen[keys].to_dict("records"):
-            rows.append([_value(rec[k]) for k in keys])
+        for rec in chosen[["village_code", "period", *keys]].to_dict("records"):
+            values = [[k, _value(rec[k])] for k in keys if _value(rec[k]) != ""]
+            rows.append([_value(rec["village_code"]), _value(rec["period"]), values])
     rows.sort()
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
 
