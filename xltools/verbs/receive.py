@@ -11,6 +11,7 @@ they concern. ``reopen`` lifts the lock of accepted periods (a "Mở lại" row,
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import pandas as pd
 
 from ..core import messages
 from ..core.approval import (
+    ACCEPTED,
     FEEDBACK,
     Received,
     add_reopening,
@@ -118,7 +120,7 @@ def _judge(book: CommuneBook, files: Sequence[Path], defs: Definitions) -> list[
             out.append(Received(path.name, "rejected", period, decision, why, info=dict(info), sha256=sha))
             continue
         data_matches = True
-        if decision == "accepted" and info.get("submission_data_sha256"):
+        if decision == ACCEPTED and info.get("submission_data_sha256"):
             data_matches = _figures_sha256(book, period) == info["submission_data_sha256"]
         state = states.get(period)
         same = state is not None and state.file == path.name and state.decision == decision \
@@ -143,8 +145,6 @@ def _figures_sha256(book: CommuneBook, period: str) -> str:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
