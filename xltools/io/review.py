@@ -85,9 +85,19 @@ def _table(ws: Any, f: _Formats, top: int, columns: Sequence[str], rows: Sequenc
     """A header at ``top`` and the rows below it, with a filter and the header frozen."""
     for c, h in enumerate(columns):
         ws.write_string(top, c, h, f.head)
+    cache: dict[tuple[str, int], int] = {}
+
+    def measured(text: str, c: int) -> int:
+        if (text, c) not in cache:
+            cache[(text, c)] = lines_needed(text, widths[c] * 5.6 + 5, 11)
+        return cache[(text, c)]
+
     for i, row in enumerate(rows, start=top + 1):
-        lines = max((lines_needed(str(v), widths[c] * 5.6 + 5, 11) for c, v in enumerate(row)
-                     if isinstance(v, str) and c < len(widths) and c not in small_columns), default=1)
+        # a text no longer than the column's width in digits fits one line: only the longer ones are
+        # measured, each distinct (text, column) once (labels and messages repeat over thousands of rows)
+        lines = max((measured(v, c) for c, v in enumerate(row)
+                     if isinstance(v, str) and c < len(widths) and len(v) > widths[c] and c not in small_columns),
+                    default=1)
         if lines > 1:
             ws.set_row(i, round(lines * 11 * 1.25 + 4, 1))
         for c, value in enumerate(row):
