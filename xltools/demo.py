@@ -232,6 +232,8 @@ def _step_feedback(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     village's figure, exports again; the resubmission is rolled up (what changed), accepted, and
     the accepted month is locked (a changed form is refused)."""
     from .core.frames import records
+    from .core.submission import submission_name
+    from .io.formreader import read_form
     from .io.forms import fill_form
     from .io.reader import read_workbook
     from .io.review import feedback_name
@@ -243,7 +245,7 @@ def _step_feedback(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     period = str(args["period"])
     code = str(_sample_settings()["commune_code"])
     answers = Path(args["out"]) / FEEDBACK_DIR
-    rolled = Path(args["out"]) / f"BC138_{args['unit_code']}_{period}.xlsx"
+    rolled = Path(args["out"]) / submission_name(str(args["unit_code"]), period, defs)
     reason = text("demo_return_reason", village=RETURNED_VILLAGE)
     sent = feedback(rolled, answers, returns={code: reason}, defs=defs)
     result.lines.append(text("demo_feedback", n=len(sent.written), folder=answers.name,
@@ -258,7 +260,8 @@ def _step_feedback(result: DemoResult, defs: Definitions, echo: Echo) -> None:
     reports = book.tables["reports"]
     row = records(reports[(reports["period"] == period) & (reports["village_code"] == RETURNED_VILLAGE)])[0]
     inbox = result.folder / str(book.settings.get("inbox_dir") or "Phieu_nhan")
-    form = next(inbox.glob(f"PhieuBaoCao_{RETURNED_VILLAGE}_{period}.xlsx"))
+    form = min((f for f in inbox.glob("*.xlsx")  # the village's form as made (by what it says), not a copy
+                if read_form(f, defs).meta.get("village_code") == RETURNED_VILLAGE), key=lambda f: (len(f.name), f.name))
     fixed = dict(row, concentrated_attendance=max(0, int(row["concentrated_attendance"] or 0) - 5))
     corrected = fill_form(form, fixed, inbox / form.name.replace(".xlsx", " (sửa theo cấp trên).xlsx"))
     imported = import_reports(result.workbook, [corrected], defs=defs)

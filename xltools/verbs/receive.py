@@ -43,7 +43,7 @@ from ..core.validation import validate_book
 from ..core.validation.render import highlighted_cells
 from ..io.files import current_user, refuse_if_open
 from ..io.reader import read_sheet_rows, read_workbook
-from ..io.review import read_feedback
+from ..io.review import read_feedback, review_words
 from ..io.sink import apply_change
 from ..io.submission_reader import submission_limits
 
@@ -86,15 +86,17 @@ class ReceiveResult:
                               total=len(self.files), workbook=self.path.name), *lines]
 
 
-def feedback_files(sources: Iterable[str | Path]) -> list[Path]:
-    """Files given, and the .xlsx files of folders given whose name says feedback (PhanHoi_…)."""
+def feedback_files(sources: Iterable[str | Path], defs: Definitions | None = None) -> list[Path]:
+    """Files given, and the .xlsx files of folders given whose name begins as report.toml
+    [review] feedback_file says (PhanHoi_…)."""
+    prefix = review_words(defs or get_definitions())["feedback_file"].split("{")[0].casefold()
     out: list[Path] = []
     for source in map(Path, sources):
         if not source.exists():
             raise WorkbookError("not_found", file=str(source))
         if source.is_dir():
             out.extend(sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() == ".xlsx"
-                              and p.name.casefold().startswith("phanhoi") and not p.name.startswith(("~$", "."))))
+                              and p.name.casefold().startswith(prefix) and not p.name.startswith(("~$", "."))))
         else:
             out.append(source)
     return out
@@ -203,7 +205,7 @@ def plan_receive(
     if not has_feedback(book):
         raise InputError("receive_needs_upgrade", workbook=book.path.name, sheet=defs.sheet(FEEDBACK).name)
     result = ReceiveResult(book.path, defs=defs)
-    files = feedback_files(sources) if sources else []
+    files = feedback_files(sources, defs) if sources else []
     if sources and not files and not reopen:
         raise InputError("receive_no_files", paths=", ".join(map(str, sources)))
     result.files = _judge(book, files, defs)
