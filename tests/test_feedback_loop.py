@@ -484,6 +484,9 @@ def test_receive_without_files_takes_the_feedback_folder_of_the_settings(loop, t
     assert missing.exit_code == 1 and missing.output.startswith("Lỗi: Chưa có thư mục ")
     assert defs.setting("feedback_dir").label in missing.output
     feedback(_rollup(loop).path, book.parent / str(defs.setting("feedback_dir").default))
+    before = book.read_bytes()
+    tried = CliRunner().invoke(main, ["receive", str(book), "--dry-run"])
+    assert "Chạy thử (--dry-run): chưa ghi gì vào sổ." in tried.output and book.read_bytes() == before
     done = CliRunner().invoke(main, ["receive", str(book), "--format", "json"])
     files = {f["file"]: f for f in json.loads(done.stdout)["files"]}
     assert files[f"PhanHoi_{loop['codes'][1]}_{PERIOD}.xlsx"]["status"] == "received"

@@ -56,6 +56,7 @@ class ReceiveResult:
     files: list[Received] = field(default_factory=list)
     reopened: list[str] = field(default_factory=list)
     written: bool = False
+    dry_run: bool = False
     defs: Definitions | None = field(default=None, repr=False)
 
     @property
@@ -82,6 +83,8 @@ class ReceiveResult:
             lines.extend(f"    {note}" for note in r.notes)
         for period in self.reopened:
             lines.append(messages.text("receive_reopened", period=period))
+        if self.dry_run:
+            lines.append(messages.text("import_summary_dry_run"))
         return [messages.text("receive_done", received=sum(r.status == "received" for r in self.files),
                               total=len(self.files), workbook=self.path.name), *lines]
 
@@ -180,6 +183,7 @@ def receive(
     book = read_workbook(path, defs, strict=False)
     previous = highlighted_cells(read_sheet_rows(path, defs.sheet("checks").name), defs)
     result, change = plan_receive(book, sources, reopen=reopen, reason=reason, previous=previous)
+    result.dry_run = dry_run
     if change is not None and not dry_run:
         apply_change(path, change, defs)
         result.written = True
