@@ -187,7 +187,7 @@ def judge_feedback(book: CommuneBook, file: str, info: Mapping[str, str]) -> str
     if own and unit != own:
         return messages.text("receive_other_unit", file=file, unit=f"{info.get('unit_name', '')} ({unit})", own=own)
     period, sha = info.get("period", ""), info.get("submission_sha256", "")
-    current = _exports(book).get(period)
+    current = latest_exports(book).get(period)
     logged = {s: when for s, when in _logged_exports(book)}
     if current is not None and current[0] == sha:
         return None
@@ -199,7 +199,7 @@ def judge_feedback(book: CommuneBook, file: str, info: Mapping[str, str]) -> str
                          file_name=info.get("submission_file", ""))
 
 
-def _exports(book: CommuneBook) -> dict[str, tuple[str, str]]:
+def latest_exports(book: CommuneBook) -> dict[str, tuple[str, str]]:
     """Per period, the SHA-256 and date of its latest export (the register's row)."""
     frame = book.tables.get("register")
     out: dict[str, tuple[str, str]] = {}

@@ -89,7 +89,7 @@ def _table(ws: Any, f: _Formats, top: int, columns: Sequence[str], rows: Sequenc
 
     def measured(text: str, c: int) -> int:
         if (text, c) not in cache:
-            cache[(text, c)] = lines_needed(text, widths[c] * 5.6 + 5, 11)
+            cache[(text, c)] = lines_needed(text, widths[c] * 5.0, 11)  # a width unit is about 5 pt of Times New Roman 11
         return cache[(text, c)]
 
     for i, row in enumerate(rows, start=top + 1):
@@ -379,14 +379,6 @@ def build_feedback(info: Mapping[str, str], findings: Sequence[Finding], defs: D
 
 def write_feedback(path: str | Path, data: bytes) -> Path:
     return write_atomic(path, lambda tmp: Path(tmp).write_bytes(data), keep_backup=False)
-
-
-def is_feedback(path: str | Path, limits: Mapping[str, Any], defs: Definitions | None = None) -> bool:
-    """Whether ``path`` is a feedback file (its Thông tin says so); False for anything unreadable."""
-    try:
-        return read_feedback(path, limits, defs, verify=False).get("format") == FEEDBACK_FORMAT
-    except WorkbookError:
-        return False
 
 
 def read_feedback(path: str | Path, limits: Mapping[str, Any], defs: Definitions | None = None, *,

@@ -25,6 +25,7 @@ from ..core.approval import (
     FEEDBACK,
     Received,
     add_reopening,
+    dashboard_text,
     decision_word,
     has_feedback,
     judge_feedback,
@@ -239,7 +240,5 @@ def plan_receive(
 
 
 def _state_fields(book: CommuneBook) -> dict[str, Any]:
-    from ..core.approval import dashboard_text
-
     states = period_states(book)
     return {"upper_feedback": dashboard_text(states, book.defs)} if states else {}

@@ -12,26 +12,15 @@ from __future__ import annotations
 import pandas as pd
 
 from ..approval import RETURNED as RETURNED_STATE
-from ..approval import locked_periods, period_rows_sha256, period_states
+from ..approval import latest_exports, locked_periods, period_rows_sha256, period_states
 from ..periods import Period
 from .core import Context, RuleRun, rule
-
-
-def _latest_exports(ctx: Context) -> dict[str, str]:
-    frame = ctx.book.tables.get("register")
-    out: dict[str, str] = {}
-    if frame is None or not len(frame):
-        return out
-    for period, sha in zip(frame["period"], frame["sha256"]):
-        if isinstance(period, str) and isinstance(sha, str):
-            out[period.strip()] = sha.strip()
-    return out
 
 
 @rule("feedback-returned", "feedback", needs=("feedback.period", "feedback.decision"))
 def returned(ctx: Context, run: RuleRun) -> None:
     """The level above's findings on a returned period, until it is exported again."""
-    exports = _latest_exports(ctx)
+    exports = {p: sha for p, (sha, _) in latest_exports(ctx.book).items()}
     reports = ctx.table("reports")
     for period, state in period_states(ctx.book).items():
         if state.decision != RETURNED_STATE or (exports.get(period) and exports[period] != state.submission_sha256):
