@@ -560,6 +560,25 @@ def addin_uninstall(folder):
 
 
 @main.command()
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Thư mục ghi gói cài đặt. / Folder for the zip.")
+@click.option("--python", "pythons", multiple=True, metavar="3.X",
+              help="Phiên bản Python của máy Windows (lặp lại được; mặc định 3.10–3.13). / Target Pythons.")
+@click.option("--platform", default="win_amd64", show_default=True,
+              help="Nền tảng của các gói wheel; “here” = máy này (để thử). / Wheel platform; 'here' for this machine.")
+def bundle(out_dir, pythons, platform):
+    """Tạo gói cài đặt không cần mạng cho máy Windows (.zip). / Build the offline Windows installer."""
+    from .bundle import DEFAULT_PYTHONS, build_bundle
+    from .core.messages import text
+
+    if platform == "here":
+        pythons = pythons or (f"{sys.version_info[0]}.{sys.version_info[1]}",)
+    pythons = pythons or DEFAULT_PYTHONS
+    made = build_bundle(out_dir, pythons, platform=platform)
+    click.echo(text("bundle_made", file=made, size=round(made.stat().st_size / 1e6), pythons=", ".join(pythons)))
+
+
+@main.command()
 @click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Định dạng in ra. / Output format.")
