@@ -155,6 +155,37 @@ def test_conf_values_built_on_windows_name_the_running_python():
     assert set(values) == set(xlsm.conf_values("linux"))
 
 
+VIETNAMESE_TEMP = "C:\\Users\\Nguyễn Văn An\\AppData\\Local\\Temp"
+
+
+def test_a_plain_temp_folder_keeps_xlwings_default():
+    # an empty TEMP DIR would put the log at the drive's root: the key is only written when needed
+    values = xlsm.conf_values("win32", {"TEMP": "C:\\Users\\an\\AppData\\Local\\Temp"}, short=lambda p: "")
+    assert "TEMP DIR" not in values
+
+
+def test_a_vietnamese_user_name_gets_an_ascii_temp_folder_for_the_buttons_log():
+    short = {VIETNAMESE_TEMP: "C:\\Users\\NGUYNV~1\\AppData\\Local\\Temp"}
+    values = xlsm.conf_values("win32", {"TEMP": VIETNAMESE_TEMP}, short=lambda p: short.get(p, ""))
+    assert values["TEMP DIR"] == "C:\\Users\\NGUYNV~1\\AppData\\Local\\Temp"
+    # 8.3 names turned off on the volume: a folder under ProgramData, plain ASCII
+    values = xlsm.conf_values("win32", {"TEMP": VIETNAMESE_TEMP, "PROGRAMDATA": "C:\\ProgramData"},
+                              short=lambda p: "")
+    assert values["TEMP DIR"] == "C:\\ProgramData\\xltools\\tmp" and values["TEMP DIR"].isascii()
+    # the keys stay contiguous from A1: xlwings stops reading at the first empty key
+    assert all(values) and list(values)[:5] == list(xlsm.conf_values("linux"))
+
+
+def test_an_interpreter_under_a_vietnamese_user_name_is_written_in_its_ascii_form(monkeypatch):
+    exe = "C:\\Users\\Nguyễn\\AppData\\Local\\Programs\\Python\\Python311\\python.exe"
+    monkeypatch.setattr(xlsm.sys, "executable", exe)
+    alias = "C:\\Users\\NGUYN~1\\AppData\\Local\\Programs\\Python\\Python311\\python.exe"
+    values = xlsm.conf_values("win32", {"TEMP": "C:\\T"}, short=lambda p: alias if p == exe else "")
+    assert values["Interpreter_Win"] == alias
+    # no ASCII form: the path stays as it is (doctor warns about it)
+    assert xlsm.conf_values("win32", {"TEMP": "C:\\T"}, short=lambda p: "")["Interpreter_Win"] == exe
+
+
 def test_an_edited_bas_file_goes_into_the_project(tmp_path):
     sources = xlsm.macro_sources()
     module = next(iter(sources))

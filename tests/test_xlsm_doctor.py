@@ -168,3 +168,67 @@ def test_every_required_package_is_checked(monkeypatch, installed):
     assert {"xlwings", "pyOpenVBA", "pandas", "python-calamine", "defusedxml", "msoffcrypto-tool"} <= set(names)
     assert "pytest" not in names and len(names) == len(set(names))  # no test extras, xlwings once
     assert all(c.status == "ok" for c in checks)
+
+
+ASR_POLICY = doctor.ASR_KEYS[0]
+ASR_LOCAL = doctor.ASR_KEYS[1]
+
+
+def _registry(values):
+    return lambda hive, key, name: values.get((hive, key, name))
+
+
+@pytest.mark.parametrize(("state", "status"), [("1", "error"), ("6", "warning"), ("2", "info"), ("0", "ok"),
+                                               (None, "ok")])
+def test_the_defender_rule_that_stops_excel_starting_python(state, status):
+    values = {} if state is None else {("HKLM", ASR_LOCAL, doctor.ASR_CHILD_PROCESSES): state}
+    asr = _by_key(doctor.policy_checks("win32", _registry(values)))["asr"][0]
+    assert asr.status == status
+    if status == "error":
+        assert "python.exe" in asr.message and "shortcuts" in asr.message and doctor.ASR_CHILD_PROCESSES in asr.message
+
+
+def test_the_group_policy_setting_of_the_rule_comes_before_the_local_one():
+    values = {("HKLM", ASR_POLICY, doctor.ASR_CHILD_PROCESSES): "1", ("HKLM", ASR_LOCAL, doctor.ASR_CHILD_PROCESSES): "0"}
+    assert _by_key(doctor.policy_checks("win32", _registry(values)))["asr"][0].status == "error"
+    assert doctor.policy_checks("linux", _registry(values)) == []  # no registry to read elsewhere
+
+
+def test_excel_macro_policy_is_read_where_it_can_be():
+    policy, user = doctor.EXCEL_SECURITY_KEYS
+    checks = _by_key(doctor.policy_checks("win32", _registry({
+        ("HKCU", policy, "VBAWarnings"): "4", ("HKCU", user, "VBAWarnings"): "1",
+        ("HKCU", user, "blockcontentexecutionfrominternet"): "1",
+        ("HKCU", policy + "\\Trusted Locations", "AllLocationsDisabled"): "1"})))
+    assert checks["macros"][0].status == "warning" and "= 4" in checks["macros"][0].message
+    assert "addin install" in checks["macros"][0].message  # the add-in in XLSTART still runs
+    assert checks["trusted_locations"][0].status == "error"
+    assert checks["internet_macros"][0].status == "info"
+    plain = _by_key(doctor.policy_checks("win32", _registry({})))
+    assert plain["macros"][0].status == "ok" and "trusted_locations" not in plain
+
+
+def test_the_installed_add_in_and_its_temp_folder_are_checked(tmp_path):
+    from xltools.io.addin import ADDIN_NAME, install_addin
+
+    appdata = tmp_path / "AppData" / "Roaming"
+    environ = {"APPDATA": str(appdata), "TEMP": r"C:\Users\Nguyễn\AppData\Local\Temp"}
+    missing = _by_key(doctor.addin_checks("win32", environ))["addin"][0]
+    assert missing.status == "info" and "addin install" in missing.message
+    install_addin(appdata / "Microsoft" / "Excel" / "XLSTART", platform="win32")
+    checks = _by_key(doctor.addin_checks("win32", environ))
+    assert checks["addin"][0].status == "ok" and ADDIN_NAME in checks["addin"][0].message
+    assert checks["interpreter"][0].status == "ok"  # the Python that installed it
+    assert checks["import"][0].status == "ok"
+    # its conf has no TEMP DIR (built where TEMP is plain) but this user's TEMP is Vietnamese
+    assert checks["temp"][0].status == "warning" and "TEMP DIR" in checks["temp"][0].message
+    assert "temp" not in _by_key(doctor.addin_checks("win32", {**environ, "TEMP": r"C:\T"}))
+
+
+def test_a_workbook_opened_from_an_attachment_or_a_zip_is_a_warning(tmp_path, sample):
+    for folder in (tmp_path / "AppData" / "Local" / "Microsoft" / "Windows" / "INetCache" / "Content.Outlook" / "X1",
+                   tmp_path / "Temp1_BC138.zip" / "BC138"):
+        folder.mkdir(parents=True)
+        path = new_xlsm(folder / "SoTheoDoi_HongThuy.xlsm", *sample)
+        assert _by_key(doctor.run_doctor(path))["transient"][0].status == "warning"
+    assert "transient" not in _by_key(doctor.location_checks(tmp_path / "D" / "So.xlsm", "win32"))

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,24 @@ from .core.errors import XltoolsError, XltoolsWarning
 
 OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"
 CLOUD_MARKERS = ("onedrive", "sharepoint", "dropbox", "google drive", "icloud")
+# Folders a file only passes through: an e-mail attachment or a zip opened in place, a download
+# cache. What is saved there is lost when the folder is cleaned.
+TRANSIENT_MARKERS = ("\\appdata\\local\\temp\\", "\\inetcache\\", "\\content.outlook\\",
+                     "\\temporary internet files\\", ".zip\\")
 MIN_PYTHON = (3, 10)
+# Microsoft Defender's Attack Surface Reduction rule "Block all Office applications from creating
+# child processes": with it on, Excel cannot start python.exe, which is how every button works.
+ASR_CHILD_PROCESSES = "D4F940AB-401B-4EFC-AADC-AD5F3C50688A"
+ASR_KEYS = (  # set by Group Policy or Intune, then by Set-MpPreference
+    r"SOFTWARE\Policies\Microsoft\Windows Defender\Windows Defender Exploit Guard\ASR\Rules",
+    r"SOFTWARE\Microsoft\Windows Defender\Windows Defender Exploit Guard\ASR\Rules",
+)
+ASR_STATES = {"1": ERROR, "6": WARNING, "2": INFO}  # block, warn, audit; 0 or unset: off
+# Excel's macro settings (Office 2016 and later are all "16.0"): policy first, then Trust Center.
+EXCEL_SECURITY_KEYS = (r"Software\Policies\Microsoft\Office\16.0\Excel\Security",
+                       r"Software\Microsoft\Office\16.0\Excel\Security")
+
+RegistryReader = Callable[[str, str, str], "str | None"]  # (hive, key, value name) -> value or None
 
 
 @dataclass(frozen=True)
@@ -63,7 +81,8 @@ def run_doctor(workbook: str | Path | None = None, *, platform: str | None = Non
     """Every check, in the order a person fixes them. ``workbook``: the .xlsm to check too."""
     platform = platform or sys.platform
     defs = defs or get_definitions()
-    checks = [python_check(), *package_checks(), pin_check(), excel_check(platform)]
+    checks = [python_check(), *package_checks(), pin_check(), excel_check(platform),
+              *policy_checks(platform, read_registry), *addin_checks(platform)]
     if workbook is not None:
         checks += workbook_checks(Path(workbook), platform, defs)
     else:
@@ -171,6 +190,74 @@ def excel_check(platform: str) -> Check:
     return _check("excel", OK)
 
 
+def read_registry(hive: str, key: str, name: str) -> str | None:
+    """One registry value as text (``hive``: "HKLM" or "HKCU"); None where it is not set or
+    where there is no registry."""
+    if sys.platform != "win32":
+        return None
+    import winreg
+
+    root = {"HKLM": winreg.HKEY_LOCAL_MACHINE, "HKCU": winreg.HKEY_CURRENT_USER}[hive]
+    try:
+        with winreg.OpenKey(root, key) as handle:
+            value, _ = winreg.QueryValueEx(handle, name)
+    except OSError:
+        return None
+    return str(value)
+
+
+def policy_checks(platform: str, read: RegistryReader) -> list[Check]:
+    """What Windows and Office policy allow the buttons: the ASR rule and Excel's macro settings."""
+    if not platform.startswith("win"):
+        return []
+    out: list[Check] = []
+    state = next((v for v in (read("HKLM", k, ASR_CHILD_PROCESSES) for k in ASR_KEYS) if v is not None), None)
+    status = ASR_STATES.get((state or "0").strip(), OK)
+    out.append(_check("asr", status, rule=ASR_CHILD_PROCESSES))
+    settings = {name: next((v for v in (read("HKCU", k, name) for k in EXCEL_SECURITY_KEYS) if v is not None), None)
+                for name in ("VBAWarnings", "blockcontentexecutionfrominternet")}
+    trusted_off = next((v for v in (read("HKCU", k + "\\Trusted Locations", "AllLocationsDisabled")
+                                    for k in EXCEL_SECURITY_KEYS) if v is not None), None)
+    if (trusted_off or "0").strip() == "1":  # XLSTART is a trusted location only while they are allowed
+        out.append(_check("trusted_locations", ERROR))
+    level = (settings["VBAWarnings"] or "2").strip()
+    out.append(_check("macros", {"4": WARNING, "3": WARNING}.get(level, OK), level=level))
+    if (settings["blockcontentexecutionfrominternet"] or "0").strip() == "1":
+        out.append(_check("internet_macros", INFO))
+    return out
+
+
+def addin_checks(platform: str, environ: Mapping[str, str] | None = None) -> list[Check]:
+    """The add-in in the user's XLSTART: there or not; if there, its conf as a workbook's."""
+    if not platform.startswith("win"):
+        return []
+    from .io.addin import ADDIN_NAME, xlstart_folder
+    from .io.xlsm import conf_from_file
+
+    try:
+        path = xlstart_folder(platform, environ) / ADDIN_NAME
+    except XltoolsError:
+        return []
+    if not path.is_file():
+        return [_check("addin", INFO, path=str(path))]
+    try:
+        conf = conf_from_file(path) or {}
+    except Exception as exc:  # noqa: BLE001 - a damaged add-in is a finding
+        return [Check("addin", ERROR, messages.text("unreadable", file=path.name, reason=str(exc) or type(exc).__name__))]
+    return [_check("addin", OK, path=str(path)), *interpreter_checks(conf, platform), *temp_checks(conf, environ)]
+
+
+def temp_checks(conf: Mapping[str, str], environ: Mapping[str, str] | None = None) -> list[Check]:
+    """The folder of the buttons' error log (xlwings' ``TEMP DIR``, default TEMP) must be ASCII."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    folder = (conf.get("TEMP DIR") or "").strip() or environ.get("TEMP") or environ.get("TMP") or ""
+    if folder and not folder.isascii():
+        return [_check("temp", WARNING, path=folder)]
+    return []
+
+
 # ---------------------------------------------------------------------------- the workbook
 def workbook_checks(path: Path, platform: str, defs: Definitions) -> list[Check]:
     from .io.reader import read_workbook
@@ -208,6 +295,8 @@ def workbook_checks(path: Path, platform: str, defs: Definitions) -> list[Check]
     else:
         out.append(_check("conf", OK, file=path.name))
         out += interpreter_checks(conf, platform)
+        if platform.startswith("win"):
+            out += temp_checks(conf)
     out += location_checks(path, platform)
     try:
         with warnings.catch_warnings():  # the VBA version is the "vba" check above, not a warning
@@ -268,6 +357,8 @@ def location_checks(path: Path, platform: str) -> list[Check]:
     full = str(path.resolve())
     if any(marker in full.lower() for marker in CLOUD_MARKERS):
         out.append(_check("cloud", WARNING, path=full))
+    if any(marker in full.lower().replace("/", "\\") for marker in TRANSIENT_MARKERS):
+        out.append(_check("transient", WARNING, path=full))
     if platform.startswith("win"):
         zone = Path(full + ":Zone.Identifier")
         try:

@@ -19,10 +19,12 @@ xlwings is never imported here: the quickstart file is found through
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import importlib.metadata
 import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -232,29 +234,86 @@ def _replace_part(source: Path, target: Path, part: str, data: bytes) -> None:
 
 
 # -- the xlwings.conf sheet and the buttons ----------------------------------------
-def conf_values(platform: str | None = None) -> dict[str, str]:
+def short_path(path: str) -> str:
+    """Windows' 8.3 form of an existing ``path`` (``C:\\Users\\NGUYN~1\\…``); '' where there is
+    none (another system, 8.3 names turned off on the volume, a missing path)."""
+    if sys.platform != "win32":
+        return ""
+    import ctypes
+
+    buffer = ctypes.create_unicode_buffer(32768)
+    n = ctypes.windll.kernel32.GetShortPathNameW(str(path), buffer, len(buffer))
+    return buffer.value if 0 < n < len(buffer) else ""
+
+
+def ascii_path(path: str, short: Callable[[str], str] = short_path) -> str | None:
+    """``path`` itself when it is plain ASCII, else its 8.3 form when that is; None otherwise.
+
+    xlwings' VBA opens its log file with ``Open … For Input`` and deletes it with ``Kill``, both
+    ANSI: a Vietnamese letter in the path (a user name such as "Nguyễn") becomes "?" there."""
+    if path.isascii():
+        return path
+    alias = short(path)
+    return alias if alias and alias.isascii() else None
+
+
+def button_temp_dir(environ: Mapping[str, str] | None = None, short: Callable[[str], str] = short_path) -> str:
+    """The value of xlwings' ``TEMP DIR`` setting: '' (xlwings' default, ``Environ("Temp")``) when
+    the user's TEMP folder is plain ASCII; else its 8.3 form; else an ASCII folder under
+    ProgramData, created here.
+
+    xlwings' RunPython writes the button's error log to ``TEMP DIR\\xlwings-<guid>.log`` through
+    ``cmd.exe … 2> "log"``, reads it back with ``Open … For Input`` and deletes it with ``Kill``;
+    ``Environ("Temp")`` and both file statements are ANSI, so under a Vietnamese user name the
+    log path turns into "?" and a failing button shows no message at all."""
+    environ = os.environ if environ is None else environ
+    temp = environ.get("TEMP") or environ.get("TMP") or tempfile.gettempdir()
+    safe = ascii_path(temp, short)
+    if safe == temp:
+        return ""
+    if safe:
+        return safe
+    base = environ.get("PROGRAMDATA") or "C:\\ProgramData"
+    folder = base if base.isascii() else "C:\\ProgramData"
+    target = folder + "\\xltools\\tmp"
+    if sys.platform == "win32":
+        with contextlib.suppress(OSError):
+            Path(target).mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def conf_values(platform: str | None = None, environ: Mapping[str, str] | None = None,
+                short: Callable[[str], str] = short_path) -> dict[str, str]:
     """The xlwings settings written to the ``xlwings.conf`` sheet.
 
-    Built on Windows, the interpreter is the running Python and PYTHONPATH the
-    folder of a source checkout (empty for an installed package). Built elsewhere
-    both stay empty: RunPython then runs ``python`` from PATH.
+    Built on Windows, the interpreter is the running Python (its 8.3 form when its path is not
+    plain ASCII), PYTHONPATH the folder of a source checkout (empty for an installed package),
+    and ``TEMP DIR`` is written only when the user's TEMP folder is not plain ASCII
+    (``button_temp_dir``; an empty value would put the log at the root of the drive). Built
+    elsewhere the interpreter and PYTHONPATH stay empty: RunPython then runs ``python`` from PATH.
     """
     platform = platform or sys.platform
     interpreter = ""
     pythonpath = ""
+    temp_dir = ""
     if platform.startswith("win"):
         exe = Path(sys.executable)
         interpreter = str(exe.with_name("python.exe")) if exe.name.lower() == "pythonw.exe" else str(exe)
+        interpreter = ascii_path(interpreter, short) or interpreter  # doctor warns about what stays
         package_root = Path(__file__).resolve().parents[2]  # the folder that holds xltools/
         if "site-packages" not in package_root.parts:
-            pythonpath = str(package_root)
-    return {
+            pythonpath = ascii_path(str(package_root), short) or str(package_root)
+        temp_dir = button_temp_dir(environ, short)
+    values = {
         "Interpreter_Win": interpreter,
         "Interpreter_Mac": "",
         "PYTHONPATH": pythonpath,
         "Show Console": "False",
         "Use UDF Server": "False",
     }
+    if temp_dir:
+        values["TEMP DIR"] = temp_dir
+    return values
 
 
 def dashboard_hook(defs: Definitions, conf: Mapping[str, str]) -> Callable[[Any, Any], None]:
