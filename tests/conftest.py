@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -389,7 +390,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def payload_from_file(path: str | Path, *, name: str | None = None, active: int = 0, selection: str = "A1") -> dict[str, Any]:
+def payload_from_file(path: str | Path, *, name: str | None = None, active: int = 0, selection: str = "A1",
+                      floats: bool = False) -> dict[str, Any]:
     """The JSON payload xlwings' VBA client sends for a workbook file.
 
     Mirrors ``xlwings/addin/Remote.bas`` (``RunRemotePython``): client, version, the book (name,
@@ -397,7 +399,8 @@ def payload_from_file(path: str | Path, *, name: str | None = None, active: int 
     (addresses as ``$A$1:$C$3``) and the values from A1 to the end of the used range, as VBA's JSON
     converter writes them: dates as ISO text ending in ``Z``, whole numbers as integers, empty
     cells as null, errors as their ``#…`` text. ``name`` is the book name sent (default: the full
-    path, so that handlers resolve folders next to the file as they do with Excel's FullName)."""
+    path, so that handlers resolve folders next to the file as they do with Excel's FullName).
+    ``floats``: every number as a float, as Excel's COM returns them (VBA's JSON sends 3, COM 3.0)."""
     import openpyxl
     import python_calamine as pc
     from openpyxl.utils import get_column_letter as L
@@ -416,6 +419,9 @@ def payload_from_file(path: str | Path, *, name: str | None = None, active: int 
     for ws in book.worksheets:
         grid = grids.get(ws.title) or [[]]
         values = [[_json_value(v) for v in row] for row in grid] if grid and grid[0] else [[]]
+        if floats:
+            values = [[float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in row]
+                      for row in values]
         tables = []
         for table in ws.tables.values():
             min_col, min_row, max_col, max_row = range_boundaries(table.ref)
@@ -681,3 +687,217 @@ def assert_module_sets_agree(project: VbaStreams, expected: list[str], classes: 
     storage = {k.split("/", 1)[1] for k in project.streams if k.startswith("VBA/")}
     assert storage == set(names) | {"dir", "_VBA_PROJECT"}
     assert set(project.streams) == {f"VBA/{s}" for s in storage} | {"PROJECT", "PROJECTwm"}
+
+
+# ---------------------------------------------------------------- a fake of Excel's COM, over the remote engine
+class FakeComError(Exception):
+    """What Excel's COM would raise (a protected sheet written, a wrong password) or do silently
+    (a string retyped as a date, a number or a formula): the fake makes it loud."""
+
+
+# Strings Excel retypes when they are written into a cell that is not formatted as text ("@"):
+# numbers, percentages, fractions and dates as a Vietnamese or English Excel reads them, and
+# anything that starts like a formula ("- Thành viên", "=…", "+…", "@…").
+_RETYPED = re.compile(r"^\s*([=+@-]|[+-]?\d[\d.,]*%?\s*$|\d{1,4}\s*[/-]\s*\d{1,2}(\s*[/-]\s*\d{1,4})?\s*$)")
+
+# The remote engine turns every date and datetime into ISO text before the action is made, so a
+# full ISO date is taken for a date written as a date (what COM would get), not for a string.
+_ENGINE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?$")
+
+_ALLOWANCES = {  # Worksheet.Protection's Allow* -> openpyxl's SheetProtection flag (True = locked)
+    "AllowFormattingCells": "formatCells", "AllowFormattingColumns": "formatColumns",
+    "AllowFormattingRows": "formatRows", "AllowInsertingColumns": "insertColumns",
+    "AllowInsertingRows": "insertRows", "AllowInsertingHyperlinks": "insertHyperlinks",
+    "AllowDeletingColumns": "deleteColumns", "AllowDeletingRows": "deleteRows", "AllowSorting": "sort",
+    "AllowFiltering": "autoFilter", "AllowUsingPivotTables": "pivotTables",
+}
+
+
+class _Obj:
+    def __init__(self, **attrs: Any) -> None:
+        self.__dict__.update(attrs)
+
+
+class FakeSheetApi:
+    """Worksheet: its protection (as the file holds it), hyperlinks, activation."""
+
+    def __init__(self, name: str, book: FakeBookApi) -> None:
+        self.name = name
+        self.Parent = book
+        self.password: str | None = None
+        self.ProtectContents = self.ProtectDrawingObjects = self.ProtectScenarios = self.ProtectionMode = False
+        self.Protection = _Obj(**{a: False for a in _ALLOWANCES})
+        self.links: list[dict[str, Any]] = []
+        self.calls: list[tuple[Any, ...]] = []
+        sheet = self
+
+        class Hyperlinks:
+            @staticmethod
+            def Add(Anchor, Address, SubAddress, TextToDisplay):  # noqa: N802, N803
+                sheet.links.append({"cell": Anchor.address, "location": SubAddress, "text": TextToDisplay})
+
+            @staticmethod
+            def Delete():  # noqa: N802
+                sheet.links.clear()
+
+        self.Hyperlinks = Hyperlinks
+
+    def protect_as(self, *, password: str | None = None, **allow: bool) -> None:
+        self.ProtectContents = self.ProtectDrawingObjects = self.ProtectScenarios = True
+        self.password = password
+        for name in _ALLOWANCES:
+            setattr(self.Protection, name, bool(allow.get(name, False)))
+
+    def allowances(self) -> dict[str, bool]:
+        return {a: getattr(self.Protection, a) for a in _ALLOWANCES}
+
+    def Unprotect(self, Password: str = "") -> None:  # noqa: N802, N803
+        self.calls.append(("Unprotect", Password))
+        if self.password and Password != self.password:
+            raise FakeComError("The password you supplied is not correct.")
+        self.ProtectContents = self.ProtectDrawingObjects = self.ProtectScenarios = self.ProtectionMode = False
+
+    def Protect(self, Password="", DrawingObjects=True, Contents=True, Scenarios=True,  # noqa: N802, N803
+                UserInterfaceOnly=False, *allowances: bool) -> None:
+        self.calls.append(("Protect", Password, DrawingObjects, Contents, Scenarios, UserInterfaceOnly, *allowances))
+        self.password = Password or None
+        self.ProtectDrawingObjects, self.ProtectContents, self.ProtectScenarios = DrawingObjects, Contents, Scenarios
+        self.ProtectionMode = UserInterfaceOnly
+        for name, value in zip(_ALLOWANCES, allowances):
+            setattr(self.Protection, name, bool(value))
+
+    def Activate(self) -> None:  # noqa: N802
+        self.Parent.ActiveSheet = self
+
+
+class FakeRangeApi:
+    def __init__(self, sheet: FakeSheetApi, address: str) -> None:
+        self.Parent, self.address = sheet, address
+        self.Borders = _Obj(LineStyle=None)
+        self.Font = _Obj(Underline=None)
+
+    def UnMerge(self) -> None:  # noqa: N802
+        self.Parent.calls.append(("UnMerge", self.address))
+
+    def AutoFilter(self) -> None:  # noqa: N802
+        self.Parent.calls.append(("AutoFilter", self.address))
+
+
+class FakeBookApi:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ActiveSheet: FakeSheetApi | None = None
+        self.window = _Obj(FreezePanes=False, SplitColumn=0, SplitRow=0)
+        self.copies: list[Path] = []
+
+    def Windows(self, index: int):  # noqa: N802
+        return self.window
+
+    def SaveCopyAs(self, target: str) -> None:  # noqa: N802
+        shutil.copy2(self.path, target)
+        self.copies.append(Path(target))
+
+
+class FakeAppApi:
+    """Application: every status bar text and screen updating flag, in order."""
+
+    def __init__(self) -> None:
+        self.status: list[Any] = []
+        self.screen: list[bool] = []
+
+    @property
+    def StatusBar(self):  # noqa: N802
+        return self.status[-1] if self.status else False
+
+    @StatusBar.setter
+    def StatusBar(self, value) -> None:  # noqa: N802
+        self.status.append(value)
+
+    @property
+    def ScreenUpdating(self) -> bool:  # noqa: N802
+        return self.screen[-1] if self.screen else True
+
+    @ScreenUpdating.setter
+    def ScreenUpdating(self, value: bool) -> None:  # noqa: N802
+        self.screen.append(value)
+
+
+class FakeCom:
+    """Excel's COM where the front end reaches it (``xltools.excel._com``), over a remote-engine
+    book: sheets protected as the file has them, a password when asked, hyperlinks, the status
+    bar and screen updating, SaveCopyAs; and, on every action the handler sends, what Excel
+    would do: a write into a protected sheet raises, and a string written into a cell not
+    formatted as text that Excel would retype raises too."""
+
+    def __init__(self, path: Path, book: xw.Book) -> None:
+        import openpyxl
+
+        self.book_api = FakeBookApi(path)
+        self.app = FakeAppApi()
+        self.names = [s.name for s in book.sheets]
+        self.sheets = {name: FakeSheetApi(name, self.book_api) for name in self.names}
+        self.book_api.ActiveSheet = self.sheets[self.names[0]]
+        self.formats: dict[tuple[int, int, int], str] = {}
+        wb = openpyxl.load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm")
+        for ws in wb.worksheets:
+            if ws.protection.sheet and ws.title in self.sheets:
+                self.sheets[ws.title].protect_as(**{a: not getattr(ws.protection, f) for a, f in _ALLOWANCES.items()})
+            for row in ws.iter_rows():  # the text format the file already gives a cell
+                for cell in row:
+                    if cell.number_format == "@":
+                        self.formats[(wb.worksheets.index(ws), cell.row, cell.column)] = "@"
+
+    def api(self, obj: Any) -> Any:
+        import xlwings as xw
+
+        if isinstance(obj, xw.Range):
+            return FakeRangeApi(self.sheets[obj.sheet.name], obj.address)
+        if isinstance(obj, xw.Sheet):
+            return self.sheets.setdefault(obj.name, FakeSheetApi(obj.name, self.book_api))
+        if isinstance(obj, xw.Book):
+            return self.book_api
+        if isinstance(obj, xw.App):
+            return self.app
+        return None
+
+    def check(self, action: dict[str, Any]) -> None:
+        position = action.get("sheet_position")
+        if position is None or action.get("func") in {"alert", "addSheet"} or position >= len(self.names):
+            return
+        name = self.names[position]
+        if self.sheets[name].ProtectContents:
+            raise FakeComError(f"{action['func']} on protected sheet {name!r}")
+        top, left = (action.get("start_row") or 0) + 1, (action.get("start_column") or 0) + 1
+        if action["func"] == "setNumberFormat":
+            for r in range(top, top + (action.get("row_count") or 1)):
+                for c in range(left, left + (action.get("column_count") or 1)):
+                    self.formats[(position, r, c)] = action["args"][0]
+        elif action["func"] == "setValues":
+            for i, row in enumerate(action.get("values") or []):
+                for j, value in enumerate(row):
+                    if isinstance(value, str) and _RETYPED.match(value) and not _ENGINE_DATE.match(value) \
+                            and self.formats.get((position, top + i, left + j)) != "@":
+                        raise FakeComError(f"Excel would retype {value!r} written into {name}!R{top + i}C{left + j}")
+
+
+@pytest.fixture
+def fake_com(monkeypatch):
+    """``fake_com(path, book)`` puts a ``FakeCom`` behind ``book`` (a remote-engine book of ``path``)."""
+    import xlwings.pro._xlremote as remote
+
+    import xltools.excel as excel
+
+    original = remote.Book.append_json_action  # the engine's own, whatever book is attached later
+
+    def attach(path: Path, book: xw.Book) -> FakeCom:
+        com = FakeCom(Path(path), book)
+
+        def guarded(self, **kwargs):
+            com.check(kwargs)
+            return original(self, **kwargs)
+
+        monkeypatch.setattr(remote.Book, "append_json_action", guarded)
+        monkeypatch.setattr(excel, "_com", com.api)
+        return com
+
+    return attach

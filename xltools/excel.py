@@ -27,7 +27,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import operator
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -124,9 +126,15 @@ def _run(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) 
     title = messages.text("excel_title")
     try:
         book = book if book is not None else xw.Book.caller()
-    except Exception as exc:  # started outside Excel: nothing to show a box in
-        raise WorkbookError("excel_no_caller", reason=str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - the book the button was clicked in cannot be found
+        reason = str(exc) or type(exc).__name__
+        if started_by_a_button():
+            lost = messages.text("excel_caller_lost", reason=reason)
+            if show_message_box(lost, title):
+                return lost  # told in a box; exit 0 so that xlwings' VBA adds no box of its own
+        raise WorkbookError("excel_no_caller", reason=reason) from None
     session = None
+    com_status_bar(book.app, messages.text("excel_working", action=_caption(verb)))
     try:
         session = Session(book)
         text = work(session, *args)
@@ -139,9 +147,28 @@ def _run(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) 
     if mode == "critical" and session is not None:
         with contextlib.suppress(Exception):
             session.finish(verb, messages.text("excel_result_failed"), text)
+    com_status_bar(book.app, None)
     with contextlib.suppress(Exception):
         book.app.alert(text, title, mode=mode)
     return text
+
+
+def started_by_a_button(argv: list[str] | None = None) -> bool:
+    """xlwings' RunPython starts Python with ``--from_xl=1`` (and the book, app and window)."""
+    return "--from_xl=1" in (sys.argv if argv is None else argv)
+
+
+def show_message_box(text: str, title: str) -> bool:
+    """A Windows message box without Excel (the book that called cannot be reached): True if shown."""
+    if sys.platform != "win32":
+        return False
+    import ctypes
+
+    try:
+        ctypes.windll.user32.MessageBoxW(0, text, title, 0x10 | 0x40000)  # MB_ICONERROR | MB_TOPMOST
+    except Exception:  # noqa: BLE001 - no box: the caller raises instead
+        return False
+    return True
 
 
 def _caption(verb: str) -> str:
@@ -339,6 +366,10 @@ class XlwingsSink:
 
     def apply(self, change: WorkbookChange) -> None:
         app = self.session.book.app
+        # Every sheet the change writes is unprotected before the first write (a password set by
+        # the officer stops here, with nothing written) and protected again afterwards exactly as
+        # it was found (the same allowances).
+        lifted = lift_protection(self._sheets_of(change), self.session.book.name)
         com_screen_updating(app, False)
         try:
             for tc in change.tables:
@@ -358,7 +389,21 @@ class XlwingsSink:
                                 sheets=", ".join(f"“{s}”" for s in self.written) or "-",
                                 reason=f"{type(exc).__name__}: {exc}") from None
         finally:
+            restore_protection(lifted)
             com_screen_updating(app, True)
+
+    def _sheets_of(self, change: WorkbookChange) -> list[Any]:
+        """The book's sheets ``change`` writes into (an output sheet deleted by hand is added
+        back unprotected, so it is not among them)."""
+        keys = [tc.key for tc in change.tables if tc.updates or tc.appends] + list(change.grow)
+        keys += [out.key for out in change.outputs] + (["dashboard"] if change.fields else [])
+        found = [self.session.sheet(k, required=False) for k in keys]
+        found += [self.session.sheets.get(header_key(sheet)) for sheet, _ in change.fills]
+        unique: dict[str, Any] = {}
+        for ws in found:
+            if ws is not None:
+                unique.setdefault(ws.name, ws)
+        return list(unique.values())
 
     def _mark(self, ws) -> None:
         if ws.name not in self.written:
@@ -372,42 +417,41 @@ class XlwingsSink:
         index = {k: column_index(v) for k, v in letters.items()}  # 0-based
         formats = {k: column_number_format(sheet.column(k), self.defs) for k in index}
         grid = self.session.grid(tc.key)
-        with unprotected(ws):
-            for excel_row, values in sorted(tc.updates.items()):
-                keys = sorted((k for k in values if k in index and sheet.column(k).type != "formula"),
-                              key=index.__getitem__)
-                for run in _runs([index[k] for k in keys]):
-                    by_index = {index[k]: k for k in keys}
-                    for c in run:
-                        if formats[by_index[c]]:
-                            ws.range((excel_row, c + 1)).number_format = formats[by_index[c]]
-                    ws.range((excel_row, run[0] + 1)).value = [
-                        [_excel_value(cell_value(values[by_index[c]])) for c in run]]
-            if tc.appends:
-                first, last = min(index.values()), max(index.values())
-                top = tc.first_free_row
-                formula_at = {c for k, c in index.items() if sheet.column(k).type == "formula"}
-                for r in range(top - 1, min(top - 1 + len(tc.appends), len(grid))):
-                    row = grid[r]
-                    for c in range(first, min(last + 1, len(row))):
-                        if c not in formula_at and not is_blank(row[c]):  # never write into a cell that was not read
-                            raise WriteError("sink_cell_not_empty", file=self.session.book.name, sheet=ws.name,
-                                             cell=f"{column_letter(c)}{r + 1}")
-                by_index = {c: k for k, c in index.items()}
-                block = []
-                for i, item in enumerate(tc.appends):
-                    line: list[Any] = [None] * (last - first + 1)
-                    for c, k in by_index.items():
-                        col = sheet.column(k)
-                        if col.type == "formula":
-                            line[c - first] = formula_for_row(col.formula, sheet, top + i, letters) if col.formula else None
-                        else:
-                            line[c - first] = _excel_value(cell_value(item.get(k)))
-                    block.append(line)
+        for excel_row, values in sorted(tc.updates.items()):
+            keys = sorted((k for k in values if k in index and sheet.column(k).type != "formula"),
+                          key=index.__getitem__)
+            for run in _runs([index[k] for k in keys]):
+                by_index = {index[k]: k for k in keys}
+                for c in run:
+                    if formats[by_index[c]]:
+                        ws.range((excel_row, c + 1)).number_format = formats[by_index[c]]
+                ws.range((excel_row, run[0] + 1)).value = [
+                    [_excel_value(cell_value(values[by_index[c]])) for c in run]]
+        if tc.appends:
+            first, last = min(index.values()), max(index.values())
+            top = tc.first_free_row
+            formula_at = {c for k, c in index.items() if sheet.column(k).type == "formula"}
+            for r in range(top - 1, min(top - 1 + len(tc.appends), len(grid))):
+                row = grid[r]
+                for c in range(first, min(last + 1, len(row))):
+                    if c not in formula_at and not is_blank(row[c]):  # never write into a cell that was not read
+                        raise WriteError("sink_cell_not_empty", file=self.session.book.name, sheet=ws.name,
+                                         cell=f"{column_letter(c)}{r + 1}")
+            by_index = {c: k for k, c in index.items()}
+            block = []
+            for i, item in enumerate(tc.appends):
+                line: list[Any] = [None] * (last - first + 1)
                 for c, k in by_index.items():
-                    if formats[k]:
-                        ws.range((top, c + 1), (top + len(block) - 1, c + 1)).number_format = formats[k]
-                ws.range((top, first + 1)).value = block
+                    col = sheet.column(k)
+                    if col.type == "formula":
+                        line[c - first] = formula_for_row(col.formula, sheet, top + i, letters) if col.formula else None
+                    else:
+                        line[c - first] = _excel_value(cell_value(item.get(k)))
+                block.append(line)
+            for c, k in by_index.items():
+                if formats[k]:
+                    ws.range((top, c + 1), (top + len(block) - 1, c + 1)).number_format = formats[k]
+            ws.range((top, first + 1)).value = block
         self._mark(ws)
         if tc.appends:
             self._grow(tc.key, tc.last_row)
@@ -421,17 +465,15 @@ class XlwingsSink:
         rng = table.range
         if rng.last_cell.row >= last:
             return
-        with unprotected(ws):
-            table.resize(ws.range((rng.row, rng.column), (last, rng.last_cell.column)))
+        table.resize(ws.range((rng.row, rng.column), (last, rng.last_cell.column)))
         self._mark(ws)
 
     # -- dashboard fields --------------------------------------------------------------
     def _fields(self, values: dict[str, Any]) -> None:
         ws = self.session.sheet("dashboard")
-        with unprotected(ws):
-            for f in self.defs.sheet("dashboard").fields:
-                if f.key in values:
-                    _write_typed(ws.range(f.cell), values[f.key])
+        for f in self.defs.sheet("dashboard").fields:
+            if f.key in values:
+                _write_typed(ws.range(f.cell), values[f.key])
         self._mark(ws)
 
     # -- fills -------------------------------------------------------------------------
@@ -447,15 +489,14 @@ class XlwingsSink:
             ws = self.session.sheets.get(key)
             if ws is None or not cells:
                 continue
-            with unprotected(ws):
-                for (top, left, bottom, right), matrix in _color_bands(cells):
-                    block = ws.range((top, left), (bottom, right))
-                    if hasattr(block, "set_colors"):  # xlwings >= 0.37.5
-                        block.set_colors(matrix)
-                        continue
-                    for (r, c), colour in cells.items():  # older xlwings (Python 3.10 pin): cell by cell
-                        if top <= r <= bottom:
-                            ws.range((r, c)).color = colour
+            for (top, left, bottom, right), matrix in _color_bands(cells):
+                block = ws.range((top, left), (bottom, right))
+                if hasattr(block, "set_colors"):  # xlwings >= 0.37.5
+                    block.set_colors(matrix)
+                    continue
+                for (r, c), colour in cells.items():  # older xlwings (Python 3.10 pin): cell by cell
+                    if top <= r <= bottom:
+                        ws.range((r, c)).color = colour
             self._mark(ws)
 
     # -- output sheets -------------------------------------------------------------------
@@ -465,49 +506,48 @@ class XlwingsSink:
             ws = self.session.book.sheets.add(self.defs.sheet(out.key).name, after=self.session.book.sheets[-1])
             self.session.sheets[header_key(ws.name)] = ws
         rows, width = out.rows, max(out.width, 1)
-        with unprotected(ws):
-            _empty_output(ws)
-            block = [[_excel_value(v) for v in r.values] + [None] * (width - len(r.values)) for r in rows]
-            for (top, bottom, c) in _column_runs(block, lambda v: isinstance(v, str)):
-                ws.range((top, c), (bottom, c)).number_format = TEXT_FORMAT
-            for fmt, (top, bottom, c) in _format_runs(rows):
-                ws.range((top, c), (bottom, c)).number_format = fmt
-            if block:
-                ws.range((1, 1)).value = block
-            for _style, top, bottom in _style_runs(rows):
-                style = out.style(rows[top - 1])
-                rng = ws.range((top, 1), (bottom, max(len(rows[top - 1].values), 1)))
-                rng.font.name = out.font
-                rng.font.size = out.size + style.size_delta
-                rng.font.bold = style.bold
-                rng.font.italic = style.italic
-                rng.font.color = "#" + TEXT_COLOUR
-                com_underline(rng, False)
-                if style.border:
-                    com_borders(rng)
-                rng.wrap_text = style.centred  # set on every run: an old wrap would fold a note
-                if style.centred:
-                    _centre(rng)
-                if style.height and len(rows[top - 1].values) > 1:
-                    for r in range(top, bottom + 1):
-                        ws.range((r, 1)).row_height = style.height
-            for c, w in out.widths.items():
-                ws.range((1, c)).column_width = w
-            names = {key: sheet.name for key, sheet in self.session.sheets.items()}
-            for link in out.links:
-                target = names.get(header_key(link.sheet))
-                if target is None:
-                    continue
-                rng = ws.range((link.row, link.column))
-                location = Link(link.row, link.column, target, link.cell, link.text).location
-                com_add_link(rng, location, link.text)
-                rng.font.color = "#" + LINK_COLOUR
-                com_underline(rng, True)
-            if out.filter:
-                header, last, cols = out.filter
-                com_autofilter(ws, ws.range((header, 1), (max(last, header), cols)))
-            if out.freeze_row:
-                com_freeze(ws, out.freeze_row)
+        _empty_output(ws)
+        block = [[_excel_value(v) for v in r.values] + [None] * (width - len(r.values)) for r in rows]
+        for (top, bottom, c) in _column_runs(block, lambda v: isinstance(v, str)):
+            ws.range((top, c), (bottom, c)).number_format = TEXT_FORMAT
+        for fmt, (top, bottom, c) in _format_runs(rows):
+            ws.range((top, c), (bottom, c)).number_format = fmt
+        if block:
+            ws.range((1, 1)).value = block
+        for _style, top, bottom in _style_runs(rows):
+            style = out.style(rows[top - 1])
+            rng = ws.range((top, 1), (bottom, max(len(rows[top - 1].values), 1)))
+            rng.font.name = out.font
+            rng.font.size = out.size + style.size_delta
+            rng.font.bold = style.bold
+            rng.font.italic = style.italic
+            rng.font.color = "#" + TEXT_COLOUR
+            com_underline(rng, False)
+            if style.border:
+                com_borders(rng)
+            rng.wrap_text = style.centred  # set on every run: an old wrap would fold a note
+            if style.centred:
+                _centre(rng)
+            if style.height and len(rows[top - 1].values) > 1:
+                for r in range(top, bottom + 1):
+                    ws.range((r, 1)).row_height = style.height
+        for c, w in out.widths.items():
+            ws.range((1, c)).column_width = w
+        names = {key: sheet.name for key, sheet in self.session.sheets.items()}
+        for link in out.links:
+            target = names.get(header_key(link.sheet))
+            if target is None:
+                continue
+            rng = ws.range((link.row, link.column))
+            location = Link(link.row, link.column, target, link.cell, link.text).location
+            com_add_link(rng, location, link.text)
+            rng.font.color = "#" + LINK_COLOUR
+            com_underline(rng, True)
+        if out.filter:
+            header, last, cols = out.filter
+            com_autofilter(ws, ws.range((header, 1), (max(last, header), cols)))
+        if out.freeze_row:
+            com_freeze(ws, out.freeze_row)
         self._mark(ws)
 
 
@@ -608,7 +648,8 @@ def _color_bands(cells: dict[tuple[int, int], str | None]):
 # list of COM-only calls of the front end:
 #   Range.UnMerge, Hyperlinks.Delete, Hyperlinks.Add(SubAddress), Range.AutoFilter /
 #   AutoFilterMode, ActiveWindow.SplitRow/FreezePanes, Borders.LineStyle, Font.Underline,
-#   Application.ScreenUpdating (through xlwings), Workbook.SaveCopyAs, Worksheet.Unprotect/Protect/ProtectContents.
+#   Application.ScreenUpdating, Application.StatusBar, Workbook.SaveCopyAs, Worksheet.Unprotect/Protect,
+#   Worksheet.ProtectContents/ProtectDrawingObjects/ProtectScenarios/ProtectionMode/Protection.Allow*.
 def _com(obj: Any) -> Any | None:
     """The COM object behind an xlwings object, or None on an engine without COM."""
     try:
@@ -678,8 +719,9 @@ def com_underline(rng, on: bool) -> None:
 
 
 def com_screen_updating(app, on: bool) -> None:
-    if _com(app) is not None:
-        app.screen_updating = on
+    api = _com(app)
+    if api is not None:
+        api.ScreenUpdating = on
 
 
 def backup_open_book(session: Session) -> Path | None:
@@ -693,25 +735,70 @@ def backup_open_book(session: Session) -> Path | None:
     return target
 
 
-@contextlib.contextmanager
-def unprotected(ws) -> Iterator[None]:
-    """Lift a sheet's (password-less) protection while the toolkit writes, then restore it."""
+# Worksheet.Protection's allowances, in the order of Worksheet.Protect's arguments after
+# Password, DrawingObjects, Contents, Scenarios and UserInterfaceOnly.
+ALLOWANCES = ("AllowFormattingCells", "AllowFormattingColumns", "AllowFormattingRows", "AllowInsertingColumns",
+              "AllowInsertingRows", "AllowInsertingHyperlinks", "AllowDeletingColumns", "AllowDeletingRows",
+              "AllowSorting", "AllowFiltering", "AllowUsingPivotTables")
+
+
+@dataclass(frozen=True)
+class SheetProtection:
+    """How a sheet was protected when the toolkit found it (password-less: a password refuses)."""
+
+    sheet: Any  # the xlwings sheet
+    drawing_objects: bool
+    contents: bool
+    scenarios: bool
+    user_interface_only: bool
+    allowances: tuple[bool, ...]
+
+
+def com_protection(ws) -> SheetProtection | None:
+    """The sheet's protection as found, or None when it is not protected (or there is no COM)."""
     api = _com(ws)
-    protected = False
-    try:
-        protected = bool(api.ProtectContents) if api is not None else False
-    except Exception:  # noqa: BLE001
-        protected = False
-    if protected and api is not None:
-        api.Unprotect("")
-    try:
-        yield
-    finally:
-        if protected and api is not None:
-            # Password, DrawingObjects, Contents, Scenarios, UserInterfaceOnly, AllowFormattingCells,
-            # AllowFormattingColumns, AllowFormattingRows, AllowInsertingColumns, AllowInsertingRows,
-            # AllowInsertingHyperlinks, AllowDeletingColumns, AllowDeletingRows, AllowSorting, AllowFiltering
-            api.Protect("", True, True, True, False, False, True, False, False, False, False, False, False, True, True)
+    if api is None:
+        return None
+    flags = bool(api.ProtectDrawingObjects), bool(api.ProtectContents), bool(api.ProtectScenarios)
+    if not any(flags):
+        return None
+    allowed = api.Protection
+    return SheetProtection(ws, *flags, bool(api.ProtectionMode), tuple(bool(getattr(allowed, a)) for a in ALLOWANCES))
+
+
+def lift_protection(sheets: list[Any], book_name: str) -> list[SheetProtection]:
+    """Unprotect every protected sheet of ``sheets`` before anything is written; a sheet with a
+    password the officer set is refused in one line, with the sheets lifted so far restored."""
+    lifted: list[SheetProtection] = []
+    for ws in sheets:
+        found = com_protection(ws)
+        if found is None:
+            continue
+        api = _com(ws)
+        try:
+            if api is not None:
+                api.Unprotect("")
+        except Exception:  # noqa: BLE001 - Excel: "The password you supplied is not correct"
+            restore_protection(lifted)
+            raise WorkbookError("excel_sheet_password", file=book_name, sheet=ws.name) from None
+        lifted.append(found)
+    return lifted
+
+
+def restore_protection(lifted: list[SheetProtection]) -> None:
+    """Protect each sheet again exactly as it was found."""
+    for p in lifted:
+        api = _com(p.sheet)
+        if api is not None:
+            api.Protect("", p.drawing_objects, p.contents, p.scenarios, p.user_interface_only, *p.allowances)
+
+
+def com_status_bar(app, text: str | None) -> None:
+    """Excel's status bar line while a button works; None gives it back to Excel."""
+    api = _com(app)
+    if api is not None:
+        with contextlib.suppress(Exception):  # the status bar never stops a button
+            api.StatusBar = text if text else False
 
 
 # ---------------------------------------------------------------------------- helpers
