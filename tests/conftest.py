@@ -511,7 +511,7 @@ def colors(book: xw.Book, sheet: str) -> dict[str, str | None]:
 
 
 def append_rows(path: Path, key: str, rows: list[dict[str, Any]], defs: Any = None) -> Path:
-    """Append ``rows`` to the table ``key`` of the workbook file through the openpyxl sink."""
+    """Append ``rows`` to the table ``key`` of the workbook file through the file sink (``apply_change``)."""
     from xltools.core.change import WorkbookChange, table_change
     from xltools.io.reader import read_workbook
     from xltools.io.sink import apply_change
@@ -901,3 +901,17 @@ def fake_com(monkeypatch):
         return com
 
     return attach
+
+
+def break_saves(monkeypatch, half: bytes = b"PK\x03\x04 half a workbook") -> None:
+    """Every workbook save (openpyxl's and the package sink's) writes half a file, then the disk is full."""
+    import openpyxl
+
+    from xltools.io import xmlsink
+
+    def broken(self, filename):
+        Path(filename).write_bytes(half)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", broken)
+    monkeypatch.setattr(xmlsink.Package, "save", broken)

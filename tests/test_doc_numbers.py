@@ -36,8 +36,8 @@ def commune(make_commune):
 
 
 def _number_on_report(path) -> str:
-    ws = openpyxl.load_workbook(path)[report_defs(get_definitions())["sheets"]["report"]]
-    found = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("Số: ")]
+    ws = openpyxl.load_workbook(path, read_only=True)[report_defs(get_definitions())["sheets"]["report"]]
+    found = [v for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str) and v.startswith("Số: ")]
     assert len(found) == 1, found
     return found[0]
 

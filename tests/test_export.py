@@ -28,7 +28,7 @@ def commune(make_commune):
 
 
 def _cells(path) -> list[str]:
-    wb = openpyxl.load_workbook(path)
+    wb = openpyxl.load_workbook(path, read_only=True)
     return [str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c is not None]
 
 

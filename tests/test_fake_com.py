@@ -11,6 +11,7 @@ from conftest import FakeComError, actions, book_from_file  # noqa: E402
 
 import xltools.excel as x  # noqa: E402
 from xltools.core.errors import WorkbookError  # noqa: E402
+from xltools.io.xlsm import buttons  # noqa: E402
 
 
 def _break_report(tables):
@@ -41,7 +42,8 @@ def test_a_button_restores_every_protection_exactly_as_it_found_it(make_commune,
     assert after == before
     assert ("Unprotect", "") in dashboard.calls and dashboard.calls[-1][0] == "Protect"
     # the status bar said what runs, and was given back to Excel; screen updating came back on
-    assert com.app.status[0] == f"xltools: đang chạy “{x._caption(verb)}”, xin chờ…" and com.app.status[-1] is False
+    caption = next(b.caption for b in buttons() if b.verb == verb)
+    assert com.app.status[0] == f"xltools: đang chạy “{caption}”, xin chờ…" and com.app.status[-1] is False
     assert com.app.screen and com.app.screen[-1] is True
 
 
@@ -131,8 +133,6 @@ def test_a_button_whose_book_cannot_be_found_shows_a_box_not_a_vba_error(monkeyp
 
 def test_every_button_runs_under_excels_com_and_leaves_the_protection_as_found(make_commune, fake_com):
     """Each button of buttons.toml, in the order an officer clicks them, on one open book."""
-    from xltools.io.xlsm import buttons
-
     path = make_commune()
     for button in buttons():
         book = book_from_file(path, floats=True)  # COM gives every number back as a float

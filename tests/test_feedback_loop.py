@@ -71,7 +71,7 @@ def _rollup(loop, **kwargs):
 
 
 def _sheet(path: Path, name: str) -> list[tuple]:
-    return list(openpyxl.load_workbook(path)[name].iter_rows(values_only=True))
+    return list(openpyxl.load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
 
 
 # ------------------------------------------------------------------------------ 1. the same rules upstairs

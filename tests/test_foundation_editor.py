@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import openpyxl
 import pytest
-from conftest import append_rows
+from conftest import append_rows, break_saves
 
 from xltools.core.change import WorkbookChange, now, table_change
 from xltools.core.errors import WriteError
@@ -38,12 +38,7 @@ def test_a_failed_write_leaves_the_workbook_intact(make_commune, monkeypatch):
     path = make_commune()
     before = path.read_bytes()
 
-    def broken_save(self, filename):
-        with open(filename, "wb") as fh:
-            fh.write(b"half a workbook")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    break_saves(monkeypatch)
     with pytest.raises(WriteError) as err:
         append_rows(path, "log", [{"time": now(), "action": "thử"}])
     assert "còn nguyên" in err.value.vi

@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from conftest import break_saves
 
 from xltools import import_reports, make_forms
 from xltools.cli import main
@@ -223,11 +224,7 @@ def test_a_crash_while_writing_leaves_the_previous_workbook_intact(commune, form
     digest = sha256_file(commune)
     before = set(commune.parent.iterdir())
 
-    def broken_save(self, filename):
-        Path(filename).write_bytes(b"PK\x03\x04 half a workbook")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
+    break_saves(monkeypatch)
     with pytest.raises(WriteError) as err:
         import_reports(commune, [forms[0]])
     assert "Tệp cũ vẫn còn nguyên" in err.value.vi

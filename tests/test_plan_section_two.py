@@ -23,9 +23,9 @@ def commune(make_commune):
 
 
 def _paragraphs(xlsx) -> list[str]:
-    ws = openpyxl.load_workbook(xlsx)["Báo cáo"]
-    return [str(r[0].value) for r in ws.iter_rows() if r[0].value is not None] + \
-        [str(c.value) for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    rows = list(openpyxl.load_workbook(xlsx, read_only=True)["Báo cáo"].iter_rows(values_only=True))
+    return [str(r[0]) for r in rows if r and r[0] is not None] + \
+        [str(v) for row in rows for v in row if isinstance(v, str)]
 
 
 def test_the_new_indicators_are_defined_with_their_kind():

@@ -32,7 +32,7 @@ MM = 72 / 25.4
 
 # ------------------------------------------------------------------------------------- reading back
 def _sheet_rows(xlsx: Path, sheet: str = "Báo cáo") -> list[list[str]]:
-    ws = openpyxl.load_workbook(xlsx)[sheet]
+    ws = openpyxl.load_workbook(xlsx, read_only=True)[sheet]  # values only: streamed
     return [[str(v) for v in row if v not in (None, "")] for row in ws.iter_rows(values_only=True)]
 
 

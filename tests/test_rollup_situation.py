@@ -82,7 +82,7 @@ def _table(book, key):
     """A table of the commune workbook as records, by its Vietnamese headers (openpyxl)."""
     defs = get_definitions()
     sheet = defs.sheet(key)
-    ws = openpyxl.load_workbook(book, data_only=True)[sheet.name]
+    ws = openpyxl.load_workbook(book, data_only=True, read_only=True)[sheet.name]
     rows = list(ws.iter_rows(values_only=True))
     headers = {c.header: c.key for c in sheet.columns}
     at = next(i for i, r in enumerate(rows) if sum(1 for v in r if v in headers) >= 3)
@@ -108,11 +108,11 @@ def _expected(book, submission):
     for c in ("estimate", "approved", "spent"):
         values = [int(b[c]) for b in _table(book, "budget") if isinstance(b.get(c), (int, float))]
         money[c] = sum(values) if values else NO_DATA
-    ws = openpyxl.load_workbook(submission)[REP["sheets"]["report"]]
+    ws = openpyxl.load_workbook(submission, read_only=True)[REP["sheets"]["report"]]
     printed = " ".join(str(c) for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str))
     found = re.search(r"loại I \(QĐ 28/2025/QĐ-TTg\): đáp ứng (\d+) trên (\d+) tiêu chí cần thiết – ([^.]+)\.", printed)
     assert found, printed[:2000]
-    info_ws = openpyxl.load_workbook(submission)[REP["sheets"]["info"]]
+    info_ws = openpyxl.load_workbook(submission, read_only=True)[REP["sheets"]["info"]]
     info = {r[0]: r[2] for r in info_ws.iter_rows(min_row=4, values_only=True) if r[0]}
     return {"done": len(done), "total": len(steps), "overdue": len(overdue), "overdue_names": [s["step"] for s in overdue],
             "money": money, "met": int(found.group(1)), "needed": int(found.group(2)), "verdict": found.group(3),
@@ -121,7 +121,7 @@ def _expected(book, submission):
 
 
 def _units_sheet(path):
-    ws = openpyxl.load_workbook(path)[UNITS]
+    ws = openpyxl.load_workbook(path, read_only=True)[UNITS]
     rows = [list(r) for r in ws.iter_rows(min_row=4, values_only=True)]
     header = rows[0]
     return [dict(zip(header, r)) for r in rows[1:]]

@@ -16,6 +16,7 @@ import shutil
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # before xlwings is imported
 
 import openpyxl  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from conftest import actions, book_from_file  # noqa: E402
 from openpyxl.styles import Alignment, Font, PatternFill  # noqa: E402
@@ -28,7 +29,7 @@ from xltools.core.outputs import summary_change, validation_change  # noqa: E402
 from xltools.core.validation import validate_book  # noqa: E402
 from xltools.io.forms import FormSpec, write_form  # noqa: E402
 from xltools.io.reader import read_workbook  # noqa: E402
-from xltools.io.sink import apply_change  # noqa: E402
+from xltools.io.sink import apply_change, styled_cell  # noqa: E402
 from xltools.verbs.importing import plan_import  # noqa: E402
 
 WHEN = dt.datetime(2024, 1, 5, 9, 30)
@@ -37,9 +38,11 @@ STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}:\d{2})?")
 
 # ---------------------------------------------------------------------------- replaying the actions
 def _cells(ws, a):
+    """The cells of an action's range; a cell the sheet has not got yet takes its row's or its
+    column's style, as in Excel (``styled_cell``)."""
     for r in range(a["row_count"]):
         for c in range(a["column_count"]):
-            yield ws.cell(a["start_row"] + r + 1, a["start_column"] + c + 1)
+            yield styled_cell(ws, a["start_row"] + r + 1, a["start_column"] + c + 1)
 
 
 def _value(v):
@@ -62,7 +65,7 @@ def replay(book, path) -> None:
         if func == "setValues":
             for r, row in enumerate(a["values"]):
                 for c, v in enumerate(row):
-                    ws.cell(a["start_row"] + r + 1, a["start_column"] + c + 1).value = _value(v)
+                    styled_cell(ws, a["start_row"] + r + 1, a["start_column"] + c + 1).value = _value(v)
         elif func == "rangeClearContents":
             for cell in _cells(ws, a):
                 cell.value = None
@@ -277,3 +280,56 @@ def test_a_write_that_fails_midway_says_which_sheets_were_written(make_commune, 
     for key in ("log", "reports", "checks"):
         assert f"“{defs.sheet(key).name}”" in text
     assert f"“{defs.sheet('dashboard').name}”" not in text.split("Các sheet đã được ghi:")[1].split(";")[0]
+
+
+# ---------------------------------------------------------------------------- the package sink against openpyxl
+def _by_openpyxl(path, change, defs, target):
+    """The same change through the openpyxl sink (the one validate and aggregate use)."""
+    from xltools.io.sink import apply_to, edit_workbook
+
+    shutil.copy(path, target)
+    with edit_workbook(target, defs) as ed:
+        apply_to(ed, change)
+    return target
+
+
+def _milestone_change(path, defs, when):
+    """Rows appended to Tiến độ (a formula column), a Nhật ký row and dashboard fields."""
+    from xltools.core.change import WorkbookChange, log_entry, table_change
+
+    book = read_workbook(path, defs, strict=False)
+    change = WorkbookChange(fields={"last_action": "Thử – 9/9", "current_period": "2023-12"})
+    change.tables.append(table_change(book, "milestones", appends=[
+        {"step": "Họp dân – 2023-12", "deadline": when.date(), "done_on": None, "owner": "- Thành viên"},
+        {"step": "Kiểm tra", "deadline": when.date(), "done_on": when.date(), "owner": "0912345678"}]))
+    change.tables.append(table_change(book, "log", appends=[log_entry(
+        time=when, action="thử", file=path.name, result="OK", detail="=1+1", user="cán bộ")]))
+    return change.covering(book)
+
+
+@pytest.mark.parametrize("case", ["import", "appends"])
+def test_the_package_sink_writes_what_the_openpyxl_sink_writes(case, make_commune, defs, sample, forms_for,
+                                                              tmp_path):
+    import datetime as dt
+
+    from xltools.io.xmlsink import can_patch
+
+    path = make_commune()
+    if case == "import":
+        inbox = forms_for(sample[0]["current_period"], ["01", "02"], value=7)
+        _, change = plan_import(read_workbook(path, defs, strict=False), [inbox], exclude=path.resolve(),
+                                replace_manual=True)
+    else:
+        change = _milestone_change(path, defs, dt.datetime(2024, 1, 15, 9, 30))
+    assert can_patch(change)
+    by_package = tmp_path / "package.xlsx"
+    shutil.copy(path, by_package)
+    apply_change(by_package, change, defs)
+    by_openpyxl = _by_openpyxl(path, change, defs, tmp_path / "openpyxl.xlsx")
+    names = {defs.sheet(k).name for k in change.sheet_keys(defs)}
+    assert_same(snapshot(by_package, names), snapshot(by_openpyxl, names))
+    # and both read back as the same commune
+    a, b = read_workbook(by_package, defs), read_workbook(by_openpyxl, defs)
+    for key in a.tables:
+        pd.testing.assert_frame_equal(a.tables[key], b.tables[key], check_dtype=False)
+    assert a.settings == b.settings

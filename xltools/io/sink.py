@@ -13,6 +13,7 @@ The sink knows openpyxl and the change; nothing about validation, import or repo
 from __future__ import annotations
 
 import contextlib
+import copy
 import re
 import zipfile
 from collections import Counter
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+from lxml import etree
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.worksheet.hyperlink import Hyperlink
@@ -33,6 +35,7 @@ from ..core.text import header_key, is_blank
 from .files import refuse_if_open, write_atomic
 from .reader import check_file
 from .writer import cell_value, column_number_format, formula_for_row
+from .xmlsink import can_patch, patch
 
 # ---------------------------------------------------------------------------- what a package holds
 # Parts and elements counted before and after a write: none may disappear. Names are the
@@ -150,10 +153,32 @@ def edit_workbook(path: str | Path, defs: Definitions | None = None) -> Iterator
 
 # ---------------------------------------------------------------------------- applying a change
 def apply_change(path: str | Path, change: WorkbookChange, defs: Definitions | None = None) -> Path:
-    """Apply ``change`` to the workbook file at ``path`` (one atomic save, backup in Sao_luu/)."""
+    """Apply ``change`` to the workbook file at ``path`` (one atomic save, backup in Sao_luu/).
+
+    Table rows, grown tables and dashboard fields (import, export, a Nhật ký row) are written by
+    the package sink (``io.xmlsink``: only the parts they touch are rewritten); a change with
+    output sheets or fills by openpyxl. Either way the package is compared with the original's
+    before it replaces anything."""
+    path = Path(path)
+    defs = defs or get_definitions()
+    if can_patch(change):
+        refuse_if_open(path)
+        check_file(path, defs)
+        before = package_inventory(path)
+
+        def write(tmp: Path) -> None:
+            try:
+                patch(path, tmp, change, defs)
+            except (etree.XMLSyntaxError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+                from .files import damaged_error
+
+                raise damaged_error(path, exc) from None
+            refuse_losses(path, before, tmp)
+
+        return write_atomic(path, write, check_lock=False)
     with edit_workbook(path, defs) as ed:
         apply_to(ed, change)
-    return Path(path)
+    return path
 
 
 def apply_to(ed: WorkbookEditor, change: WorkbookChange) -> None:
@@ -169,11 +194,18 @@ def apply_to(ed: WorkbookEditor, change: WorkbookChange) -> None:
         _apply_fields(ed, change.fields)
 
 
+def _put(cell, value: Any) -> None:
+    """Store ``value``; a text that starts with "=" stays text (openpyxl would make it a formula)."""
+    cell.value = value
+    if isinstance(value, str) and cell.data_type == "f":
+        cell.data_type = "s"
+
+
 def _text_or_value(cell, value: Any) -> None:
     value = cell_value(value)
     if isinstance(value, str):
         cell.number_format = TEXT_FORMAT
-    cell.value = value
+    _put(cell, value)
 
 
 def _apply_fields(ed: WorkbookEditor, values: Mapping[str, Any]) -> None:
@@ -197,13 +229,31 @@ def _apply_table(ed: WorkbookEditor, tc: TableChange) -> None:
     for i, item in enumerate(tc.appends):
         r = tc.first_free_row + i
         for key, letter in letters.items():
-            cell = ws[f"{letter}{r}"]
+            cell = styled_cell(ws, r, column_index_from_string(letter))
             formula = sheet.column(key).type == "formula"  # rewritten with the row's formula anyway
             if not formula and not is_blank(cell.value):  # never write into a cell that was not read
                 raise WriteError("sink_cell_not_empty", file=ed.path.name, sheet=ws.title, cell=cell.coordinate)
             _write_cell(cell, sheet, key, item.get(key), ed.defs, letters, appended=True)
     if tc.appends:
         _grow(ed, tc.key, tc.last_row)
+
+
+def styled_cell(ws, row: int, column: int):
+    """The cell at (row, column); one the sheet does not hold yet takes the style Excel shows an
+    empty cell there with, as the package sink does: its row's (when the row has one), else its
+    column's."""
+    if (row, column) in ws._cells:
+        return ws._cells[(row, column)]
+    cell = ws.cell(row, column)
+    dim = ws.row_dimensions.get(row)  # (indexing would add a row dimension)
+    if dim is not None and dim.customFormat and dim.has_style:
+        cell._style = copy.copy(dim._style)
+        return cell
+    for col in ws.column_dimensions.values():
+        if col.min and col.max and col.min <= column <= col.max and col.has_style:
+            cell._style = copy.copy(col._style)
+            break
+    return cell
 
 
 def _grow(ed: WorkbookEditor, key: str, last: int) -> None:
@@ -231,7 +281,7 @@ def _write_cell(cell, sheet: Sheet, key: str, value: Any, defs: Definitions,
     fmt = column_number_format(col, defs)
     if fmt:
         cell.number_format = fmt
-    cell.value = cell_value(value)
+    _put(cell, cell_value(value))
 
 
 def _apply_fills(ed: WorkbookEditor, change: WorkbookChange) -> None:
