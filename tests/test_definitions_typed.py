@@ -50,6 +50,7 @@ def test_a_button_without_its_sub_is_refused(own_definitions):
     assert "buttons.toml" in err.value.vi and "button.sub" in err.value.vi
 
 
+@pytest.mark.slow
 def test_the_cli_gives_one_line_for_a_typo(own_definitions, tmp_path):
     own_definitions.replace("report.toml", "margin_left_mm = 30", "margin_left = 30")
     result = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")])

@@ -59,6 +59,7 @@ def _run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+@pytest.mark.slow
 def test_the_month_and_the_quarter_take_consecutive_numbers(commune, tmp_path):
     month = export(commune, "2023-12", tmp_path / "out", docx=True)
     quarter = export(commune, "2023-Q4", tmp_path / "out", docx=True)
@@ -70,6 +71,7 @@ def test_the_month_and_the_quarter_take_consecutive_numbers(commune, tmp_path):
     assert [(r["number"], r["period"]) for r in _register(commune)] == [(5, "2023-12"), (6, "2023-Q4")]
 
 
+@pytest.mark.slow
 def test_the_word_draft_prints_the_same_number(commune, tmp_path):
     export(commune, "2023-12", tmp_path / "out")
     quarter = export(commune, "2023-Q4", tmp_path / "out", docx=True)
@@ -78,6 +80,7 @@ def test_the_word_draft_prints_the_same_number(commune, tmp_path):
     assert "(Kèm theo Báo cáo số 06/BC-BCĐ" in body  # the annexes name the report they belong to
 
 
+@pytest.mark.slow
 def test_the_register_row_names_the_number_date_period_file_and_its_sha256(commune, tmp_path):
     path = export(commune, "2023-12", tmp_path / "out", docx=True)
     [row] = _register(commune)
@@ -98,6 +101,7 @@ def test_the_sha256_is_the_encrypted_files_when_a_password_is_set(commune, tmp_p
     assert _register(commune)[0]["sha256"] == sha256_file(path)
 
 
+@pytest.mark.slow
 def test_exporting_a_period_again_keeps_its_number(commune, tmp_path):
     first = export(commune, "2023-12", tmp_path / "a")
     first_sha = sha256_file(first)
@@ -109,6 +113,7 @@ def test_exporting_a_period_again_keeps_its_number(commune, tmp_path):
     assert "xuất lại" in row["note"]
 
 
+@pytest.mark.slow
 def test_new_number_takes_the_next_one_and_says_which_it_replaces(commune, tmp_path):
     export(commune, "2023-12", tmp_path / "out")
     export(commune, "2023-Q4", tmp_path / "out")
@@ -123,6 +128,7 @@ def test_new_number_takes_the_next_one_and_says_which_it_replaces(commune, tmp_p
     assert _number_on_report(export(commune, "2023-12", tmp_path / "out")) == "Số: 07/BC-BCĐ"
 
 
+@pytest.mark.slow
 def test_a_lowered_setting_never_repeats_a_number_of_the_same_year(commune, tmp_path):
     export(commune, "2023-12", tmp_path / "out")  # 05
     wb = openpyxl.load_workbook(commune)
@@ -145,6 +151,7 @@ def test_a_workbook_open_in_excel_takes_no_number_and_writes_no_file(commune, tm
     assert _number_on_report(export(commune, "2023-12", tmp_path / "out")) == "Số: 05/BC-BCĐ"
 
 
+@pytest.mark.slow
 def test_the_command_says_the_number_and_takes_a_new_one_on_request(commune, tmp_path):
     out = tmp_path / "out"
     first = _run("export", commune, "--period", "2023-12", "-o", out)
@@ -176,6 +183,7 @@ def old_book(tmp_path, own_definitions, monkeypatch):
     return path
 
 
+@pytest.mark.slow
 def test_an_old_workbook_still_validates_and_exports_with_a_warning(old_book, tmp_path):
     report = validate(old_book)
     assert not [i for i in report.issues if i.rule.startswith("structure-missing")]
@@ -192,6 +200,7 @@ def test_an_old_workbook_still_validates_and_exports_with_a_warning(old_book, tm
 
 
 # ---------------------------------------------------------------------------- the button
+@pytest.mark.slow
 def test_the_button_records_the_number_in_the_open_book(make_commune, tmp_path):
     import xltools.excel as x
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+import pytest
+
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # before xlwings is imported
 
 import pandas as pd  # noqa: E402
@@ -83,6 +85,7 @@ def test_validate_lists_the_issue_and_highlights_its_cell(make_commune, defs):
     assert ("sheetClear", checks) not in funcs and ("rangeClear", checks) not in funcs
 
 
+@pytest.mark.slow
 def test_validate_clears_the_highlights_of_the_previous_run(make_commune, defs, tmp_path):
     broken = make_commune("Hong.xlsx", edit=_break_report)
     cell = _broken_cell(broken, defs)
@@ -262,6 +265,7 @@ def test_import_reports_writes_the_new_rows_into_the_open_book(make_commune, def
     assert dashboard[reported] == f"2/{active}"  # the two imported villages of this month
 
 
+@pytest.mark.slow
 def test_export_writes_the_submission_to_the_outbox(make_commune, defs, sample, tmp_path):
     path = make_commune(settings={"outbox_dir": "Báo cáo gửi"})
     book = book_from_file(path)

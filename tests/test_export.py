@@ -32,6 +32,7 @@ def _cells(path) -> list[str]:
     return [str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c is not None]
 
 
+@pytest.mark.slow
 def test_export_writes_the_four_sheets_and_records_only_the_number_in_the_workbook(commune, tmp_path, defs):
     before = read_workbook(commune)
     path = export(commune, "2023-12", tmp_path / "out")
@@ -52,6 +53,7 @@ def test_export_writes_the_four_sheets_and_records_only_the_number_in_the_workbo
     assert len([n for n in zipfile.ZipFile(path).namelist() if n.startswith("xl/charts/chart")]) == 5
 
 
+@pytest.mark.slow
 def test_report_sheet_follows_decree_30(commune, tmp_path, defs):
     path = export(commune, "2023-12", tmp_path)
     rep = report_defs(defs)
@@ -123,6 +125,7 @@ def test_a_hand_edited_number_is_rejected(commune, tmp_path, defs):
     assert "SHA-256" in str(err.value) and path.name in str(err.value)
 
 
+@pytest.mark.slow
 def test_no_member_name_or_phone_leaves_the_commune(commune, tmp_path, sample):
     settings, tables = sample
     signer = settings["bcd_head"]  # the signature block carries the head's name by law (Decree 30)
@@ -203,6 +206,7 @@ def test_a_missing_workbook_is_one_vietnamese_line(tmp_path, command):
     assert result.output == f"Lỗi: Không tìm thấy tệp {missing}. (file not found: {missing})\n"
 
 
+@pytest.mark.slow
 def test_password_round_trip(commune, tmp_path):
     path = export(commune, "2023-12", tmp_path, password="Bí mật 138")
     with pytest.raises(WorkbookError) as err:
@@ -234,6 +238,7 @@ def test_default_output_is_the_outbox_folder(commune):
     assert path.parent == commune.parent / "Bao_cao_gui" and path.name.endswith("_2023-12.xlsx")
 
 
+@pytest.mark.slow
 def test_a_long_results_table_repeats_its_header_on_every_page(make_commune, tmp_path, defs):
     from xltools.core.sample import make_reports
 

@@ -131,6 +131,7 @@ def test_a_button_whose_book_cannot_be_found_shows_a_box_not_a_vba_error(monkeyp
         x.validate()
 
 
+@pytest.mark.slow
 def test_every_button_runs_under_excels_com_and_leaves_the_protection_as_found(make_commune, fake_com):
     """Each button of buttons.toml, in the order an officer clicks them, on one open book."""
     path = make_commune()
@@ -146,6 +147,7 @@ def test_every_button_runs_under_excels_com_and_leaves_the_protection_as_found(m
         assert com.app.status and com.app.status[-1] is False
 
 
+@pytest.mark.slow
 def test_numbers_read_back_as_floats_are_judged_as_the_whole_numbers_they_are(make_commune, fake_com):
     path = make_commune(edit=_break_report)
     as_vba_sends = x.validate(book_from_file(path))

@@ -75,6 +75,7 @@ def _sheet(path: Path, name: str) -> list[tuple]:
 
 
 # ------------------------------------------------------------------------------ 1. the same rules upstairs
+@pytest.mark.slow
 def test_rollup_checks_each_unit_with_the_communes_rule_ids_severities_and_messages(loop, defs):
     result = _rollup(loop)
     bad = loop["codes"][1]
@@ -138,6 +139,7 @@ def test_an_outlier_is_judged_against_the_units_own_earlier_periods(defs):
     assert check_unit(unit("2023-Q4", 40), history, defs) == []  # quarters are judged against quarters
 
 
+@pytest.mark.slow
 def test_earlier_rollups_in_the_folder_are_history_for_the_outliers(tmp_path, own_definitions):
     """The district's own rollups of earlier months, lying in the folder, give each unit's
     totals of those months (they are not rolled in: rejected as the unit's own output)."""
@@ -189,6 +191,7 @@ def test_a_feedback_file_edited_by_hand_is_refused(loop, defs, tmp_path):
 
 
 # ------------------------------------------------------------------------------ 3. receive
+@pytest.mark.slow
 def test_a_returned_period_shows_on_the_dashboard_and_its_findings_at_their_cells(loop, defs):
     feedback(_rollup(loop).path, loop["tmp"] / "answers")
     book = loop["books"][1]
@@ -216,6 +219,7 @@ def test_a_returned_period_shows_on_the_dashboard_and_its_findings_at_their_cell
     assert len(read_workbook(book, defs).tables["feedback"]) == rows  # nor added again
 
 
+@pytest.mark.slow
 def test_feedback_for_a_replaced_submission_is_refused(loop, tmp_path):
     out = feedback(_rollup(loop).path, tmp_path / "answers")
     first = next(p for p, d in out.written if d.unit_code == loop["codes"][0])
@@ -226,6 +230,7 @@ def test_feedback_for_a_replaced_submission_is_refused(loop, tmp_path):
     assert "đã được thay thế" in result.files[0].reason
 
 
+@pytest.mark.slow
 def test_a_workbook_made_before_the_feedback_sheet_is_told_to_upgrade_then_receives(loop, tmp_path, defs):
     """A 1.2 workbook (no Phản hồi cấp trên sheet, no dashboard line) gets one line saying to
     upgrade; `xltools upgrade` adds the sheet and the dashboard's label, then receive works."""
@@ -254,6 +259,7 @@ def test_a_workbook_made_before_the_feedback_sheet_is_told_to_upgrade_then_recei
 
 
 # ------------------------------------------------------------------------------ 4. resubmission diff
+@pytest.mark.slow
 def test_a_resubmission_is_diffed_against_the_one_it_replaces(loop, tmp_path, defs):
     book = loop["books"][0]
     first = loop["files"][0]
@@ -309,6 +315,7 @@ def _changed_form(book: Path, tmp_path: Path, village: str, key: str, delta: int
     return fill_form(form, {**row, key: int(row[key] or 0) + delta})
 
 
+@pytest.mark.slow
 def test_an_accepted_period_is_locked_against_a_changed_form_until_reopened(loop, tmp_path, defs):
     book = loop["books"][0]
     _accepted(loop, tmp_path)
@@ -327,6 +334,7 @@ def test_an_accepted_period_is_locked_against_a_changed_form_until_reopened(loop
     assert locked_periods(read_workbook(book, defs)) == {}
 
 
+@pytest.mark.slow
 def test_validation_flags_an_edit_of_an_accepted_period_and_receive_reopens_it(loop, tmp_path, defs):
     book = loop["books"][0]
     _accepted(loop, tmp_path)
@@ -361,6 +369,7 @@ def test_an_indicator_added_by_a_later_release_does_not_unlock_or_flag_an_accept
     assert not [i for i in report.issues if i.rule == "feedback-accepted-changed"]
 
 
+@pytest.mark.slow
 def test_an_acceptance_of_figures_edited_after_the_export_locks_nothing_silently(loop, tmp_path, defs):
     """The figures were changed after the export that the level above accepted: receive says so,
     and validation flags the period until it is reopened (the lock never holds other numbers)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from xltools.cli import main
@@ -69,6 +70,7 @@ def test_schema_markdown_and_json(defs):
     assert data["lists"]["board_roles"] == list(defs.lists["board_roles"].values)
 
 
+@pytest.mark.slow  # the demo run (about 9 s) is shared by the slow lane
 def test_demo_builds_the_sample_workbook(demo):
     assert demo.exit_code == 0, demo.output
     workbooks = list(demo.folder.glob("SoTheoDoi_HongThuy.xlsx"))

@@ -124,6 +124,7 @@ def test_a_workbook_that_inflates_to_millions_of_cells_answers_within_seconds(co
     assert one_line(output).startswith(f"Tệp {bad.name} bị từ chối: sheet “{log}” có hơn 5.000.000 ô, lớn hơn sổ theo dõi")
 
 
+@pytest.mark.slow
 def test_a_commune_workbook_over_the_size_limit_is_refused_unread(commune, tmp_path):
     import time
 
@@ -213,6 +214,7 @@ def test_a_submission_with_a_value_in_a_far_cell_is_one_rejected_file(two_submis
         "trên (tối đa 500.000 dòng, đến cột AX); hãy nhờ đơn vị gửi lại tệp BC138 do công cụ xuất.")
 
 
+@pytest.mark.slow
 def test_a_submission_with_a_dtd_deep_inside_a_part_is_rejected(two_submissions, tmp_path):
     good, base = two_submissions
     part = "xl/styles.xml"

@@ -119,6 +119,7 @@ def test_a_text_too_long_is_quoted_short(commune, forms, defs):
     assert text.endswith("AAA…”)") and len(text) < 200
 
 
+@pytest.mark.slow
 def test_the_same_file_twice_changes_nothing(commune, forms, defs):
     for n, form in enumerate(forms):
         fill(form, values_for(defs, n))
@@ -132,6 +133,7 @@ def test_the_same_file_twice_changes_nothing(commune, forms, defs):
     assert len(second.tables["history"]) == 0
 
 
+@pytest.mark.slow
 def test_a_corrected_file_replaces_the_row_and_keeps_the_old_one_in_history(commune, forms, defs, tmp_path):
     old = values_for(defs, 4)
     fill(forms[0], old)
@@ -327,6 +329,7 @@ def test_the_rows_an_import_appends_are_not_warned_about_as_outside_the_table(co
     assert not [i for i in validate(commune).issues if i.rule == "structure-row-outside-table"]
 
 
+@pytest.mark.slow  # the demo run (about 9 s) is shared by the slow lane
 def test_the_demo_rejects_the_form_with_words_then_takes_the_fix_and_the_correction(demo, defs):
     assert demo.exit_code == 0, demo.output
     lines = demo.lines

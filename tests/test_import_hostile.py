@@ -277,6 +277,7 @@ def far_value(ref: str) -> str:
 
 
 @pytest.mark.parametrize("ref", ["XFD1048576", "Z1048576"])
+@pytest.mark.slow
 def test_a_form_with_a_value_in_a_far_cell_is_one_rejected_file_of_the_folder(setup, bad_dir, defs, ref):
     commune, good, base, _ = setup
     form_sheet = defs.extra("forms")["sheet_name"]
@@ -302,6 +303,7 @@ def test_a_form_with_a_value_in_a_far_cell_is_one_rejected_file_of_the_folder(se
     ('<row r="7"><c r="XFD7" t="inlineStr"><is><t>ghi chú</t></is></c></row>', "XFD7"),
     ('<row r="9"><c r="A1048570"><v>1</v></c></row>', "A1048570"),  # the cell's own r counts, not the row's
 ])
+@pytest.mark.slow
 def test_far_cells_in_the_metadata_sheet(setup, bad_dir, defs, cells, cell):
     commune, good, base, _ = setup
     meta = defs.extra("forms")["meta_sheet"]
@@ -310,6 +312,7 @@ def test_far_cells_in_the_metadata_sheet(setup, bad_dir, defs, cells, cell):
     assert len(reason) == 1 and f"sheet “{meta}” có dữ liệu ở ô {cell}, ngoài vùng của phiếu" in reason[0]
 
 
+@pytest.mark.slow
 def test_formatting_far_out_is_not_data_and_the_form_imports(setup, bad_dir, defs):
     """An application that leaves a formatted empty cell or a formatted row far out loses nothing:
     no reader sizes a grid by them, so the form is read."""

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("pandas", "numpy", "openpyxl", "python_calamine", "xlsxwriter", "xlwings", "docx")
 
@@ -57,6 +59,7 @@ def test_command_help_and_version_import_nothing_heavy():
         assert not modules & set(HEAVY), (argv, sorted(modules & set(HEAVY)))
 
 
+@pytest.mark.slow
 def test_import_xltools_is_lazy_and_the_api_still_resolves():
     modules, _ = loaded("import xltools")
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))

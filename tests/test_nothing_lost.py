@@ -67,6 +67,7 @@ def _type_below_table(path, defs, key, values):
 
 
 # ---------------------------------------------------------------------------- 1. rows outside a table
+@pytest.mark.slow
 def test_a_report_typed_below_the_table_survives_an_import(make_commune, defs, sample, tmp_path):
     month = sample[0]["current_period"]
     path = make_commune(edit=_without(month, "01"))
@@ -141,6 +142,7 @@ def _decorate(path, defs):
     wb.save(path)
 
 
+@pytest.mark.slow
 def test_every_writing_verb_keeps_what_it_does_not_understand(make_commune, defs, sample, tmp_path):
     month = sample[0]["current_period"]
     path = make_commune(edit=_without(month, "03"))
@@ -202,6 +204,7 @@ def test_a_part_openpyxl_cannot_keep_refuses_the_write_and_names_it(make_commune
 
 
 # ---------------------------------------------------------------------------- the button keeps what it did not change
+@pytest.mark.slow
 def test_the_import_button_keeps_hand_typed_values_it_did_not_change(make_commune, defs, sample, tmp_path):
     month = sample[0]["current_period"]
     path = make_commune(edit=_without(month, "03"), settings={"inbox_dir": "Phiếu"})

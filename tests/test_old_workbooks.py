@@ -58,6 +58,7 @@ def test_the_new_indicator_reads_as_not_reported_in_every_row(old_book):
     assert book.tables["reports"]["team_meetings"].notna().all()
 
 
+@pytest.mark.slow
 def test_validate_gives_one_warning_that_says_to_upgrade(old_book):
     report = validate(old_book)
     upgrade = [i for i in report.issues if i.rule == "structure-upgrade-needed"]
@@ -89,6 +90,7 @@ def test_a_missing_column_present_since_1_0_stays_an_error(old_book, tmp_path):
     assert len([i for i in report.issues if i.rule == "structure-upgrade-needed"]) == 1
 
 
+@pytest.mark.slow
 def test_import_aggregate_and_export_work_on_the_old_workbook(old_book, tmp_path):
     defs = get_definitions()
     forms = make_forms(old_book, "2024-01", tmp_path / "inbox")
@@ -118,6 +120,7 @@ def test_import_aggregate_and_export_work_on_the_old_workbook(old_book, tmp_path
     assert sub.totals()["team_meetings"] > 0
 
 
+@pytest.mark.slow
 def test_old_and_new_submissions_roll_up_and_the_old_unit_is_not_reported(old_book, tmp_path):
     old_sub = export(old_book, PERIOD, tmp_path / "out")
     settings, tables = generated_communes()[0]  # made with the new definitions
@@ -167,6 +170,7 @@ def _installed() -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("step", ["minor", "major"])
+@pytest.mark.slow
 def test_a_workbook_of_a_newer_toolkit_is_refused_and_nothing_is_written(make_commune, tmp_path, step):
     expected = get_definitions().version
     major, minor = _installed()

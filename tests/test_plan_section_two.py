@@ -39,6 +39,7 @@ def test_the_new_indicators_are_defined_with_their_kind():
     assert {"agencies_count", "enterprises_count"} <= {s.key for s in defs.settings}
 
 
+@pytest.mark.slow
 def test_each_new_indicator_is_on_the_form_imported_aggregated_and_in_the_prose(commune, tmp_path):
     defs = get_definitions()
     forms = make_forms(commune, PERIOD, tmp_path / "forms")
@@ -88,6 +89,7 @@ def test_a_line_naming_mass_media_falls_back_when_a_copy_of_the_definitions_lack
     assert "otherwise" in line and "{" not in line["otherwise"]
 
 
+@pytest.mark.slow
 def test_the_budget_by_purpose_and_by_month_and_the_border_villages_in_the_report(make_commune, tmp_path):
     book = make_commune()
     villages = read_workbook(book).tables["villages"]

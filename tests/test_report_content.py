@@ -122,6 +122,7 @@ def two_years(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------------- item 4
+@pytest.mark.slow
 def test_the_sheet_and_the_word_draft_say_the_same(planted):
     for key in ("month", "quarter"):
         sheet, draft = _sheet_paragraphs(planted[key]), _docx_paragraphs(planted[key])
@@ -129,6 +130,7 @@ def test_the_sheet_and_the_word_draft_say_the_same(planted):
         assert len(sheet) > 25
 
 
+@pytest.mark.slow
 def test_the_introduction_names_the_plan_by_number_and_date(planted, tmp_path):
     lines = _sheet_paragraphs(planted["month"])
     assert lines[0].startswith("Thực hiện Kế hoạch số 02/KH-BCĐ ngày 16/01/2023 của Ban Chỉ đạo 138 xã Hồng Thủy")
@@ -220,6 +222,7 @@ def test_weak_points_are_the_validation_findings_of_the_period(planted):
                                  period_label="tháng 12 năm 2023", unit_name="Hồng Thủy")
 
 
+@pytest.mark.slow
 def test_a_clean_month_says_so_and_proposes_only_what_its_data_ask(tmp_path):
     from conftest import clean
 
@@ -242,6 +245,7 @@ def test_a_clean_month_says_so_and_proposes_only_what_its_data_ask(tmp_path):
         f"- Kiến nghị của {name}: Đề nghị hỗ trợ loa cầm tay cho Tổ điều hành."]
 
 
+@pytest.mark.slow
 def test_directions_are_the_officers_text_or_the_default(planted, tmp_path):
     default = _section(_sheet_paragraphs(planted["month"]), "section_directions")
     assert default == ["- " + x for x in TEXT["directions"]]
@@ -264,6 +268,7 @@ def test_the_sections_in_order(planted):
 
 
 # ------------------------------------------------------------------------------------- sơ kết, tổng kết
+@pytest.mark.slow
 def test_six_months_compare_with_the_previous_half_and_the_same_half_a_year_before(two_years):
     xlsx, book = two_years["half"], two_years["book"]
     table = next(t for t in _docx_tables(xlsx) if t[0][2] == "6 tháng cuối năm 2023")

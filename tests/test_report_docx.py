@@ -60,6 +60,7 @@ def _runs(paragraphs):
                 yield p, r
 
 
+@pytest.mark.slow
 def test_export_writes_the_word_draft_beside_the_submission(month):
     xlsx, docx, _ = month
     assert docx.exists() and docx.parent == xlsx.parent
@@ -163,6 +164,7 @@ def test_decree_30_layout_fonts_sizes_margins(month):
     assert len(sign.rows) == 1 and sign.rows[0]._tr.trPr.find(qn("w:cantSplit")) is not None
 
 
+@pytest.mark.slow
 def test_cli_export_docx_option(tmp_path, sample):
     s, t = sample
     book = new(tmp_path / "SoTheoDoi.xlsx", s, t)
@@ -174,6 +176,7 @@ def test_cli_export_docx_option(tmp_path, sample):
     assert plain.exit_code == 0 and not list((tmp_path / "p").glob("*.docx"))
 
 
+@pytest.mark.slow
 def test_password_encrypts_the_draft_too(tmp_path, sample):
     msoffcrypto = pytest.importorskip("msoffcrypto")
     s, t = sample
@@ -187,6 +190,7 @@ def test_password_encrypts_the_draft_too(tmp_path, sample):
     assert TEXT["title"] in [p.text for p in Document(out).paragraphs]
 
 
+@pytest.mark.slow  # the demo run (about 9 s) is shared by the slow lane
 def test_the_demo_writes_the_word_drafts(demo):
     assert demo.exit_code == 0, demo.output
     drafts = sorted(p.name for p in demo.folder.rglob("BC138_20041_*.docx"))
@@ -264,6 +268,7 @@ def test_the_printed_draft(tmp_path):
     assert len(pymupdf.open(str(pdfs[-2]))) > len(pymupdf.open(str(pdfs[0])))  # 60 villages run over more pages
 
 
+@pytest.mark.slow
 def test_the_rollup_writes_its_word_draft_with_the_rollups_numbers(tmp_path, sample):
     """`rollup --docx`: the district's report as a Word draft, the same body as its Báo cáo sheet;
     its results table holds the district totals of Số liệu, its annex one row per commune."""

@@ -69,6 +69,7 @@ def submissions(tmp_path_factory):
     return folder / "out", files, communes
 
 
+@pytest.mark.slow
 def test_rollup_of_four_communes(submissions, tmp_path):
     out_dir, files, communes = submissions
     expected = tmp_path / "expected.csv"
@@ -121,6 +122,7 @@ def test_newest_duplicate_wins_and_the_older_is_listed(submissions, tmp_path):
     assert len(result.aggregate.parts) == 4
 
 
+@pytest.mark.slow
 def test_edited_wrong_period_and_foreign_files_are_rejected_with_reasons(submissions, tmp_path, defs):
     out_dir, files, _ = submissions
     folder = tmp_path / "in"
@@ -175,6 +177,7 @@ def test_a_damaged_sheet_is_rejected_and_the_batch_goes_on(submissions, tmp_path
 
 
 @pytest.mark.parametrize("option", ["path", "--expected", "--settings"])
+@pytest.mark.slow
 def test_a_missing_input_is_one_vietnamese_line(submissions, tmp_path, option):
     _, files, _ = submissions
     missing = tmp_path / "khong_co.csv"
@@ -196,6 +199,7 @@ def test_an_expected_list_in_utf16_is_one_clear_line(submissions, tmp_path):
     assert result.output.startswith(f"Lỗi: Không đọc được danh sách đơn vị phải báo cáo {expected}: tệp không phải văn bản UTF-8")
 
 
+@pytest.mark.slow  # the demo run (about 9 s) is shared by the slow lane
 def test_demo_exports_a_month_and_a_quarter_and_rolls_four_communes_up(demo):
     assert demo.exit_code == 0, demo.output
     outbox = demo.folder / "Bao_cao_gui"
@@ -338,6 +342,7 @@ def test_without_settings_the_header_names_the_unit_and_its_place(submissions, t
     assert any(t.startswith("Ban Chỉ đạo 138 huyện A Lưới tổng hợp") for t in texts)
 
 
+@pytest.mark.slow
 def test_rollup_warns_about_a_submission_without_any_village_report(submissions, make_commune, tmp_path):
     _, files, _ = submissions
 

@@ -132,6 +132,7 @@ def _column(header_words, rows):
 
 
 # ------------------------------------------------------------------ the tests
+@pytest.mark.slow
 def test_each_unit_is_listed_with_what_its_own_tables_say(communes, tmp_path):
     folder, books, files = communes
     result = rollup(files, "2023-12", tmp_path / "dist.xlsx", unit_name="huyện A Lưới", unit_code="474")
@@ -191,6 +192,7 @@ def test_the_commune_submission_carries_its_situation_checksummed(communes):
     assert gen is not None and "budget.estimate" not in gen  # no amounts in its budget: absent, never 0
 
 
+@pytest.mark.slow
 def test_rollup_json_lists_the_situation(communes, tmp_path):
     _, books, files = communes
     res = CliRunner().invoke(main, ["rollup", *map(str, files), "--period", "2023-12", "-o", str(tmp_path / "d.xlsx"),
@@ -262,6 +264,7 @@ def test_a_tampered_situation_sheet_is_rejected_with_the_reason(communes, tmp_pa
     assert "thiếu sheet" in reasons[gone.name]
 
 
+@pytest.mark.slow
 def test_a_rollup_of_rollups_carries_the_summed_situation_upward(communes, tmp_path):
     _, _, files = communes
     a = rollup(files[:2], "2023-12", tmp_path / "a.xlsx", unit_name="huyện A", unit_code="474")

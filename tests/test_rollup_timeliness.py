@@ -49,6 +49,7 @@ def dated(tmp_path_factory):
     return folder, files, codes, dates
 
 
+@pytest.mark.slow
 def test_the_date_line_and_thong_tin_carry_the_clerks_date(dated, defs):
     _, files, _, dates = dated
     rep = report_defs(defs)
@@ -82,6 +83,7 @@ def test_rollup_judges_by_the_report_date_not_the_file_time(dated, tmp_path, def
     assert _info(result.path, defs)["report_date"] == dt.date.today().isoformat()
 
 
+@pytest.mark.slow
 def test_a_submission_without_a_report_date_falls_back_to_file_time_and_says_so(dated, tmp_path, defs):
     _, files, codes, _ = dated
     old = tmp_path / files[1].name  # as an older xltools wrote it: no report_date, made on 15/01/2024
@@ -125,6 +127,7 @@ def test_a_date_that_cannot_belong_to_the_period_is_not_printed(defs):
     assert report_day({"report_date": "2024-01-16"}, period, defs, today) == dt.date(2024, 1, 16)  # --settings TOML text
 
 
+@pytest.mark.slow
 def test_the_deadline_is_read_from_report_toml(dated, tmp_path, defs, monkeypatch):
     _, files, codes, _ = dated
     roll = report_defs(defs)["rollup"]
@@ -137,6 +140,7 @@ def test_the_deadline_is_read_from_report_toml(dated, tmp_path, defs, monkeypatc
     assert result.late == []
 
 
+@pytest.mark.slow  # the demo run (about 9 s) is shared by the slow lane
 def test_the_demo_has_communes_on_time(demo):
     assert demo.exit_code == 0, demo.output
     rolled = next(demo.folder.glob("Tong_hop/BC138_*_2023-12.xlsx"))

@@ -176,6 +176,7 @@ def _break_report(tables):
     reports.loc[reports.index[reports["period"] == "2023-12"][0], "team_meetings"] = -3
 
 
+@pytest.mark.slow
 def test_validation_change_is_the_same_through_both_sinks(make_commune, defs, tmp_path):
     path = make_commune(edit=_break_report)
     book = read_workbook(path, defs, strict=False)
@@ -191,6 +192,7 @@ def test_validation_change_is_the_same_through_both_sinks(make_commune, defs, tm
     assert all(c["format"] == "@" for c in checks.values() if isinstance(c["value"], str))
 
 
+@pytest.mark.slow
 def test_summary_change_is_the_same_through_both_sinks(make_commune, defs, tmp_path):
     path = make_commune()
     book = read_workbook(path, defs)
@@ -215,6 +217,7 @@ def forms_for(defs, sample, tmp_path):
     return make
 
 
+@pytest.mark.slow
 def test_import_change_is_the_same_through_both_sinks(make_commune, defs, sample, forms_for, tmp_path):
     path = make_commune()
     month = sample[0]["current_period"]
@@ -246,6 +249,7 @@ def _with_cells(path, defs, key, cells):
     {("team_meetings", 3): "48 người"},  # text in a count
     {("team_meetings", 4): -2},
 ], ids=["bad-optional-date", "text-in-a-count", "negative-count"])
+@pytest.mark.slow
 def test_the_export_button_decides_as_the_command(make_commune, defs, tmp_path, cells):
     from xltools import export
     from xltools.core.errors import XltoolsError

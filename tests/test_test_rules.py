@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).resolve().parent
 
 
@@ -12,6 +14,7 @@ def modules() -> list[tuple[str, ast.Module]]:
     return [(f.name, ast.parse(f.read_text(encoding="utf-8"), str(f))) for f in sorted(TESTS.glob("*.py"))]
 
 
+@pytest.mark.slow
 def test_no_test_module_imports_another():
     found = []
     for name, tree in modules():

@@ -131,6 +131,7 @@ def test_a_mistyped_change_log_entry_is_one_definitions_error(own_definitions):
 
 
 # ---------------------------------------------------------------------------- from the previous version
+@pytest.mark.slow
 def test_upgrade_from_the_previous_version_keeps_every_cell(previous):
     defs = get_definitions()
     original = previous.read_bytes()
@@ -172,6 +173,7 @@ def test_upgrade_from_the_previous_version_keeps_every_cell(previous):
     assert again.plan.empty and not again.written
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_plan_and_writes_nothing(previous):
     folder = previous.parent
     before = _digest(folder)
@@ -187,6 +189,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(previous):
     assert _digest(folder) != before
 
 
+@pytest.mark.slow
 def test_the_whole_loop_runs_on_the_upgraded_workbook(previous, tmp_path):
     upgrade(previous)
     defs = get_definitions()
@@ -210,6 +213,7 @@ def test_the_whole_loop_runs_on_the_upgraded_workbook(previous, tmp_path):
 
 
 # ---------------------------------------------------------------------------- a province adds an indicator
+@pytest.mark.slow
 def test_an_indicator_added_in_a_copy_of_the_definitions_is_added_to_an_existing_workbook(
         tmp_path, own_definitions, monkeypatch):
     monkeypatch.delenv("XLTOOLS_DEFINITIONS")
@@ -254,6 +258,7 @@ def test_an_indicator_added_in_a_copy_of_the_definitions_is_added_to_an_existing
     assert reports[reports["period"] == "2024-01"][NEW].tolist() == [2]
 
 
+@pytest.mark.slow
 def test_renamed_and_removed_entries_of_the_change_log(tmp_path, own_definitions, monkeypatch):
     """A header and a sheet renamed ("formerly …"), a column removed: renamed in place (the
     dropdowns' names follow the sheet), the removed column kept with a note."""
@@ -298,6 +303,7 @@ version = "1.3"''')
     assert not [i for i in validate(book).issues if i.rule.startswith("structure")]
 
 
+@pytest.mark.slow
 def test_an_xlsm_keeps_its_vba_project(tmp_path, monkeypatch):
     monkeypatch.delenv("XLTOOLS_DEFINITIONS", raising=False)
     book = _build(tmp_path / "SoTheoDoi_Nut.xlsm", PREVIOUS)
@@ -353,6 +359,7 @@ def test_a_workbook_saved_by_libreoffice_keeps_its_data_through_the_upgrade(tmp_
         {header_key(NEW_HEADER)}
 
 
+@pytest.mark.slow
 def test_a_new_list_and_a_new_list_value_reach_the_dropdowns(tmp_path, own_definitions, monkeypatch):
     monkeypatch.delenv("XLTOOLS_DEFINITIONS")
     book = _build(tmp_path / "SoTheoDoi_L.xlsx")

@@ -296,6 +296,7 @@ def test_a_missing_column_is_one_issue_not_a_flood(good, sheet, header):
     assert header in issue.message
 
 
+@pytest.mark.slow
 def test_template_version(make_commune):
     assert not hits(check(make_commune(edit=clean)), "structure-version")
     report = check(make_commune(edit=clean, settings={"template_version": "1.0.1"}))
@@ -479,6 +480,7 @@ def _date_column() -> str:
     return openpyxl.utils.get_column_letter(keys.index("report_date") + 1)
 
 
+@pytest.mark.slow
 def test_missing_and_late_reports(make_commune):
     def change(t):
         r = t["reports"]

@@ -126,6 +126,7 @@ def test_write_shows_the_result_in_the_workbook(broken):
     assert list((broken.parent / "Sao_luu").glob("*.xlsx"))  # the previous file is kept
 
 
+@pytest.mark.slow
 def test_next_run_clears_old_highlights_and_keeps_user_fills(broken):
     validate(broken, write=True, today=dt.date(2023, 12, 20))
     wb = openpyxl.load_workbook(broken)
@@ -154,6 +155,7 @@ def test_write_without_issues_says_so(make_commune):
     assert "0 lỗi, 0 cảnh báo" in ws["A2"].value
 
 
+@pytest.mark.slow
 def test_table_level_issue_links_to_the_column_header(make_commune):
     def edit(t):
         clean(t)
@@ -166,6 +168,7 @@ def test_table_level_issue_links_to_the_column_header(make_commune):
     assert ws["B5"].hyperlink.location == "'Ban điều hành'!E1"
 
 
+@pytest.mark.slow  # the demo run (about 9 s) is shared by the slow lane
 def test_demo_plants_mistakes_and_validates(demo):
     assert demo.exit_code == 0, demo.output
     lines = demo.lines

@@ -209,6 +209,7 @@ def test_refresh_of_a_workbook_without_vba_is_one_line(tmp_path, sample):
     assert caught.value.vi.startswith("Tệp SoTheoDoi_HongThuy.xlsx không có dự án VBA")
 
 
+@pytest.mark.slow
 def test_upgrade_brings_an_old_xlsm_to_the_installed_xlwings(old):
     """`xltools upgrade` on a workbook whose VBA names xlwings 0.30.0: the dry run lists the VBA
     changes and writes nothing; the upgrade refreshes the VBA (backup kept), the data stays, and

@@ -98,6 +98,7 @@ def test_import_rejects_a_form_of_a_future_period(commune, tmp_path, defs):
     assert "2031-05" not in set(reports["period"]) and latest_month() in set(reports["period"])
 
 
+@pytest.mark.slow
 def test_validation_warns_about_report_rows_in_the_future(make_commune):
     defs = get_definitions()
     sheet = defs.sheet("reports")
@@ -133,6 +134,7 @@ def _issues(path, period=None):
     return validate_book(read_workbook(path, strict=False), period, today=TODAY).issues
 
 
+@pytest.mark.slow
 def test_a_village_code_typed_as_a_number_is_matched_with_a_warning(make_commune, tmp_path):
     path = make_commune()
     rows = read_workbook(path).tables["reports"]
