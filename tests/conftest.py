@@ -883,6 +883,7 @@ class FakeCom:
 @pytest.fixture
 def fake_com(monkeypatch):
     """``fake_com(path, book)`` puts a ``FakeCom`` behind ``book`` (a remote-engine book of ``path``)."""
+    _xlwings()  # the licence key of the remote engine, before it is imported
     import xlwings.pro._xlremote as remote
 
     import xltools.excel as excel

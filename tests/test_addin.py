@@ -101,8 +101,12 @@ def test_the_ribbon_has_one_tab_and_one_button_per_buttons_toml_entry(built, def
     tabs = root.findall("ui:ribbon/ui:tabs/ui:tab", NS)
     assert len(tabs) == 1
     assert tabs[0].get("id") == "xltools" and tabs[0].get("label") == messages.text("addin_tab") == "BCĐ 138"
+    groups = tabs[0].findall("ui:group", NS)
+    # the commune's buttons, then the level above's for its rollup workbook (buttons.toml [[rollup_button]])
+    assert [g.get("label") for g in groups] == [messages.text("addin_group_commune"), messages.text("addin_group_rollup")]
+    assert [b.get("label") for b in groups[1].findall("ui:button", NS)] == [b.caption for b in defs.rollup_buttons]
     buttons = tabs[0].findall(".//ui:button", NS)
-    expected = xlsm.buttons(defs)
+    expected = [*xlsm.buttons(defs), *defs.rollup_buttons]
     assert [(b.get("label"), b.get("onAction")) for b in buttons] == [(e.caption, f"{e.sub}_Ribbon") for e in expected]
     ids = [b.get("id") for b in root.iter(f"{{{addin.CUSTOM_UI_NS}}}button")]
     assert len(set(ids)) == len(ids) == len(expected)
@@ -121,10 +125,14 @@ def test_every_on_action_names_a_ribbon_callback_of_the_vba_project(built, proje
         calls = xlsm.run_python_calls(sources[callbacks[f"{b.sub}_Ribbon"]])
         assert calls[f"{b.sub}_Ribbon"] == f"import {handler_module} as x; x.addin_run('{b.verb}')"
         assert callable(getattr(x, b.verb))
+    for b in defs.rollup_buttons:
+        calls = xlsm.run_python_calls(sources[callbacks[f"{b.sub}_Ribbon"]])
+        assert calls[f"{b.sub}_Ribbon"] == f"import {handler_module} as x; x.addin_rollup_run('{b.verb}')"
+        assert callable(getattr(x, b.verb))
     assert "Public Function RunPython(" in sources["xlwings"]
     # the callback signature Excel requires: (control As IRibbonControl); the project references Office
     assert re.findall(r"Sub (\w+_Ribbon)\(control As IRibbonControl\)", sources[addin.RIBBON_MODULE]) == \
-        [f"{b.sub}_Ribbon" for b in xlsm.buttons(defs)]
+        [f"{b.sub}_Ribbon" for b in (*xlsm.buttons(defs), *defs.rollup_buttons)]
     from oletools.olevba import decompress_stream
 
     office = b"{2DF8D04C-5BFA-101B-BDE5-00AA0044DE52}"  # Microsoft Office Object Library (MSO.DLL): IRibbonControl
@@ -137,7 +145,7 @@ def test_the_ribbon_module_is_ascii_and_generated_from_buttons_toml(defs):
     xlsm.check_ascii(addin.RIBBON_MODULE, source)
     assert "\r\n" in source and "\n" not in source.replace("\r\n", "")
     assert xlsm.module_name(source, "?") == addin.RIBBON_MODULE
-    assert sorted(xlsm.subs(source)) == sorted(f"{b.sub}_Ribbon" for b in xlsm.buttons(defs))
+    assert sorted(xlsm.subs(source)) == sorted(f"{b.sub}_Ribbon" for b in (*xlsm.buttons(defs), *defs.rollup_buttons))
 
 
 def test_a_new_button_in_buttons_toml_appears_on_the_ribbon_with_its_callback(own_definitions):

@@ -500,3 +500,35 @@ def test_receive_without_files_takes_the_feedback_folder_of_the_settings(loop, t
     files = {f["file"]: f for f in json.loads(done.stdout)["files"]}
     assert files[f"PhanHoi_{loop['codes'][1]}_{PERIOD}.xlsx"]["status"] == "received"
     assert files[f"PhanHoi_{loop['codes'][0]}_{PERIOD}.xlsx"]["status"] == "rejected"
+
+
+def test_the_add_ins_feedback_button_saves_the_rollup_and_writes_what_the_command_writes(loop, tmp_path, defs,
+                                                                                         fake_com):
+    """Gửi phản hồi cho đơn vị on the active rollup workbook (remote engine, Excel's COM faked):
+    the book is saved first (the clerk's decisions), the files go beside it, as `xltools feedback`."""
+    import os
+
+    os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+    from conftest import actions, book_from_file
+
+    import xltools.excel as x
+    from xltools.io.review import review_words
+
+    made = _rollup(loop).path
+    by_command = feedback(made, tmp_path / "by_command")
+    opened = book_from_file(made)
+    com = fake_com(made, opened)
+    saved = []
+    com.book_api.Save = lambda: saved.append(True)
+
+    text = x.addin_rollup_run("send_feedback", opened)
+
+    assert saved == [True]
+    folder = made.parent / review_words(defs)["feedback_out_dir"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p, _ in by_command.written)
+    assert str(folder) in text and all(line.strip() in text for line in by_command.summary_lines()[1:])
+    assert actions(opened, "alert")[0]["args"][3] == "info"
+    # a commune workbook is not a rollup: one message box, nothing written
+    commune = book_from_file(loop["books"][0])
+    refused = x.addin_rollup_run("send_feedback", commune)
+    assert "không phải báo cáo tổng hợp" in refused and actions(commune, "alert")[0]["args"][3] == "critical"

@@ -120,6 +120,72 @@ def addin_run(verb: str, book: xw.Book | None = None) -> str:
     return globals()[verb](book)
 
 
+def send_feedback(book: xw.Book | None = None, *, folder: str | Path | None = None) -> str:
+    """Gửi phản hồi cho đơn vị (the level above): save the rollup workbook with the clerk's
+    decisions, then write one feedback file per unit beside it (``xltools feedback``)."""
+    return _run_rollup("send_feedback", book, _send_feedback, folder)
+
+
+def addin_rollup_run(verb: str, book: xw.Book | None = None) -> str:
+    """A ribbon button of the add-in's group for the level above: ``verb`` on the ACTIVE
+    workbook, refused in one message box when it is not a rollup workbook."""
+    if verb not in {b.verb for b in get_definitions().rollup_buttons}:
+        raise WorkbookError("addin_unknown_button", verb=verb)
+    try:
+        book = book if book is not None else xw.books.active
+    except Exception:  # noqa: BLE001 - no workbook open: said below
+        book = None
+    if book is None:
+        text = messages.text("addin_no_workbook", tab=messages.text("addin_tab"))
+        with contextlib.suppress(Exception):
+            app = xw.apps.active
+            if app is not None:
+                app.alert(text, messages.text("excel_title"), mode="critical")
+        return text
+    return globals()[verb](book)
+
+
+def _run_rollup(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) -> str:
+    """As ``_run`` for a rollup workbook: no commune session, a message box for every outcome."""
+    from .io.review import review_words
+
+    title = messages.text("excel_title")
+    caption = next((b.caption for b in get_definitions().rollup_buttons if b.verb == verb), verb)
+    book = book if book is not None else xw.Book.caller()
+    com_status_bar(book.app, messages.text("excel_working", action=caption))
+    mode = "critical"
+    try:
+        decisions = review_words(get_definitions())["decisions_sheet"]
+        if header_key(decisions) not in {header_key(s.name) for s in book.sheets}:
+            text = messages.text("addin_not_rollup", action=caption, file=book.name, sheet=decisions,
+                                 tab=messages.text("addin_tab"))
+        else:
+            text, mode = work(book, *args), "info"
+    except XltoolsError as err:
+        text = messages.text("excel_failed", action=caption, error=err.vi)
+    except Exception as exc:  # noqa: BLE001 - a button must never show a traceback
+        text = messages.text("excel_unexpected", action=caption, error=f"{type(exc).__name__}: {exc}")
+    com_status_bar(book.app, None)
+    with contextlib.suppress(Exception):
+        book.app.alert(text, title, mode=mode)
+    return text
+
+
+def _send_feedback(book: xw.Book, folder: str | Path | None) -> str:
+    from .io.review import review_words
+    from .verbs.feedback import feedback
+
+    com_save(book)  # the clerk's decisions in Quyết định are read from the file
+    path = Path(str(book.fullname))
+    out = Path(folder) if folder else path.parent / review_words(get_definitions())["feedback_out_dir"]
+    result = feedback(path, out)
+    lines = result.summary_lines()
+    listed = lines[1:MAX_LISTED + 1]
+    if len(lines) - 1 > MAX_LISTED:
+        listed.append(messages.text("excel_more", count=len(lines) - 1 - MAX_LISTED))
+    return "\n".join([messages.text("excel_feedback_sent", folder=str(out)), lines[0], *(x.strip() for x in listed)])
+
+
 # ---------------------------------------------------------------------------- running one
 def _run(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) -> str:
     """Run ``work`` on the session; every failure ends in a Vietnamese message box."""
@@ -648,7 +714,7 @@ def _color_bands(cells: dict[tuple[int, int], str | None]):
 # list of COM-only calls of the front end:
 #   Range.UnMerge, Hyperlinks.Delete, Hyperlinks.Add(SubAddress), Range.AutoFilter /
 #   AutoFilterMode, ActiveWindow.SplitRow/FreezePanes, Borders.LineStyle, Font.Underline,
-#   Application.ScreenUpdating, Application.StatusBar, Workbook.SaveCopyAs, Worksheet.Unprotect/Protect,
+#   Application.ScreenUpdating, Application.StatusBar, Workbook.Save, Workbook.SaveCopyAs, Worksheet.Unprotect/Protect,
 #   Worksheet.ProtectContents/ProtectDrawingObjects/ProtectScenarios/ProtectionMode/Protection.Allow*.
 def _com(obj: Any) -> Any | None:
     """The COM object behind an xlwings object, or None on an engine without COM."""
@@ -716,6 +782,13 @@ def com_underline(rng, on: bool) -> None:
     api = _com(rng)
     if api is not None:
         api.Font.Underline = 2 if on else -4142  # xlUnderlineStyleSingle / xlUnderlineStyleNone
+
+
+def com_save(book) -> None:
+    """Save the open book where it is (Workbook.Save), so that a verb reading the file sees it."""
+    api = _com(book)
+    if api is not None:
+        api.Save()
 
 
 def com_screen_updating(app, on: bool) -> None:

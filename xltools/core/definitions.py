@@ -183,6 +183,17 @@ class Button:
     command: str = ""  # the command line that does the same on the closed workbook (xltools shortcuts)
 
 
+@dataclass(frozen=True)
+class RollupButton:
+    """One [[rollup_button]] of buttons.toml: a ribbon button of the add-in for the level above,
+    working on the active rollup workbook."""
+
+    caption: str
+    sub: str
+    verb: str
+    command: str = ""
+
+
 _TYPE_NAMES = {"str": "definitions_kind_text", "int": "definitions_kind_int", "float": "definitions_kind_number",
                "bool": "definitions_kind_bool"}
 
@@ -241,7 +252,7 @@ FILE_SECTIONS: dict[str, frozenset[str]] = {
                         "input_title_max", "error_title", "error_int", "error_date", "error_text", "meta_title",
                         "column_widths", "font_size", "print_min_percent",
                         "field", "limits", "import", "results"}),
-    "buttons": frozenset({"module", "handler_module", "button", "shortcut", "size", "conf_sheet"}),
+    "buttons": frozenset({"module", "handler_module", "button", "rollup_button", "shortcut", "size", "conf_sheet"}),
     "rules": frozenset({"severity", "family", "common", "checks_sheet", "config_reasons", "words", "upstairs", "rule"}),
     "changes": frozenset({"version"}),  # the history of the definitions (core/upgrade.py types it)
 }
@@ -328,6 +339,13 @@ class Definitions:
         """buttons.toml [[button]], typed and checked."""
         where = str(self.folder / "buttons.toml")
         return tuple(typed(Button, b, where, "button") for b in self.extra("buttons").get("button", []))
+
+    @cached_property
+    def rollup_buttons(self) -> tuple[RollupButton, ...]:
+        """buttons.toml [[rollup_button]] (the add-in's buttons for the rollup workbook), typed."""
+        where = str(self.folder / "buttons.toml")
+        return tuple(typed(RollupButton, b, where, "rollup_button")
+                     for b in self.extra("buttons").get("rollup_button", []))
 
     @property
     def major(self) -> str:

@@ -45,6 +45,7 @@ CUSTOM_UI_REL = "http://schemas.microsoft.com/office/2007/relationships/ui/exten
 CUSTOM_UI_REL_ID = "rIdXltoolsRibbon"
 TAB_ID = "xltools"
 HANDLER = "addin_run"
+ROLLUP_HANDLER = "addin_rollup_run"  # the level above's buttons, on the active rollup workbook
 IMAGE = "MacroPlay"  # a built-in Office icon (the one xlwings' own ribbon add-in uses)
 
 
@@ -65,12 +66,14 @@ def ribbon_source(defs: Definitions | None = None) -> str:
         "' Each runs the handler of its button on the active workbook.",
         "Option Explicit",
     ]
-    for b in xlsm.buttons(defs):
+    calls = [(b.sub, HANDLER, b.verb) for b in xlsm.buttons(defs)]
+    calls += [(b.sub, ROLLUP_HANDLER, b.verb) for b in defs.rollup_buttons]
+    for sub, function, verb in calls:
         lines += [
             "",
-            f"' Sub {b.sub} on the ribbon",
-            f"Sub {callback_name(b.sub)}(control As IRibbonControl)",
-            f"    RunPython \"import {handler} as x; x.{HANDLER}('{b.verb}')\"",
+            f"' Sub {sub} on the ribbon",
+            f"Sub {callback_name(sub)}(control As IRibbonControl)",
+            f"    RunPython \"import {handler} as x; x.{function}('{verb}')\"",
             "End Sub",
         ]
     return "\r\n".join(lines) + "\r\n"
@@ -85,17 +88,23 @@ def addin_sources(defs: Definitions | None = None) -> dict[str, str]:
 def custom_ui(defs: Definitions | None = None) -> str:
     """``customUI14.xml``: one tab, one group, one button per ``[[button]]`` (its caption)."""
     defs = defs or get_definitions()
-    buttons = "".join(
-        f"\n          <button id={quoteattr('btn' + b.sub)} label={quoteattr(b.caption)} "
-        f'size="large" imageMso="{IMAGE}" onAction={quoteattr(callback_name(b.sub))}/>'
-        for b in xlsm.buttons(defs))
+
+    def group(group_id: str, label_key: str, items) -> str:
+        buttons = "".join(
+            f"\n          <button id={quoteattr('btn' + b.sub)} label={quoteattr(b.caption)} "
+            f'size="large" imageMso="{IMAGE}" onAction={quoteattr(callback_name(b.sub))}/>'
+            for b in items)
+        return f"        <group id=\"{group_id}\" label={quoteattr(messages.text(label_key))}>{buttons}\n        </group>\n"
+
+    groups = group("xltoolsCommune", "addin_group_commune", xlsm.buttons(defs))
+    if defs.rollup_buttons:
+        groups += group("xltoolsRollup", "addin_group_rollup", defs.rollup_buttons)
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<customUI xmlns="{CUSTOM_UI_NS}">\n'
         "  <ribbon>\n    <tabs>\n"
         f"      <tab id={quoteattr(TAB_ID)} label={quoteattr(messages.text('addin_tab'))}>\n"
-        f"        <group id=\"xltoolsCommune\" label={quoteattr(messages.text('addin_group_commune'))}>"
-        f"{buttons}\n        </group>\n"
+        f"{groups}"
         "      </tab>\n    </tabs>\n  </ribbon>\n</customUI>\n"
     )
 
