@@ -18,6 +18,7 @@ rest of the cell's style kept. A change with output sheets or fills goes to the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import posixpath
 import re
@@ -235,6 +236,7 @@ class Worksheet:
         self.col_styles = self._col_styles()
         self.max_row = 0
         self.max_col = 0
+        self._cells: dict[int, dict[int, etree._Element]] = {}
 
     def _col_styles(self) -> list[tuple[int, int, int]]:
         cols = self.root.find("m:cols", NS)
@@ -260,26 +262,46 @@ class Worksheet:
     def cell(self, r: int, c: int) -> tuple[etree._Element, bool]:
         """The ``c`` element of row ``r``, column ``c`` (1-based), and whether it existed."""
         row = self.row(r)
-        ref = f"{get_column_letter(c)}{r}"
-        position = None
-        for existing in row.iterfind("m:c", NS):
-            found = _CELL.match(existing.get("r", ""))
-            col = column_index_from_string(found.group(1)) if found else 0
-            if col == c:
-                return existing, True
-            if col > c:
-                position = existing
-                break
-        new = etree.Element(_Q + "c", r=ref)
+        cells = self._cells.get(r)
+        if cells is None:  # the row's cells by column, read once
+            cells = {}
+            for existing in row.iterfind("m:c", NS):
+                found = _CELL.match(existing.get("r", ""))
+                if found:
+                    cells[_column(found.group(1))] = existing
+            self._cells[r] = cells
+        if c in cells:
+            return cells[c], True
+        new = etree.Element(_Q + "c", r=f"{get_column_letter(c)}{r}")
         style = self._default_style(row, c)
         if style:
             new.set("s", str(style))
-        if position is not None:
-            position.addprevious(new)
+        later = [k for k in cells if k > c]
+        if later:
+            cells[min(later)].addprevious(new)
         else:
             row.append(new)
+        cells[c] = new
         self.max_row, self.max_col = max(self.max_row, r), max(self.max_col, c)
         return new, False
+
+    def fresh_row(self, r: int, columns: list[int]) -> dict[int, etree._Element] | None:
+        """Empty ``c`` elements for ``columns`` of row ``r``, made in one go when the sheet has no
+        such row yet (an appended row); None when it has one (then ``cell`` finds each)."""
+        if r in self.rows:
+            return None
+        row = self.row(r)
+        cells = {}
+        for c in sorted(columns):
+            new = etree.SubElement(row, _Q + "c", r=f"{get_column_letter(c)}{r}")
+            style = self._default_style(row, c)
+            if style:
+                new.set("s", str(style))
+            cells[c] = new
+        self._cells[r] = cells
+        if columns:
+            self.max_row, self.max_col = max(self.max_row, r), max(self.max_col, max(columns))
+        return cells
 
     def _default_style(self, row: etree._Element, c: int) -> int:
         """What Excel shows an empty cell with: the row's style if it has one, else its column's."""
@@ -353,6 +375,7 @@ def _set(cell: etree._Element, value: Any, package: Package, fmt: str | None, *,
             t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
 
 
+@functools.cache
 def _column(letter: str) -> int:
     return column_index_from_string(letter)
 
@@ -402,9 +425,13 @@ def _table(package: Package, ws: Worksheet, tc: TableChange, defs: Definitions) 
             _set(cell, value, package, column_number_format(col, defs))
     for i, item in enumerate(tc.appends):
         r = tc.first_free_row + i
+        fresh = ws.fresh_row(r, [_column(letter) for letter in letters.values()])
         for key, letter in letters.items():
             col = sheet.column(key)
-            cell, existed = ws.cell(r, _column(letter))
+            if fresh is not None:
+                cell, existed = fresh[_column(letter)], False
+            else:
+                cell, existed = ws.cell(r, _column(letter))
             formula = col.type == "formula"
             if not formula and existed and _has_value(cell):  # never write into a cell that was not read
                 raise WriteError("sink_cell_not_empty", file=package.path.name, sheet=ws.name, cell=f"{letter}{r}")
