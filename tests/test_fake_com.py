@@ -3,11 +3,13 @@ COM hyperlinks, the status bar and the text-stays-text rule run in CI as they wo
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # before xlwings is imported
 
 import pytest  # noqa: E402
-from conftest import FakeComError, actions, book_from_file  # noqa: E402
+from conftest import FakeComError, actions, book_from_file, replay  # noqa: E402
 
 import xltools.excel as x  # noqa: E402
 from xltools.core.errors import WorkbookError  # noqa: E402
@@ -154,3 +156,82 @@ def test_numbers_read_back_as_floats_are_judged_as_the_whole_numbers_they_are(ma
     book = book_from_file(path, floats=True)
     fake_com(path, book)
     assert x.validate(book) == as_vba_sends
+
+
+# ---------------------------------------------------------------------------- doctor --live, with Excel faked
+class _LiveBook:
+    """A book of the fake Excel of ``doctor --live``: its sheets are the file's as it is now; a
+    macro runs the button's handler on the remote engine and replays what it wrote onto the file."""
+
+    def __init__(self, path, app):
+        self.path, self.app = path, app
+
+    @property
+    def sheets(self):
+        return book_from_file(self.path).sheets
+
+    def activate(self):
+        self.app.active = self
+
+    def close(self):
+        pass
+
+    def macro(self, name):
+        def run(*args):
+            if self.app.dead:
+                return  # Python never starts (the ASR rule, a missing interpreter): nothing answers
+            target = self.app.active
+            book = book_from_file(target.path)
+            if name == "RunPython":
+                verb = re.search(r"addin_run\('(\w+)'\)", args[0]).group(1)
+                x.addin_run(verb, book)
+            else:
+                getattr(x, next(b.verb for b in buttons() if b.sub == name))(book)
+            replay(book, target.path)
+        return run
+
+
+class _LiveApp:
+    def __init__(self, dead=False):
+        self.dead, self.active, self.display_alerts = dead, None, True
+        app = self
+
+        class Books:
+            @staticmethod
+            def open(path):
+                book = _LiveBook(Path(path), app)
+                if not str(path).endswith(".xlam"):
+                    app.active = book
+                return book
+
+        self.books = Books
+
+
+def test_doctor_live_clicks_every_button_of_a_copy_and_checks_what_it_wrote(make_commune, tmp_path):
+    from xltools import doctor
+
+    path = make_commune()
+    before = path.read_bytes()
+    addin = tmp_path / "xltools.xlam"
+    addin.write_bytes(b"")  # opened by the fake Excel only
+    checks = doctor.live_checks(path, "win32", app=_LiveApp(), addin=addin)
+    clicks = [c for c in checks if c.key == "live_click"]
+    assert [c.message.split("”")[0].split("“")[1] for c in clicks] == [b.caption for b in buttons()]
+    assert not [c for c in checks if c.status == "error"], [c.message for c in checks]
+    assert path.read_bytes() == before  # the live check works on a copy
+
+
+def test_doctor_live_says_when_python_never_answers(make_commune, tmp_path):
+    from xltools import doctor
+
+    path = make_commune()
+    addin = tmp_path / "xltools.xlam"
+    addin.write_bytes(b"")
+    checks = doctor.live_checks(path, "win32", app=_LiveApp(dead=True), addin=addin)
+    assert checks and all(c.status == "error" for c in checks)
+    assert "không có câu trả lời" in checks[0].message
+    # without the add-in an .xlsx has no buttons to click
+    missing = doctor.live_checks(path, "win32", app=_LiveApp(), addin=tmp_path / "none.xlam")
+    assert [c.key for c in missing] == ["live_addin"] and "addin install" in missing[0].message
+    # elsewhere than Windows: one line
+    assert [c.key for c in doctor.live_checks(path, "linux")] == ["live_windows"]

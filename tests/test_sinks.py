@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shutil
 
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # before xlwings is imported
@@ -18,10 +17,7 @@ os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")  # before xlwings 
 import openpyxl  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from conftest import actions, book_from_file  # noqa: E402
-from openpyxl.styles import Alignment, Font, PatternFill  # noqa: E402
-from openpyxl.utils import get_column_letter  # noqa: E402
-from openpyxl.worksheet.hyperlink import Hyperlink  # noqa: E402
+from conftest import actions, book_from_file, replay  # noqa: E402
 
 import xltools.excel as x  # noqa: E402
 from xltools.core.aggregation import aggregate_book  # noqa: E402
@@ -29,92 +25,10 @@ from xltools.core.outputs import summary_change, validation_change  # noqa: E402
 from xltools.core.validation import validate_book  # noqa: E402
 from xltools.io.forms import FormSpec, write_form  # noqa: E402
 from xltools.io.reader import read_workbook  # noqa: E402
-from xltools.io.sink import apply_change, styled_cell  # noqa: E402
+from xltools.io.sink import apply_change  # noqa: E402
 from xltools.verbs.importing import plan_import  # noqa: E402
 
 WHEN = dt.datetime(2024, 1, 5, 9, 30)
-STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}:\d{2})?")
-
-
-# ---------------------------------------------------------------------------- replaying the actions
-def _cells(ws, a):
-    """The cells of an action's range; a cell the sheet has not got yet takes its row's or its
-    column's style, as in Excel (``styled_cell``)."""
-    for r in range(a["row_count"]):
-        for c in range(a["column_count"]):
-            yield styled_cell(ws, a["start_row"] + r + 1, a["start_column"] + c + 1)
-
-
-def _value(v):
-    """What the remote engine sends back as Excel would hold it ('' is empty, datetimes as text)."""
-    if v == "":
-        return None
-    if isinstance(v, str) and STAMP.fullmatch(v.rstrip("Z").split(".")[0]):
-        return dt.datetime.fromisoformat(v.replace("T", " ").rstrip("Z").split(".")[0])
-    return v
-
-
-def replay(book, path) -> None:
-    """Apply the remote engine's recorded actions to the file at ``path`` with openpyxl."""
-    wb = openpyxl.load_workbook(path)
-    for a in actions(book):
-        func, args = a["func"], a["args"]
-        if a["sheet_position"] is None:
-            continue
-        ws = wb.worksheets[a["sheet_position"]]
-        if func == "setValues":
-            for r, row in enumerate(a["values"]):
-                for c, v in enumerate(row):
-                    styled_cell(ws, a["start_row"] + r + 1, a["start_column"] + c + 1).value = _value(v)
-        elif func == "rangeClearContents":
-            for cell in _cells(ws, a):
-                cell.value = None
-        elif func == "setNumberFormat":
-            for cell in _cells(ws, a):
-                cell.number_format = args[0]
-        elif func == "setRangeColor":
-            for cell in _cells(ws, a):
-                cell.fill = PatternFill("solid", fgColor=args[0].lstrip("#").upper()) if args[0] else PatternFill()
-        elif func == "setRangeColors":
-            for r, row in enumerate(args[0]):
-                for c, v in enumerate(row):
-                    if v == "keep":
-                        continue
-                    cell = ws.cell(a["start_row"] + r + 1, a["start_column"] + c + 1)
-                    cell.fill = PatternFill("solid", fgColor=v.lstrip("#").upper()) if v else PatternFill()
-        elif func == "setFontProperty":
-            prop, value = args
-            for cell in _cells(ws, a):
-                f = cell.font
-                kwargs = {"name": f.name, "size": f.size, "bold": f.bold, "italic": f.italic,
-                          "color": f.color, "underline": f.underline}
-                kwargs[prop] = value.lstrip("#").upper() if prop == "color" else value
-                cell.font = Font(**kwargs)
-        elif func == "setColumnWidth":
-            for c in range(a["column_count"]):
-                ws.column_dimensions[get_column_letter(a["start_column"] + c + 1)].width = args[0]
-        elif func == "setRowHeight":
-            for r in range(a["row_count"]):
-                ws.row_dimensions[a["start_row"] + r + 1].height = args[0]
-        elif func == "addHyperlink":
-            cell = ws.cell(a["start_row"] + 1, a["start_column"] + 1)
-            cell.hyperlink = Hyperlink(ref=cell.coordinate, location=args[0].lstrip("#"), display=args[1])
-        elif func == "resizeTable":
-            index, address = args
-            table = list(ws.tables.values())[index]
-            table.ref = address.replace("$", "")
-            if table.autoFilter is not None:
-                table.autoFilter.ref = table.ref
-        elif func == "setWrapText":
-            for cell in _cells(ws, a):
-                cell.alignment = Alignment(wrap_text=bool(args[0]))
-        elif func == "alert":
-            continue  # the message box is not in the book
-        else:
-            raise AssertionError(f"the replay does not know {func}: the xlwings sink grew a call, teach it here")
-    wb.save(path)
-
-
 # ---------------------------------------------------------------------------- comparing
 def _rgb(colour) -> str | None:
     rgb = getattr(colour, "rgb", None)

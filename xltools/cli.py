@@ -559,6 +559,13 @@ def addin_uninstall(folder):
         click.echo(text("addin_uninstalled", file=removed, tab=text("addin_tab")))
 
 
+def _usage_live():
+    from .core.messages import text
+    from .doctor import ERROR, Check
+
+    return Check("live", ERROR, text("doctor_live_no_workbook"))
+
+
 @main.command()
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Thư mục ghi gói cài đặt. / Folder for the zip.")
@@ -582,12 +589,17 @@ def bundle(out_dir, pythons, platform):
 @click.argument("workbook", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Định dạng in ra. / Output format.")
+@click.option("--live", is_flag=True,
+              help="Bấm thử mọi nút trên một bản sao của sổ trong Excel ẩn (Windows). / Click every button on a copy in a hidden Excel.")
 @click.pass_context
-def doctor(ctx, workbook, fmt):
+def doctor(ctx, workbook, fmt, live):
     """Kiểm tra máy đã sẵn sàng cho nút bấm trong sổ .xlsm chưa. / Check this PC for the workbook's buttons."""
-    from .doctor import exit_code, find_workbook, render, run_doctor
+    from .doctor import exit_code, find_workbook, live_checks, render, run_doctor
 
     checks = run_doctor(workbook or find_workbook())
+    if live:
+        target = workbook or find_workbook()
+        checks += live_checks(target) if target else [_usage_live()]
     if fmt == "json":
         click.echo(json.dumps([c.record() for c in checks], ensure_ascii=False, indent=2))
     else:

@@ -190,6 +190,20 @@ def excel_check(platform: str) -> Check:
     return _check("excel", OK)
 
 
+def live_checks(workbook: str | Path, platform: str | None = None, *, app: Any = None,
+                addin: str | Path | None = None) -> list[Check]:
+    """``doctor --live``: every button clicked once on a copy in a hidden Excel (Windows)."""
+    platform = platform or sys.platform
+    if app is None and (not platform.startswith("win") or sys.platform != "win32"):
+        return [_check("live_windows", ERROR)]
+    path = Path(workbook)
+    if not path.is_file():
+        return [_check("workbook", ERROR, file=str(path))]
+    from .excel import live_check
+
+    return [_check(key, status, **params) for key, status, params in live_check(path, app=app, addin=addin)]
+
+
 def read_registry(hive: str, key: str, name: str) -> str | None:
     """One registry value as text (``hive``: "HKLM" or "HKCU"); None where it is not set or
     where there is no registry."""

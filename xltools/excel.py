@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import operator
 import sys
 from collections.abc import Callable, Iterator
@@ -114,8 +115,7 @@ def addin_run(verb: str, book: xw.Book | None = None) -> str:
     missing = [s.name for s in defs.table_sheets if header_key(s.name) not in names]
     if len(missing) * 2 > len(defs.table_sheets):
         text = messages.text("addin_not_commune", file=book.name, action=_caption(verb), tab=messages.text("addin_tab"))
-        with contextlib.suppress(Exception):
-            book.app.alert(text, title, mode="critical")
+        tell(book, text, title, "critical")
         return text
     return globals()[verb](book)
 
@@ -166,8 +166,7 @@ def _run_rollup(verb: str, book: xw.Book | None, work: Callable[..., str], *args
     except Exception as exc:  # noqa: BLE001 - a button must never show a traceback
         text = messages.text("excel_unexpected", action=caption, error=f"{type(exc).__name__}: {exc}")
     com_status_bar(book.app, None)
-    with contextlib.suppress(Exception):
-        book.app.alert(text, title, mode=mode)
+    tell(book, text, title, mode)
     return text
 
 
@@ -187,6 +186,9 @@ def _send_feedback(book: xw.Book, folder: str | Path | None) -> str:
 
 
 # ---------------------------------------------------------------------------- running one
+LIVE_MARK = ".xltools-live"  # beside a copy of the workbook: the buttons write their message to LIVE_RESULTS
+LIVE_RESULTS = ".xltools-live-results.jsonl"
+
 def _run(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) -> str:
     """Run ``work`` on the session; every failure ends in a Vietnamese message box."""
     title = messages.text("excel_title")
@@ -214,9 +216,24 @@ def _run(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) 
         with contextlib.suppress(Exception):
             session.finish(verb, messages.text("excel_result_failed"), text)
     com_status_bar(book.app, None)
+    tell(book, text, title, mode)
+    return text
+
+
+def tell(book: xw.Book, text: str, title: str, mode: str) -> None:
+    """The button's message box; during ``xltools doctor --live`` (a marker file beside the book,
+    Excel hidden, nobody to click OK) the message goes into a file beside it instead."""
+    try:
+        folder = Path(str(book.fullname)).parent
+        live = (folder / LIVE_MARK).is_file()
+    except Exception:  # noqa: BLE001 - no path (a new book): a box
+        live = False
+    if live:
+        with contextlib.suppress(OSError), open(folder / LIVE_RESULTS, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"mode": mode, "text": text}, ensure_ascii=False) + "\n")
+        return
     with contextlib.suppress(Exception):
         book.app.alert(text, title, mode=mode)
-    return text
 
 
 def started_by_a_button(argv: list[str] | None = None) -> bool:
@@ -924,3 +941,112 @@ def _excel_value(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, str):
         return value.item()
     return value
+
+
+# ---------------------------------------------------------------------------- the live gate (doctor --live)
+LiveFinding = tuple[str, str, dict[str, Any]]  # (check key, status, message parameters)
+
+
+def live_check(path: str | Path, *, app: Any = None, addin: str | Path | None = None) -> list[LiveFinding]:
+    """Click every button of ``path`` once in a hidden Excel, on a copy, and check what it wrote.
+
+    The copy goes into a new folder with the live marker beside it, so that each button writes
+    its message into a file instead of a box nobody could close. For an ``.xlsx`` the add-in
+    (``addin``, default the user's XLSTART one) is opened too and each button's RunPython
+    command is run through its xlwings module, as its ribbon callback does; an ``.xlsm``'s own
+    Subs are run. After each click: an answer came back (Python started and reached the
+    handler), it was not an error, the dashboard's text cells are still text, and Nhật ký has
+    one row more. ``app`` is an xlwings App (tests); by default a new hidden Excel, quit after."""
+    import shutil
+    import tempfile
+
+    from .io.addin import ADDIN_NAME, RIBBON_MODULE, addin_sources, callback_name, xlstart_folder
+    from .io.reader import read_workbook
+    from .io.xlsm import run_python_calls
+
+    path = Path(path)
+    defs = get_definitions()
+    folder = Path(tempfile.mkdtemp(prefix="xltools-live-"))
+    copy = folder / path.name
+    shutil.copy2(path, copy)
+    (folder / LIVE_MARK).write_text("", encoding="utf-8")
+    commune = read_workbook(copy, defs, strict=False)
+    for key in ("inbox_dir", "outbox_dir", "feedback_dir"):
+        with contextlib.suppress(Exception):
+            commune.folder_setting(key, folder).mkdir(parents=True, exist_ok=True)
+    use_addin = copy.suffix.lower() != ".xlsm"
+    addin_path = Path(addin) if addin else (xlstart_folder() / ADDIN_NAME if use_addin else None)
+    if use_addin and (addin_path is None or not addin_path.is_file()):
+        shutil.rmtree(folder, ignore_errors=True)
+        return [("live_addin", "error", {"path": str(addin_path)})]
+    commands = run_python_calls(addin_sources(defs)[RIBBON_MODULE]) if use_addin else {}
+    own_app = app is None
+    app = app if app is not None else xw.App(visible=False, add_book=False)
+    found: list[LiveFinding] = []
+    try:
+        with contextlib.suppress(Exception):
+            app.display_alerts = False
+        book = app.books.open(str(copy))
+        runner = app.books.open(str(addin_path)) if use_addin else book
+        for button in buttons(defs):
+            book.activate()
+            log_rows = _live_rows(book, defs, "log")
+            results = folder / LIVE_RESULTS
+            results.unlink(missing_ok=True)
+            try:
+                if use_addin:
+                    runner.macro("RunPython")(commands[callback_name(button.sub)])
+                else:
+                    runner.macro(button.sub)()
+            except Exception as exc:  # noqa: BLE001 - VBA's own error (run-time error 70 …)
+                found.append(("live_click", "error", {"button": button.caption, "reason": str(exc)}))
+                continue
+            answers = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()] \
+                if results.is_file() else []
+            if not answers:
+                found.append(("live_click", "error", {"button": button.caption,
+                                                      "reason": messages.text("doctor_live_no_answer")}))
+                continue
+            last = answers[-1]
+            status = "ok" if last["mode"] == "info" else "warning"
+            found.append(("live_click", status, {"button": button.caption, "reason": last["text"].splitlines()[0]}))
+            if _live_rows(book, defs, "log") <= log_rows:
+                found.append(("live_log", "error", {"button": button.caption}))
+            retyped = _live_retyped(book, defs)
+            if retyped:
+                found.append(("live_text", "error", {"button": button.caption, "cells": ", ".join(retyped)}))
+        with contextlib.suppress(Exception):
+            book.close()
+    except Exception as exc:  # noqa: BLE001 - Excel itself failed: one finding
+        found.append(("live_excel", "error", {"reason": f"{type(exc).__name__}: {exc}"}))
+    finally:
+        if own_app:
+            with contextlib.suppress(Exception):
+                app.quit()
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
+
+def _live_rows(book, defs: Definitions, key: str) -> int:
+    """How many non-empty rows the sheet ``key`` of the open book holds."""
+    name = header_key(defs.sheet(key).name)
+    ws = next((s for s in book.sheets if header_key(s.name) == name), None)
+    if ws is None:
+        return 0
+    return sum(1 for row in read_grid(ws) if any(not is_blank(v) for v in row))
+
+
+def _live_retyped(book, defs: Definitions) -> list[str]:
+    """Dashboard fields that came back as dates or numbers (every field is a text: "2023-12",
+    "9/12", "1.3" — Excel retyped it when it was written without the text format)."""
+    sheet = defs.sheet("dashboard")
+    name = header_key(sheet.name)
+    ws = next((s for s in book.sheets if header_key(s.name) == name), None)
+    if ws is None:
+        return []
+    bad = []
+    for f in sheet.fields:
+        value = ws.range(f.cell).value
+        if value is not None and not isinstance(value, str):
+            bad.append(f.cell)
+    return bad
