@@ -99,17 +99,9 @@ def addin_run(verb: str, book: xw.Book | None = None) -> str:
     if verb not in {b.verb for b in buttons()}:
         raise WorkbookError("addin_unknown_button", verb=verb)
     title = messages.text("excel_title")
-    try:
-        book = book if book is not None else xw.books.active
-    except Exception:  # noqa: BLE001 - no workbook open: said below
-        book = None
+    book = book if book is not None else _active_book()
     if book is None:
-        text = messages.text("addin_no_workbook", tab=messages.text("addin_tab"))
-        with contextlib.suppress(Exception):
-            app = xw.apps.active
-            if app is not None:
-                app.alert(text, title, mode="critical")
-        return text
+        return _no_workbook()
     defs = get_definitions()
     names = {header_key(s.name) for s in book.sheets}
     missing = [s.name for s in defs.table_sheets if header_key(s.name) not in names]
@@ -131,18 +123,28 @@ def addin_rollup_run(verb: str, book: xw.Book | None = None) -> str:
     workbook, refused in one message box when it is not a rollup workbook."""
     if verb not in {b.verb for b in get_definitions().rollup_buttons}:
         raise WorkbookError("addin_unknown_button", verb=verb)
-    try:
-        book = book if book is not None else xw.books.active
-    except Exception:  # noqa: BLE001 - no workbook open: said below
-        book = None
+    book = book if book is not None else _active_book()
     if book is None:
-        text = messages.text("addin_no_workbook", tab=messages.text("addin_tab"))
-        with contextlib.suppress(Exception):
-            app = xw.apps.active
-            if app is not None:
-                app.alert(text, messages.text("excel_title"), mode="critical")
-        return text
+        return _no_workbook()
     return globals()[verb](book)
+
+
+def _active_book() -> xw.Book | None:
+    """Excel's active workbook (an add-in's buttons work on it), None when none is open."""
+    try:
+        return xw.books.active
+    except Exception:  # noqa: BLE001 - no workbook open
+        return None
+
+
+def _no_workbook() -> str:
+    """No workbook open: one message box in the running Excel."""
+    text = messages.text("addin_no_workbook", tab=messages.text("addin_tab"))
+    with contextlib.suppress(Exception):
+        app = xw.apps.active
+        if app is not None:
+            app.alert(text, messages.text("excel_title"), mode="critical")
+    return text
 
 
 def _run_rollup(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) -> str:
