@@ -153,7 +153,10 @@ def _run_rollup(verb: str, book: xw.Book | None, work: Callable[..., str], *args
 
     title = messages.text("excel_title")
     caption = next((b.caption for b in get_definitions().rollup_buttons if b.verb == verb), verb)
-    book = book if book is not None else xw.Book.caller()
+    if book is None:
+        book = _active_book()  # an add-in's button: the caller is the add-in, the rollup is active
+        if book is None:
+            return _no_workbook()
     com_status_bar(book.app, messages.text("excel_working", action=caption))
     mode = "critical"
     try:
@@ -973,7 +976,7 @@ def live_check(path: str | Path, *, app: Any = None, addin: str | Path | None = 
     shutil.copy2(path, copy)
     (folder / LIVE_MARK).write_text("", encoding="utf-8")
     commune = read_workbook(copy, defs, strict=False)
-    for key in ("inbox_dir", "outbox_dir", "feedback_dir"):
+    for key in (s.key for s in defs.settings if s.key.endswith("_dir")):  # the folders the buttons use
         with contextlib.suppress(Exception):
             commune.folder_setting(key, folder).mkdir(parents=True, exist_ok=True)
     use_addin = copy.suffix.lower() != ".xlsm"
