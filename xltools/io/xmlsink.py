@@ -23,7 +23,7 @@ import math
 import posixpath
 import re
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,8 @@ class Package:
         with zipfile.ZipFile(path) as zf:
             self.infos = zf.infolist()
             self.parts = {i.filename: zf.read(i) for i in self.infos}
-        self.edited: dict[str, etree._Element] = {}
+        self.edited: dict[str, etree._Element] = {}  # parts parsed
+        self.dirty: set[str] = set()  # parts changed: only these are serialised again
         self.workbook = self.xml("xl/workbook.xml")
         wb_rels = _rels(self.parts, "xl/workbook.xml")
         self.sheet_parts: dict[str, tuple[str, str]] = {}  # header_key(name) -> (name, part)
@@ -96,7 +97,7 @@ class Package:
         pr = self.workbook.find("m:workbookPr", NS)
         self.epoch = dt.datetime(1904, 1, 1) if pr is not None and pr.get("date1904") in ("1", "true") \
             else dt.datetime(1899, 12, 30)
-        self.styles = Styles(self.xml("xl/styles.xml"))
+        self.styles = Styles(self.xml("xl/styles.xml"), lambda: self.dirty.add("xl/styles.xml"))
         self.formulas = False
 
     def xml(self, part: str) -> etree._Element:
@@ -125,6 +126,9 @@ class Package:
             return named[0]
         return roots[0] if len(roots) == 1 else None
 
+    def part_of(self, root: etree._Element) -> str:
+        return next(name for name, parsed in self.edited.items() if parsed is root)
+
     def save(self, target: Path) -> None:
         if self.formulas:  # formulas written without a cached value: Excel computes them on opening
             calc = self.workbook.find("m:calcPr", NS)
@@ -134,9 +138,10 @@ class Package:
                                                    "smartTagTypes", "webPublishing", "fileRecoveryPr",
                                                    "webPublishObjects", "extLst"))
             calc.set("fullCalcOnLoad", "1")
+            self.dirty.add("xl/workbook.xml")
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
             for info in self.infos:
-                if info.filename in self.edited:
+                if info.filename in self.dirty:
                     out.writestr(info.filename, _dump(self.edited[info.filename]), zipfile.ZIP_DEFLATED)
                 else:
                     out.writestr(info, self.parts[info.filename])
@@ -154,8 +159,9 @@ def _move_before(parent: etree._Element, child: etree._Element, later: Iterable[
 class Styles:
     """``xl/styles.xml``: the cell formats, with one added per (base format, number format) needed."""
 
-    def __init__(self, root: etree._Element) -> None:
+    def __init__(self, root: etree._Element, changed: Callable[[], None]) -> None:
         self.root = root
+        self.changed = changed
         xfs = root.find("m:cellXfs", NS)
         if xfs is None:
             raise ValueError("xl/styles.xml has no cellXfs")
@@ -183,6 +189,7 @@ class Styles:
         etree.SubElement(numfmts, _Q + "numFmt", numFmtId=str(new_id), formatCode=code)
         numfmts.set("count", str(len(numfmts)))
         self.codes[code], self.ids[new_id] = new_id, code
+        self.changed()
         return new_id
 
     def with_format(self, base: int, code: str) -> int:
@@ -205,6 +212,7 @@ class Styles:
         self.xfs.append(clone)
         self.cell_xfs.append(clone)
         self.xfs.set("count", str(len(self.cell_xfs)))
+        self.changed()
         self.cache[key] = len(self.cell_xfs) - 1
         return self.cache[key]
 
@@ -257,6 +265,7 @@ class Worksheet:
                 self.data.append(found)
             self.rows[r] = found
         found.attrib.pop("spans", "")  # a hint only; the row's cells may now reach further
+        self.package.dirty.add(self.part)
         return found
 
     def cell(self, r: int, c: int) -> tuple[etree._Element, bool]:
@@ -461,6 +470,7 @@ def _grow(package: Package, ws: Worksheet, key: str, last: int, defs: Definition
         return
     ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{last}"
     table.set("ref", ref)
+    package.dirty.add(package.part_of(table))
     auto = table.find("m:autoFilter", NS)
     if auto is not None:
         auto.set("ref", ref)
