@@ -808,6 +808,39 @@ class FakeAppApi:
     def __init__(self) -> None:
         self.status: list[Any] = []
         self.screen: list[bool] = []
+        self.folder: Path | None = None  # what the folder picker answers (None: Cancel)
+        self.answers: list[Any] = []  # what InputBox answers, in turn (empty: its default; False: Cancel)
+        self.prompts: list[str] = []
+        self.opened: list[str] = []
+        app = self
+
+        class Workbooks:
+            @staticmethod
+            def Open(path):  # noqa: N802
+                app.opened.append(str(path))
+
+        self.Workbooks = Workbooks
+
+    def FileDialog(self, kind):  # noqa: N802
+        assert kind == 4, kind  # msoFileDialogFolderPicker
+        app = self
+
+        class Dialog:
+            Title = InitialFileName = ""
+
+            @staticmethod
+            def Show():  # noqa: N802
+                return -1 if app.folder is not None else 0
+
+            @staticmethod
+            def SelectedItems(index):  # noqa: N802
+                return str(app.folder)
+
+        return Dialog()
+
+    def InputBox(self, prompt, title, default, Type=0):  # noqa: N802, N803
+        self.prompts.append(prompt)
+        return self.answers.pop(0) if self.answers else default
 
     @property
     def StatusBar(self):  # noqa: N802

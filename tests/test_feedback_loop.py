@@ -532,3 +532,42 @@ def test_the_add_ins_feedback_button_saves_the_rollup_and_writes_what_the_comman
     commune = book_from_file(loop["books"][0])
     refused = x.addin_rollup_run("send_feedback", commune)
     assert "không phải báo cáo tổng hợp" in refused and actions(commune, "alert")[0]["args"][3] == "critical"
+
+
+def test_the_add_ins_rollup_button_rolls_a_picked_folder_up_and_remembers_the_unit(loop, defs, fake_com):
+    """Tổng hợp báo cáo các đơn vị: the folder picked, the period proposed from its files, the unit
+    asked once and kept beside the folder, the rollup written beside it and opened."""
+    import os
+
+    os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+    from conftest import actions, book_from_file
+
+    import xltools.excel as x
+    from xltools.core.definitions import report_defs
+    from xltools.io.submission_reader import read_submission
+
+    opened = book_from_file(loop["books"][0])  # whatever the clerk has open
+    com = fake_com(loop["books"][0], opened)
+    com.app.folder = loop["inbox"]
+    com.app.answers = [PERIOD, "tỉnh Thừa Thiên Huế", "46"]  # the period, then the unit (asked once)
+
+    text = x.addin_rollup_run("rollup_folder", opened)
+
+    roll = report_defs(defs)["rollup"]
+    made = loop["inbox"].parent / roll["out_dir"] / f"BC138_46_{PERIOD}.xlsx"
+    assert made.is_file(), text
+    assert PERIOD in com.app.prompts[0]  # the periods found in the folder are proposed
+    assert com.app.opened == [str(made)]
+    sub = read_submission(made, defs)
+    assert sub.unit_name == "tỉnh Thừa Thiên Huế" and sub.unit_code == "46" and sub.info["parts"] == "2"
+    assert actions(opened, "alert")[-1]["args"][3] == "info" and str(made) in text
+    unit_file = loop["inbox"].parent / roll["unit_file"]
+    assert 'unit_name = "tỉnh Thừa Thiên Huế"' in unit_file.read_text(encoding="utf-8")
+    # the second click asks only for the period; Cancel on the picker rolls nothing up
+    again = book_from_file(loop["books"][0])
+    com = fake_com(loop["books"][0], again)
+    com.app.folder = loop["inbox"]
+    x.addin_rollup_run("rollup_folder", again)
+    assert len(com.app.prompts) == 1
+    com.app.folder = None
+    assert x.addin_rollup_run("rollup_folder", book_from_file(loop["books"][0])) == "Đã hủy: chưa tổng hợp gì."

@@ -41,7 +41,7 @@ import xlwings as xw
 from .core import messages
 from .core.book import CommuneBook, TableRange
 from .core.change import LINK_COLOUR, TEXT_COLOUR, TEXT_FORMAT, Link, OutputSheet, TableChange, WorkbookChange, now
-from .core.definitions import Definitions, Sheet, get_definitions
+from .core.definitions import Definitions, Sheet, get_definitions, report_defs
 from .core.errors import InputError, WorkbookError, WriteError, XltoolsError
 from .core.frames import column_index, column_letter
 from .core.outputs import action_change, summary_change, validation_change
@@ -118,15 +118,19 @@ def send_feedback(book: xw.Book | None = None, *, folder: str | Path | None = No
     return _run_rollup("send_feedback", book, _send_feedback, folder)
 
 
+def rollup_folder(book: xw.Book | None = None, *, folder: str | Path | None = None,
+                  period: str | None = None) -> str:
+    """Tổng hợp báo cáo các đơn vị (the level above): the submissions of a folder the clerk picks
+    rolled up (``xltools rollup``), the unit kept beside the folder, the rollup opened."""
+    return _run_rollup("rollup_folder", book, _rollup_folder, folder, period, needs_rollup=False)
+
+
 def addin_rollup_run(verb: str, book: xw.Book | None = None) -> str:
     """A ribbon button of the add-in's group for the level above: ``verb`` on the ACTIVE
-    workbook, refused in one message box when it is not a rollup workbook."""
+    workbook (a rollup workbook for the buttons that need one)."""
     if verb not in {b.verb for b in get_definitions().rollup_buttons}:
         raise WorkbookError("addin_unknown_button", verb=verb)
-    book = book if book is not None else _active_book()
-    if book is None:
-        return _no_workbook()
-    return globals()[verb](book)
+    return globals()[verb](book if book is not None else _active_book())
 
 
 def _active_book() -> xw.Book | None:
@@ -147,35 +151,97 @@ def _no_workbook() -> str:
     return text
 
 
-def _run_rollup(verb: str, book: xw.Book | None, work: Callable[..., str], *args: Any) -> str:
-    """As ``_run`` for a rollup workbook: no commune session, a message box for every outcome."""
+def _run_rollup(verb: str, book: xw.Book | None, work: Callable[..., tuple[str, str]], *args: Any,
+                needs_rollup: bool = True) -> str:
+    """As ``_run`` for the level above: no commune session, a message box for every outcome.
+    ``needs_rollup``: the active book must be a rollup workbook (else the book, if any, only
+    gives the Excel and the folder to start from)."""
     from .io.review import review_words
 
     title = messages.text("excel_title")
     caption = next((b.caption for b in get_definitions().rollup_buttons if b.verb == verb), verb)
     if book is None:
         book = _active_book()  # an add-in's button: the caller is the add-in, the rollup is active
-        if book is None:
+        if book is None and needs_rollup:
             return _no_workbook()
-    com_status_bar(book.app, messages.text("excel_working", action=caption))
+    app = book.app if book is not None else xw.apps.active
+    com_status_bar(app, messages.text("excel_working", action=caption))
     mode = "critical"
     try:
         decisions = review_words(get_definitions())["decisions_sheet"]
-        if header_key(decisions) not in {header_key(s.name) for s in book.sheets}:
+        if book is None or not needs_rollup:
+            text, mode = work(app, book, *args)
+        elif header_key(decisions) not in {header_key(s.name) for s in book.sheets}:
             text = messages.text("addin_not_rollup", action=caption, file=book.name, sheet=decisions,
                                  tab=messages.text("addin_tab"))
         else:
-            text, mode = work(book, *args), "info"
+            text, mode = work(app, book, *args)
     except XltoolsError as err:
         text = messages.text("excel_failed", action=caption, error=err.vi)
     except Exception as exc:  # noqa: BLE001 - a button must never show a traceback
         text = messages.text("excel_unexpected", action=caption, error=f"{type(exc).__name__}: {exc}")
-    com_status_bar(book.app, None)
-    tell(book, text, title, mode)
+    com_status_bar(app, None)
+    if book is not None:
+        tell(book, text, title, mode)
+    elif app is not None:
+        with contextlib.suppress(Exception):
+            app.alert(text, title, mode=mode)
     return text
 
 
-def _send_feedback(book: xw.Book, folder: str | Path | None) -> str:
+def _rollup_folder(app, book: xw.Book | None, folder: str | Path | None, period: str | None) -> tuple[str, str]:
+    from .core.submission import submission_periods
+    from .verbs.new import load_settings_file
+    from .verbs.rollup import rollup
+
+    defs = get_definitions()
+    roll = report_defs(defs).get("rollup", {})
+    title = messages.text("excel_title")
+    cancelled = messages.text("excel_rollup_cancelled"), "info"
+    start = Path(str(book.fullname)).parent if book is not None and Path(str(book.fullname)).is_absolute() else Path.cwd()
+    chosen = Path(folder) if folder else com_pick_folder(app, messages.text("excel_rollup_pick"), start)
+    if chosen is None:
+        return cancelled
+    periods = submission_periods([p.name for p in chosen.iterdir() if p.is_file()], defs)
+    if not periods:
+        return messages.text("excel_rollup_no_files", folder=str(chosen)), "critical"
+    period = period or com_input(app, messages.text("excel_rollup_period", found=", ".join(periods[:4])), title,
+                                 periods[0])
+    if not period:
+        return cancelled
+    unit_file = chosen.parent / str(roll.get("unit_file", "don_vi_tong_hop.toml"))
+    if unit_file.is_file():
+        unit = load_settings_file(unit_file)
+    else:
+        asked = com_input(app, messages.text("excel_rollup_unit_name", file=unit_file.name), title, "")
+        if not asked:
+            return cancelled
+        unit = {"unit_name": asked, "unit_code": com_input(app, messages.text("excel_rollup_unit_code"), title, "") or ""}
+        write_unit_file(unit_file, unit)
+    name = str(unit.pop("unit_name", "") or "")
+    if not name:
+        raise InputError("rollup_unit_file", file=str(unit_file))
+    code = str(unit.pop("unit_code", "") or "") or None
+    expected = unit.pop("expected", None)
+    result = rollup([chosen], period, chosen.parent / str(roll.get("out_dir", "Tong_hop")), unit_name=name,
+                    unit_code=code, expected=chosen.parent / str(expected) if expected else None, settings=unit,
+                    docx=True)
+    com_open(app, result.path)  # the clerk's next step is its Kiểm tra and Quyết định sheets
+    lines = result.summary_lines()
+    return "\n".join([messages.text("excel_rollup_done", period=period, file=str(result.path)),
+                      *lines[:MAX_LISTED + 1]]), "info"
+
+
+def write_unit_file(path: Path, unit: dict[str, Any]) -> None:
+    """The rolling-up unit's file (TOML) the rollup button reads on every later click."""
+    from .io.files import write_atomic
+
+    lines = [messages.text("rollup_unit_file_header")]
+    lines += [f"{k} = {json.dumps(str(v), ensure_ascii=False)}" for k, v in unit.items()]
+    write_atomic(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
+
+
+def _send_feedback(app, book: xw.Book, folder: str | Path | None) -> tuple[str, str]:
     from .io.review import review_words
     from .verbs.feedback import feedback
 
@@ -187,7 +253,7 @@ def _send_feedback(book: xw.Book, folder: str | Path | None) -> str:
     listed = lines[1:MAX_LISTED + 1]
     if len(lines) - 1 > MAX_LISTED:
         listed.append(messages.text("excel_more", count=len(lines) - 1 - MAX_LISTED))
-    return "\n".join([messages.text("excel_feedback_sent", folder=str(out)), lines[0], *(x.strip() for x in listed)])
+    return "\n".join([messages.text("excel_feedback_sent", folder=str(out)), lines[0], *(x.strip() for x in listed)]), "info"
 
 
 # ---------------------------------------------------------------------------- running one
@@ -736,7 +802,8 @@ def _color_bands(cells: dict[tuple[int, int], str | None]):
 # list of COM-only calls of the front end:
 #   Range.UnMerge, Hyperlinks.Delete, Hyperlinks.Add(SubAddress), Range.AutoFilter /
 #   AutoFilterMode, ActiveWindow.SplitRow/FreezePanes, Borders.LineStyle, Font.Underline,
-#   Application.ScreenUpdating, Application.StatusBar, Workbook.Save, Workbook.SaveCopyAs, Worksheet.Unprotect/Protect,
+#   Application.ScreenUpdating, Application.StatusBar, Application.FileDialog, Application.InputBox,
+#   Workbooks.Open, Workbook.Save, Workbook.SaveCopyAs, Worksheet.Unprotect/Protect,
 #   Worksheet.ProtectContents/ProtectDrawingObjects/ProtectScenarios/ProtectionMode/Protection.Allow*.
 def _com(obj: Any) -> Any | None:
     """The COM object behind an xlwings object, or None on an engine without COM."""
@@ -804,6 +871,36 @@ def com_underline(rng, on: bool) -> None:
     api = _com(rng)
     if api is not None:
         api.Font.Underline = 2 if on else -4142  # xlUnderlineStyleSingle / xlUnderlineStyleNone
+
+
+def com_pick_folder(app, title: str, start: Path) -> Path | None:
+    """Excel's folder picker (Application.FileDialog(msoFileDialogFolderPicker)); None if cancelled."""
+    api = _com(app)
+    if api is None:
+        return None
+    dialog = api.FileDialog(4)
+    dialog.Title = title
+    dialog.InitialFileName = str(start).rstrip("\\") + "\\"
+    if dialog.Show() != -1:
+        return None
+    return Path(str(dialog.SelectedItems(1)))
+
+
+def com_input(app, prompt: str, title: str, default: str) -> str | None:
+    """Excel's Application.InputBox for a text (Type 2); None if cancelled."""
+    api = _com(app)
+    if api is None:
+        return None
+    answer = api.InputBox(prompt, title, default, Type=2)
+    return None if answer is False else str(answer).strip()
+
+
+def com_open(app, path: Path) -> None:
+    """Open a workbook in the running Excel (Workbooks.Open)."""
+    api = _com(app)
+    if api is not None:
+        with contextlib.suppress(Exception):  # already open, or Excel busy: the message names the file
+            api.Workbooks.Open(str(path))
 
 
 def com_save(book) -> None:

@@ -16,6 +16,7 @@ from .aggregation import Aggregate, DataRow, cut_day
 from .book import CommuneBook
 from .checksum import rows_checksum
 from .definitions import Definitions, report_defs
+from .errors import InputError
 from .periods import Period
 
 SUBMISSION_FORMAT = "xltools-submission-1"
@@ -181,3 +182,21 @@ def info_rows(agg: Aggregate, rows: Sequence[DataRow], *, kind: str, source_sha2
 def submission_name(unit_code: str, period: Period | str, defs: Definitions) -> str:
     template = report_defs(defs).get("file_name", "BC138_{unit_code}_{period}.xlsx")
     return template.format(unit_code=unit_code or "XXXXX", period=str(period))
+
+
+def submission_periods(names: Iterable[str], defs: Definitions) -> list[str]:
+    """The periods of the file names that follow report.toml's ``file_name`` (BC138_<unit>_<period>.xlsx),
+    each once: the one most files have first (a folder of one month's reports, and a quarter's
+    among them), then the most recent."""
+    template = report_defs(defs).get("file_name", "BC138_{unit_code}_{period}.xlsx")
+    pattern = re.escape(template).replace(re.escape("{unit_code}"), r"[^_\\/]+").replace(re.escape("{period}"), "(.+)")
+    found: dict[str, int] = {}
+    for name in names:
+        match = re.fullmatch(pattern, name, re.IGNORECASE)
+        if match:
+            try:
+                period = str(Period.parse(match.group(1)))
+            except InputError:  # a name that only looks like a submission's
+                continue
+            found[period] = found.get(period, 0) + 1
+    return sorted(found, key=lambda p: (found[p], p), reverse=True)
