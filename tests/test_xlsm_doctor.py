@@ -232,3 +232,15 @@ def test_a_workbook_opened_from_an_attachment_or_a_zip_is_a_warning(tmp_path, sa
         path = new_xlsm(folder / "SoTheoDoi_HongThuy.xlsm", *sample)
         assert _by_key(doctor.run_doctor(path))["transient"][0].status == "warning"
     assert "transient" not in _by_key(doctor.location_checks(tmp_path / "D" / "So.xlsm", "win32"))
+
+
+def test_doctor_says_which_mode_the_buttons_run_in(built, defs):
+    # as built: a new Python per click
+    assert _by_key(doctor.run_doctor(built, platform="linux"))["udf_server"][0].status == "ok"
+    wb = openpyxl.load_workbook(built, keep_vba=True)
+    ws = wb[xlsm.conf_sheet_name(defs)]
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Use UDF Server")
+    ws.cell(row, 2).value = "True"
+    wb.save(built)
+    check = _by_key(doctor.run_doctor(built, platform="linux"))["udf_server"][0]
+    assert check.status == "warning" and "False" in check.message

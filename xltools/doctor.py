@@ -350,7 +350,20 @@ def interpreter_checks(conf: dict[str, str], platform: str) -> list[Check]:
     for entry in filter(None, (conf.get("PYTHONPATH") or "").split(";")):
         if windows and not Path(entry).is_dir():
             out.append(_check("pythonpath", WARNING, path=entry))
+    out.append(udf_server_check(conf))
     return out
+
+
+def udf_server_check(conf: Mapping[str, str]) -> Check:
+    """Which mode the buttons run in. With ``Use UDF Server`` off (as built) every click starts a
+    new Python through cmd.exe (about a second, always the installed xltools). On, RunPython goes
+    through xlwings' DLL (``xlwings64-<version>.dll`` beside the interpreter) to one Python kept
+    alive between clicks: faster, but an upgraded xltools is used only after Excel restarts, a
+    failed click leaves that process's state behind, and the handlers' start-up checks see no
+    ``--from_xl`` arguments; not what the toolkit is tested for."""
+    value = next((v for k, v in conf.items() if k.strip().upper() == "USE UDF SERVER"), "False")
+    on = str(value).strip().lower() in ("true", "1", "yes")
+    return _check("udf_server", WARNING if on else OK)
 
 
 def import_check(interpreter: str) -> Check:
