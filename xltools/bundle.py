@@ -36,6 +36,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import __version__
+from .core import messages
 from .core.errors import InputError, XltoolsError
 
 WINDOWS_PLATFORM = "win_amd64"
@@ -205,7 +206,7 @@ def build_bundle(out_dir: str | Path, pythons: Sequence[str] = DEFAULT_PYTHONS, 
         _pip(["wheel", "-q", "--no-deps", "--disable-pip-version-check", "-w", str(wheels), str(root)], run)
         own = next(wheels.glob(f"{PROJECT}-*.whl"), None)
         if own is None:
-            raise BundleError("bundle_pip_failed", detail="no xltools wheel")
+            raise BundleError("bundle_pip_failed", detail=messages.text("bundle_no_wheel", folder=root))
         roots = requirements_of(own)
         for python in pythons:
             collect_wheels(roots, wheels, Target(python, platform), run)

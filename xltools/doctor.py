@@ -144,7 +144,7 @@ def _marker_applies(marker: str | None) -> bool:
         return False
     try:
         from packaging.markers import Marker
-    except ImportError:  # none of xltools' dependencies needs packaging: read python_version by hand
+    except ImportError:  # packaging is a dependency (the bundle); an install that lost it still reads python_version
         return _python_version_applies(marker)
     try:
         return bool(Marker(marker).evaluate())

@@ -1129,10 +1129,15 @@ def live_check(path: str | Path, *, app: Any = None, addin: str | Path | None = 
     return found
 
 
+def _live_sheet(book, defs: Definitions, key: str):
+    """The open book's sheet of ``key`` (matched as the handlers match it), None if it has none."""
+    name = header_key(defs.sheet(key).name)
+    return next((s for s in book.sheets if header_key(s.name) == name), None)
+
+
 def _live_rows(book, defs: Definitions, key: str) -> int:
     """How many non-empty rows the sheet ``key`` of the open book holds."""
-    name = header_key(defs.sheet(key).name)
-    ws = next((s for s in book.sheets if header_key(s.name) == name), None)
+    ws = _live_sheet(book, defs, key)
     if ws is None:
         return 0
     return sum(1 for row in read_grid(ws) if any(not is_blank(v) for v in row))
@@ -1141,13 +1146,11 @@ def _live_rows(book, defs: Definitions, key: str) -> int:
 def _live_retyped(book, defs: Definitions) -> list[str]:
     """Dashboard fields that came back as dates or numbers (every field is a text: "2023-12",
     "9/12", "1.3" — Excel retyped it when it was written without the text format)."""
-    sheet = defs.sheet("dashboard")
-    name = header_key(sheet.name)
-    ws = next((s for s in book.sheets if header_key(s.name) == name), None)
+    ws = _live_sheet(book, defs, "dashboard")
     if ws is None:
         return []
     bad = []
-    for f in sheet.fields:
+    for f in defs.sheet("dashboard").fields:
         value = ws.range(f.cell).value
         if value is not None and not isinstance(value, str):
             bad.append(f.cell)

@@ -359,10 +359,7 @@ def _set(cell: etree._Element, value: Any, package: Package, fmt: str | None, *,
     value = cell_value(value)
     if value is None or (isinstance(value, str) and value == ""):
         return
-    if isinstance(value, bool):  # cell_value turned booleans into Có/Không already; kept for safety
-        cell.set("t", "b")
-        etree.SubElement(cell, _Q + "v").text = "1" if value else "0"
-    elif isinstance(value, int):
+    if isinstance(value, int):  # (cell_value has turned booleans into Có/Không)
         etree.SubElement(cell, _Q + "v").text = str(value)
     elif isinstance(value, float):
         if math.isfinite(value):  # Excel has no NaN or infinity: such a value leaves the cell empty
