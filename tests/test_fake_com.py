@@ -207,6 +207,7 @@ class _LiveApp:
         self.books = Books
 
 
+@pytest.mark.slow
 def test_doctor_live_clicks_every_button_of_a_copy_and_checks_what_it_wrote(make_commune, tmp_path):
     from xltools import doctor
 
@@ -221,6 +222,7 @@ def test_doctor_live_clicks_every_button_of_a_copy_and_checks_what_it_wrote(make
     assert path.read_bytes() == before  # the live check works on a copy
 
 
+@pytest.mark.slow
 def test_doctor_live_says_when_python_never_answers(make_commune, tmp_path):
     from xltools import doctor
 

@@ -502,6 +502,7 @@ def test_receive_without_files_takes_the_feedback_folder_of_the_settings(loop, t
     assert files[f"PhanHoi_{loop['codes'][0]}_{PERIOD}.xlsx"]["status"] == "rejected"
 
 
+@pytest.mark.slow
 def test_the_add_ins_feedback_button_saves_the_rollup_and_writes_what_the_command_writes(loop, tmp_path, defs,
                                                                                          fake_com):
     """Gửi phản hồi cho đơn vị on the active rollup workbook (remote engine, Excel's COM faked):
@@ -534,6 +535,7 @@ def test_the_add_ins_feedback_button_saves_the_rollup_and_writes_what_the_comman
     assert "không phải báo cáo tổng hợp" in refused and actions(commune, "alert")[0]["args"][3] == "critical"
 
 
+@pytest.mark.slow
 def test_the_add_ins_rollup_button_rolls_a_picked_folder_up_and_remembers_the_unit(loop, defs, fake_com):
     """Tổng hợp báo cáo các đơn vị: the folder picked, the period proposed from its files, the unit
     asked once and kept beside the folder, the rollup written beside it and opened."""
