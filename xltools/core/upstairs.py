@@ -281,7 +281,8 @@ def clerk_decisions(returns: Mapping[str, str] | None, accepts: Sequence[str] | 
 
 def propose(unit: UnitFigures, findings: Sequence[Finding], *, replaces: str = "",
             given: Mapping[str, tuple[str, str]] | None = None, reason_template: str = "") -> Decision:
-    """The decision for ``unit``: the clerk's (``given``: code -> (decision, reason)) or the proposal."""
+    """The decision for ``unit``: the clerk's (``given``: code -> (decision, reason)) or the proposal.
+    ``findings``: the unit's own (others' are ignored; a caller deciding many units groups them once)."""
     own = [f for f in findings if f.unit_code == unit.code]
     errors = sum(f.severity == "error" for f in own)
     warnings = sum(f.severity == "warning" for f in own)

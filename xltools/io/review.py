@@ -33,6 +33,7 @@ from ..core.messages import fill
 from ..core.periods import Period
 from ..core.text import clean, header_key
 from ..core.upstairs import ACCEPTED, RETURNED, Decision, Finding, Review
+from .bulkxml import BulkRows, bulk_rows
 from .files import write_atomic
 from .safety import read_checked
 from .submission import lines_needed
@@ -81,8 +82,11 @@ class _Formats:
 
 
 def _table(ws: Any, f: _Formats, top: int, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-           widths: Sequence[float], entry_columns: Sequence[int] = (), small_columns: Sequence[int] = ()) -> None:
-    """A header at ``top`` and the rows below it, with a filter and the header frozen."""
+           widths: Sequence[float], entry_columns: Sequence[int] = (), small_columns: Sequence[int] = (),
+           bulk: BulkRows | None = None) -> None:
+    """A header at ``top`` and the rows below it, with a filter and the header frozen. ``bulk``:
+    the rows go into the sheet's XML after the workbook is written (a table nothing is written
+    below; a national month's findings)."""
     for c, h in enumerate(columns):
         ws.write_string(top, c, h, f.head)
     cache: dict[tuple[str, int], int] = {}
@@ -92,6 +96,7 @@ def _table(ws: Any, f: _Formats, top: int, columns: Sequence[str], rows: Sequenc
             cache[(text, c)] = lines_needed(text, widths[c] * 5.0, 11)  # a width unit is about 5 pt of Times New Roman 11
         return cache[(text, c)]
 
+    heights: dict[int, float] = {}
     for i, row in enumerate(rows, start=top + 1):
         # a text no longer than the column's width in digits fits one line: only the longer ones are
         # measured, each distinct (text, column) once (labels and messages repeat over thousands of rows)
@@ -99,13 +104,19 @@ def _table(ws: Any, f: _Formats, top: int, columns: Sequence[str], rows: Sequenc
                      if isinstance(v, str) and c < len(widths) and len(v) > widths[c] and c not in small_columns),
                     default=1)
         if lines > 1:
-            ws.set_row(i, round(lines * 11 * 1.25 + 4, 1))
-        for c, value in enumerate(row):
-            fmt = f.entry if c in entry_columns else f.small if c in small_columns else f.text
-            if isinstance(value, int) and not isinstance(value, bool):
-                ws.write_number(i, c, value, f.num)
-            else:
-                ws.write_string(i, c, "" if value is None else str(value), fmt)
+            heights[i] = round(lines * 11 * 1.25 + 4, 1)
+    formats = [f.entry if c in entry_columns else f.small if c in small_columns else f.text for c in range(len(columns))]
+    if bulk is not None:
+        bulk.add(ws, top + 1, rows, formats, [f.num] * len(columns), heights)
+    else:
+        for i, row in enumerate(rows, start=top + 1):
+            if i in heights:
+                ws.set_row(i, heights[i])
+            for c, value in enumerate(row):
+                if isinstance(value, int) and not isinstance(value, bool):
+                    ws.write_number(i, c, value, f.num)
+                else:
+                    ws.write_string(i, c, "" if value is None else str(value), formats[c])
     for c, w in enumerate(widths):
         ws.set_column(c, c, w)
     ws.set_row(top, 32)
@@ -122,6 +133,7 @@ def write_review_sheets(wb: xlsxwriter.Workbook, review: Review, period_label: s
     """Kiểm tra, Thay đổi and Quyết định of a rollup workbook."""
     w = review_words(defs)
     f = _Formats(wb, report_defs(defs)["layout"].font)
+    bulk = bulk_rows(wb)  # the three tables' rows: nothing is written below them
     severity = w.get("severity_words", {})
     labels = {i.key: i.label for i in defs.indicators}
     names = {d.unit_code: d.unit_name for d in review.decisions}
@@ -132,7 +144,7 @@ def write_review_sheets(wb: xlsxwriter.Workbook, review: Review, period_label: s
         ws.write_string(1, 0, w["checks_none"], f.plain)
     rows = [[x.unit_code, x.unit_name, x.period, severity.get(x.severity, x.severity), x.rule, x.part_code,
              x.part_name, labels.get(x.key, x.key), x.value, x.message] for x in review.findings]
-    _table(ws, f, 2, w["checks_columns"], rows, (10, 16, 9, 9, 20, 10, 18, 24, 8, 70))
+    _table(ws, f, 2, w["checks_columns"], rows, (10, 16, 9, 9, 20, 10, 18, 24, 8, 70), bulk=bulk)
 
     ws = wb.add_worksheet(w["changes_sheet"])
     ws.write_string(0, 0, fill(w["changes_title"], period=period_label), f.title)
@@ -146,7 +158,7 @@ def write_review_sheets(wb: xlsxwriter.Workbook, review: Review, period_label: s
         rows.append([ch.unit_code, names.get(ch.unit_code, ""), ch.part_code, ch.part_name or w["total_part"],
                      labels.get(ch.key, ch.key), ch.old, ch.new, delta,
                      decision.replaces if decision else "", Path(decision.file).name if decision else ""])
-    _table(ws, f, 2, w["changes_columns"], rows, (10, 16, 10, 18, 30, 9, 9, 10, 14, 28))
+    _table(ws, f, 2, w["changes_columns"], rows, (10, 16, 10, 18, 30, 9, 9, 10, 14, 28), bulk=bulk)
 
     ws = wb.add_worksheet(w["decisions_sheet"])
     ws.write_string(0, 0, fill(w["decisions_title"], period=period_label), f.title)
@@ -161,7 +173,7 @@ def write_review_sheets(wb: xlsxwriter.Workbook, review: Review, period_label: s
              d.warnings, words[d.decision], d.reason, d.sha256, d.data_sha256] for d in review.decisions]
     top = 5
     _table(ws, f, top, w["decisions_columns"], rows, (10, 18, 9, 28, 12, 12, 7, 9, 13, 45, 26, 26),
-           entry_columns=(8, 9), small_columns=(10, 11))
+           entry_columns=(8, 9), small_columns=(10, 11), bulk=bulk)
     if rows:
         ws.data_validation(top + 1, 8, top + len(rows), 8, {"validate": "list",
                                                             "source": [words[ACCEPTED], words[RETURNED]]})

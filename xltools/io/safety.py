@@ -156,7 +156,7 @@ def check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: Mapping[str, 
             if b"<!" in whole and DTD.search(whole):
                 raise Refused("import_xml_unsafe", file=name, part=info.filename)
             continue
-        far = _scan_part(zf, data, name, info, grid, budget)
+        far = _scan_part(zf, data, name, info, grid, budget, whole)
         if far is not None and grid is not None:  # a reach is only ever found against a grid
             raise _grid_refusal(zf, name, info.filename, far, grid, limits)
 
@@ -235,11 +235,13 @@ def _small_member(data: bytes, info: zipfile.ZipInfo) -> bytes | None:
     return out if inflater.eof and len(out) <= info.file_size else None
 
 
-def _pieces(zf: zipfile.ZipFile, data: bytes, name: str, info: zipfile.ZipInfo, budget: list[int]):
+def _pieces(zf: zipfile.ZipFile, data: bytes, name: str, info: zipfile.ZipInfo, budget: list[int],
+            whole: bytes | None = None):
     """The member's text in pieces that never cut a tag (a piece ends before a ``<`` or inside
     text), as UTF-8; one None when the member is not XML. The real inflated size is charged to
-    ``budget`` (a zip may lie about its sizes)."""
-    whole = _small_member(data, info)
+    ``budget`` (a zip may lie about its sizes). ``whole``: the member already inflated by
+    ``_small_member`` (not inflated again)."""
+    whole = _small_member(data, info) if whole is None else whole
     if whole is not None:  # the common case (a form's parts, most of a workbook's): one piece
         budget[0] -= len(whole)
         if budget[0] < 0:
@@ -290,15 +292,16 @@ def _pieces(zf: zipfile.ZipFile, data: bytes, name: str, info: zipfile.ZipInfo, 
 
 
 def _scan_part(zf, data: bytes, name: str, info: zipfile.ZipInfo, grid: tuple[int, int, int] | None,
-               budget: list[int]) -> tuple[int, int, int] | None:
+               budget: list[int], whole: bytes | None = None) -> tuple[int, int, int] | None:
     """One streaming pass over a member: refuses a DTD; returns (rows, columns, cells) when the
-    part's cells may reach past ``grid`` (then checked exactly by ``_exact_reach``), else None."""
+    part's cells may reach past ``grid`` (then checked exactly by ``_exact_reach``), else None.
+    ``whole``: the member already inflated (``_small_member``)."""
     gridded = grid is not None and not info.filename.lower().endswith(_NOT_GRIDS)
     max_row = max_col = values = 0
     odd = sheet_data = False
     first = True  # the XML declaration <?xml …?> opens the first piece
     before = budget[0]
-    for piece in _pieces(zf, data, name, info, budget):
+    for piece in _pieces(zf, data, name, info, budget, whole):
         if piece is None:
             return None
         start, first = (1 if first else 0), False

@@ -14,7 +14,6 @@ import io
 import math
 import re
 import unicodedata
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from ..core.report_body import (
     results_table,
     split_general,
 )
+from .bulkxml import bulk_rows, rewrite_parts
 from .files import write_atomic
 from .situation_sheet import SituationSheets, write_situation_sheets
 
@@ -742,12 +742,11 @@ def write_data_sheet(wb: xlsxwriter.Workbook, rows: Sequence[DataRow], labels: M
     headers = [data[c] for c in DATA_COLUMNS] + [data.get("label", "")]
     for c, h in enumerate(headers):
         ws.write_string(0, c, h, f_head)
-    for i, row in enumerate(rows, start=1):
-        for c, value in enumerate(row[:6]):
-            ws.write_string(i, c, str(value), f_text)
-        ws.write_number(i, 6, row.value, f_num)
-        label = labels.get(row.key, row.key)
-        ws.write_string(i, 7, f"{text.get('total', '')}: {label}" if row.is_total else label, f_text)
+    total = text.get("total", "")
+    table = [[*map(str, row[:6]), int(row.value),
+              f"{total}: {labels.get(row.key, row.key)}" if row.is_total else labels.get(row.key, row.key)]
+             for row in rows]
+    bulk_rows(wb).add(ws, 1, table, [f_text] * 8, [f_text] * 6 + [f_num, f_text])
     ws.set_row(0, 32)
     for c, w in enumerate((11, 10, 12, 24, 26, 9, 12, 60)):
         ws.set_column(c, c, w)
@@ -814,22 +813,10 @@ def write_members_sheet(wb: xlsxwriter.Workbook, members: Mapping[str, pd.DataFr
     ws.fit_to_pages(1, 0)
 
 
-def _first_page_without_header(data: bytes, sheet_xmls: Sequence[str] = ("xl/worksheets/sheet1.xml",)) -> bytes:
-    """Set differentFirst on the printed sheets (report, annexes), so page numbers start on page 2.
-
-    XlsxWriter has no option for it; the attribute is added to the sheet XML.
-    """
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            content = src.read(item.filename)
-            if item.filename in sheet_xmls:
-                xml = content.decode("utf-8")
-                xml = re.sub(r"<headerFooter(?![^>]*differentFirst)", '<headerFooter differentFirst="1"', xml, count=1)
-                content = xml.encode("utf-8")
-            dst.writestr(item, content)
-    return out.getvalue()
+def _different_first(xml: bytes) -> bytes:
+    """differentFirst on a printed sheet (report, annexes), so page numbers start on page 2:
+    XlsxWriter has no option for it; the attribute is added to the sheet XML."""
+    return re.sub(rb"<headerFooter(?![^>]*differentFirst)", b'<headerFooter differentFirst="1"', xml, count=1)
 
 
 def build_submission(
@@ -889,7 +876,9 @@ def build_submission(
             extra_sheets(wb)
     finally:
         wb.close()
-    return _first_page_without_header(buffer.getvalue(), printed)
+    edits = {part: _different_first for part in printed}
+    edits.update(bulk_rows(wb).edits(buffer.getvalue()))  # the big tables' rows (Số liệu, Kiểm tra …): never a printed sheet
+    return rewrite_parts(buffer.getvalue(), edits)
 
 
 def encrypt(data: bytes, password: str) -> bytes:

@@ -343,10 +343,13 @@ def _review(accepted: Sequence[Submission], superseded: Sequence[tuple[Any, Any]
         if f.code not in replaced or (f.created_at or dt.datetime.min) >= (replaced[f.code].created_at or dt.datetime.min):
             replaced[f.code] = f
     template = review_words_of(defs).get("returned_reason", "")
+    by_unit: dict[str, list[Any]] = {}  # each unit's findings, grouped once: a national month stays linear
+    for finding in review.findings:
+        by_unit.setdefault(finding.unit_code, []).append(finding)
     for unit in kept:
         before = replaced.get(unit.code)
         if before is not None:
             review.changes.extend(diff_units(before, unit))
         when = before.created_at.strftime("%d/%m/%Y %H:%M") if before and before.created_at else ""
-        review.decisions.append(propose(unit, review.findings, replaces=when, given=given, reason_template=template))
+        review.decisions.append(propose(unit, by_unit.get(unit.code, []), replaces=when, given=given, reason_template=template))
     return review
