@@ -179,3 +179,26 @@ def test_cli_aggregate_prints_text_and_json(make_commune):
     assert text.exit_code == 0 and "Tổng cộng" in text.output
     bad = runner.invoke(main, ["aggregate", str(path), "--period", "2023-13"])
     assert bad.exit_code == 1 and bad.output.startswith("Lỗi: Kỳ báo cáo “2023-13” không hợp lệ")
+
+
+def test_the_checksum_text_is_each_cell_normalised_whatever_the_cells_hold():
+    """canonical_text normalises its text once, whole: the same as normalising every cell (a tab
+    and a line break combine with nothing), for decomposed Vietnamese, Hangul jamo that compose
+    across letters, numbers and empty cells."""
+    import random
+    import unicodedata
+
+    from xltools.core.checksum import canonical_text
+
+    def per_cell(rows):
+        return "".join("\t".join(unicodedata.normalize("NFC", "" if v is None else str(int(v) if isinstance(v, float)
+                                                                                       and v.is_integer() else v))
+                                 for v in row) + "\n" for row in rows)
+
+    rng = random.Random(138)
+    letters = ["a", "e", "\u0301", "\u0323", "\u0302", "ê", "ệ", "Đ", " ", "1", "\u1100", "\u1161", "\u11a8", "\u0308"]
+    for _ in range(3000):
+        rows = [tuple("".join(rng.choice(letters) for _ in range(rng.randint(0, 4))) if rng.random() < 0.8
+                      else rng.choice([None, 3, 2.0, 2.5, -1]) for _ in range(rng.randint(1, 4)))
+                for _ in range(rng.randint(1, 3))]
+        assert canonical_text(rows) == per_cell(rows), rows

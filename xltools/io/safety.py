@@ -25,17 +25,21 @@ its parameters.
 from __future__ import annotations
 
 import codecs
+import html
 import io
+import posixpath
 import re
 import struct
 import zipfile
 import zlib
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..core import messages
 from ..core.errors import DefinitionsError, WorkbookError
+from ..core.text import header_key
 from .files import ODS_MARK, SNIFF_BYTES, sniff
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -82,11 +86,13 @@ def read_bytes(path: Path, limits: Mapping[str, Any]) -> bytes:
         raise Refused("unreadable", file=name, reason=exc.strerror or str(exc)) from None
 
 
-def open_zip(data: bytes, name: str, limits: Mapping[str, Any], *, parsed_safely: Collection[str] = ()) -> zipfile.ZipFile:
+def open_zip(data: bytes, name: str, limits: Mapping[str, Any], *, parsed_safely: Collection[str] = (),
+             grid_sheets: Collection[str] | None = None) -> zipfile.ZipFile:
     """The file's bytes as an open, checked zip (the caller closes it).
 
-    ``parsed_safely``: XML parts the caller parses whole with defusedxml; their head
-    is not scanned for a DTD here (defusedxml sees all of it).
+    ``parsed_safely``: accepted for the callers' sake (every XML part is scanned whole).
+    ``grid_sheets``: the only sheets the caller turns into grids (by name, as ``header_key``
+    compares them); None: every sheet's cells are checked.
     """
     if data[:8] == OLE_MAGIC:
         raise Refused("encrypted" if ENCRYPTION_MARK in data else "file_is_xls", file=name)
@@ -98,7 +104,7 @@ def open_zip(data: bytes, name: str, limits: Mapping[str, Any], *, parsed_safely
         raise Refused(_say(limits, "import_damaged"), file=name, reason=str(exc) or type(exc).__name__) from None
     checked = False
     try:
-        check_zip(zf, data, name, limits, parsed_safely=parsed_safely)
+        check_zip(zf, data, name, limits, parsed_safely=parsed_safely, grid_sheets=grid_sheets)
         checked = True
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
         raise Refused(_say(limits, "import_damaged"), file=name, reason=str(exc) or type(exc).__name__) from None
@@ -110,20 +116,24 @@ def open_zip(data: bytes, name: str, limits: Mapping[str, Any], *, parsed_safely
     return zf
 
 
-def read_checked(path: str | Path, limits: Mapping[str, Any], *,
-                 parsed_safely: Collection[str] = ()) -> tuple[bytes, zipfile.ZipFile]:
+def read_checked(path: str | Path, limits: Mapping[str, Any], *, parsed_safely: Collection[str] = (),
+                 grid_sheets: Collection[str] | None = None) -> tuple[bytes, zipfile.ZipFile]:
     """Read ``path`` once and check it: its bytes and the open zip (the caller closes it)."""
     path = Path(path)
     data = read_bytes(path, limits)
-    return data, open_zip(data, path.name, limits, parsed_safely=parsed_safely)
+    return data, open_zip(data, path.name, limits, parsed_safely=parsed_safely, grid_sheets=grid_sheets)
 
 
 def check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: Mapping[str, Any], *,
-              parsed_safely: Collection[str] = ()) -> None:
+              parsed_safely: Collection[str] = (), grid_sheets: Collection[str] | None = None) -> None:
     """The zip directory: bombs (members, ratio, inflated size), macros, an xlsx at all; then
-    every part, streamed: its real size, a DTD anywhere, the reach of every sheet's cells.
+    every part, streamed: its real size, a DTD anywhere, the reach of the cells of every sheet
+    a reader turns into a grid.
 
     ``parsed_safely`` is accepted for the callers' sake; every XML part is scanned whole now.
+    ``grid_sheets``: the sheets the caller reads as grids (a rollup reads three of a
+    submission's thirteen); their parts are found as the readers find them
+    (``_grid_parts``), and when that is not certain every sheet is checked. None: every sheet.
     """
     infos = zf.infolist()
     if len(infos) > int(limits["max_members"]):
@@ -146,17 +156,20 @@ def check_zip(zf: zipfile.ZipFile, data: bytes, name: str, limits: Mapping[str, 
         raise Refused("file_is_ods" if ODS_MARK in data[:128] else "not_xlsx", file=name)
     budget = [int(limits["max_uncompressed_bytes"])]  # real inflated bytes left for the whole file
     grid = _grid_limits(limits)
+    gridded = None if grid is None or grid_sheets is None else _grid_parts(zf, data, grid_sheets)
     for info in infos:
         if info.is_dir():
             continue
         whole = _small_member(data, info)
-        if whole is not None and whole[:1] == b"<" and whole[1:2] != b"\x00" and b"sheetData" not in whole:
-            # a small part that is no sheet (most of them): the DTD check is all it needs
+        part_grid = grid if gridded is None or info.filename.lower() in gridded else None
+        if whole is not None and whole[:1] == b"<" and whole[1:2] != b"\x00" \
+                and (part_grid is None or b"sheetData" not in whole):
+            # a small part that is no grid read (most of them): the DTD check is all it needs
             budget[0] -= len(whole)
             if b"<!" in whole and DTD.search(whole):
                 raise Refused("import_xml_unsafe", file=name, part=info.filename)
             continue
-        far = _scan_part(zf, data, name, info, grid, budget, whole)
+        far = _scan_part(zf, data, name, info, part_grid, budget, whole)
         if far is not None and grid is not None:  # a reach is only ever found against a grid
             raise _grid_refusal(zf, name, info.filename, far, grid, limits)
 
@@ -170,6 +183,7 @@ DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
 # one of those and nothing can hide a tag (a comment, CDATA, a processing instruction, a
 # namespace prefix): otherwise the part goes to the exact pass, which reads every tag.
 _CELL_REF = re.compile(rb'<c r="([A-Za-z]+)([0-9]+)"')
+_SPACED_CELL = re.compile(rb"<c[\t\n\r]")  # a cell tag whose name ends in a tab or a line break
 _TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?(row|c)\b([^>]*?)(/?)>")  # the exact pass (rare)
 _REF_ATTR = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]*)([0-9]*)["']""")
 _BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
@@ -181,6 +195,20 @@ def _grid_limits(limits: Mapping[str, Any]) -> tuple[int, int, int] | None:
     if not all(k in limits for k in GRID_KEYS):
         return None
     return int(limits["max_rows"]), int(limits["max_columns"]), int(limits["max_cells"])
+
+
+@lru_cache(maxsize=8)
+def _beyond_quick_block(grid: tuple[int, int, int]) -> re.Pattern[bytes] | None:
+    """A cell reference not plainly inside the block a quick look clears (fewer letters than
+    max_columns has, fewer digits than max_rows has, and nothing else before the closing
+    quote). None when a grid of that block could exceed max_cells: every reference is read."""
+    rows, cols, cells = grid
+    digits, letters = len(str(rows)), len(_letters(cols))
+    safe_rows = 10 ** (digits - 1) - 1
+    safe_cols = _col_number(b"Z" * (letters - 1)) if letters > 1 else 0
+    if safe_rows * safe_cols > cells or not safe_rows or not safe_cols:
+        return None
+    return re.compile(rb'<c r="(?![A-Za-z]{1,%d}[0-9]{1,%d}")' % (letters - 1, digits - 1))
 
 
 def _col_number(letters: bytes) -> int:
@@ -314,12 +342,17 @@ def _scan_part(zf, data: bytes, name: str, info: zipfile.ZipInfo, grid: tuple[in
             sheet_data = b"sheetData" in piece
             if not sheet_data:
                 continue
-        cells = _CELL_REF.findall(piece)
-        if cells:
-            max_row = max(max_row, max(map(int, {r for _, r in cells})))
-            max_col = max(max_col, max(map(_col_number, {c for c, _ in cells})))
-        odd = odd or marked or len(cells) != piece.count(b"<c ") + piece.count(b"<c>") + piece.count(b"<c/") \
-            or piece.find(b"<?", start) >= 0 or b":c " in piece or b":c>" in piece
+        beyond = _beyond_quick_block(grid)
+        if beyond is None or beyond.search(piece):  # a reference that may reach out: every one is read
+            cells = _CELL_REF.findall(piece)
+            refs = len(cells)
+            if cells:
+                max_row = max(max_row, max(map(int, {r for _, r in cells})))
+                max_col = max(max_col, max(map(_col_number, {c for c, _ in cells})))
+        else:  # every <c r="…"> lies inside the block whose every grid fits the limits
+            refs = piece.count(b'<c r="')
+        odd = odd or marked or refs != piece.count(b"<c ") + piece.count(b"<c>") + piece.count(b"<c/") \
+            or piece.find(b"<?", start) >= 0 or b":c" in piece or _SPACED_CELL.search(piece) is not None
         values += piece.count(b"<v>") + piece.count(b"<is>")
         if values > grid[2]:  # more values than a whole grid may hold: no need to read on
             return grid[0] + 1, grid[1] + 1, values
@@ -413,3 +446,82 @@ def _sheet_of_part(zf: zipfile.ZipFile, part: str) -> str | None:
         if target.get(rid) == part:
             return el.get("name")
     return None
+
+
+# ------------------------------------------------------------------ which parts are read as grids
+_TAG_OF = {name: re.compile(rb"<(/?)([\w.-]+:)?" + name + rb"\b([^>]*)>") for name in (b"sheet", b"Relationship")}
+_ATTR = re.compile(rb"""([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_OFFICE_DOCUMENT = b"/officeDocument"
+
+
+def _attrs(raw: bytes) -> dict[bytes, str] | None:
+    """A tag's attributes (values unescaped), None when one appears twice."""
+    out: dict[bytes, str] = {}
+    for m in _ATTR.finditer(raw):
+        key = m.group(1)
+        if key in out:
+            return None
+        out[key] = html.unescape((m.group(2) if m.group(2) is not None else m.group(3) or b"").decode("utf-8"))
+    return out
+
+
+def _tags(xml: bytes, tag: bytes) -> list[dict[bytes, str]] | None:
+    """The attributes of every ``tag`` element of a small part, None when any cannot be read plainly."""
+    found = []
+    for m in _TAG_OF[tag].finditer(xml):
+        if m.group(1):
+            continue  # a closing tag
+        if m.group(2):
+            return None  # a namespace prefix: not read plainly here
+        attrs = _attrs(m.group(3))
+        if attrs is None:
+            return None
+        found.append(attrs)
+    return found
+
+
+def _grid_parts(zf: zipfile.ZipFile, data: bytes, sheets: Collection[str]) -> set[str] | None:
+    """The worksheet parts of the sheets named in ``sheets`` (``header_key`` compared), found as
+    python-calamine finds them: the package's officeDocument relationship must be
+    xl/workbook.xml, each <sheet> of it names its part by its relationship id. None (every
+    sheet is then checked) when any step is not plain: a part missing, big, not UTF-8, holding
+    "<!" (a comment, CDATA or DTD could hide a tag from this reading), a namespace prefix, an
+    attribute twice, a sheet without its relationship."""
+    def small(part: str) -> bytes | None:
+        try:
+            info = zf.getinfo(part)
+        except KeyError:
+            return None
+        raw = _small_member(data, info)
+        if raw is None or b"<!" in raw or raw[:2] in _BOMS or raw[:2] in _UTF16_STARTS:
+            return None
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return raw
+
+    package, book, rels = small("_rels/.rels"), small("xl/workbook.xml"), small("xl/_rels/workbook.xml.rels")
+    if package is None or book is None or rels is None:
+        return None
+    documents = [r for r in _tags(package, b"Relationship") or [] if r.get(b"Type", "").encode().endswith(_OFFICE_DOCUMENT)]
+    if len(documents) != 1 or documents[0].get(b"Target", "").lstrip("/") != "xl/workbook.xml":
+        return None
+    relationships = _tags(rels, b"Relationship")
+    entries = _tags(book, b"sheet")
+    if relationships is None or not entries:
+        return None
+    members = {i.filename.lower() for i in zf.infolist()}
+    target = {}
+    for r in relationships:
+        t = r.get(b"Target", "").replace("\\", "/")
+        target[r.get(b"Id", "")] = posixpath.normpath(t.lstrip("/") if t.startswith("/") else "xl/" + t).lower()
+    wanted = {header_key(s) for s in sheets}
+    parts = set()
+    for entry in entries:
+        ids = [v for k, v in entry.items() if k.endswith(b":id")]
+        if b"name" not in entry or len(ids) != 1 or target.get(ids[0]) not in members:
+            return None
+        if header_key(entry[b"name"]) in wanted:
+            parts.add(target[ids[0]])
+    return parts  # lower case: a reader may match a part's name without regard to case

@@ -15,6 +15,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,14 @@ PT_PER_MM = 72 / MM_PER_INCH
 
 def text_width(text: str, size: float, *, bold: bool = False, italic: bool = False) -> float:
     """The printed width of ``text`` in points (Times New Roman metrics)."""
-    table = _ADVANCE["bold" if bold else "italic" if italic else "regular"]
+    return _advance("bold" if bold else "italic" if italic else "regular", text) * size / 1000
+
+
+@lru_cache(maxsize=1 << 16)
+def _advance(style: str, text: str) -> int:
+    """The advance of ``text`` in thousandths of an em, remembered: a rollup's tables measure the
+    same words (unit names, numbers, labels) thousands of times."""
+    table = _ADVANCE[style]
     total = 0
     for ch in text:
         if ch in _OTHER_WIDTHS:
@@ -82,7 +90,7 @@ def text_width(text: str, size: float, *, bold: bool = False, italic: bool = Fal
             continue
         code = ord(unicodedata.normalize("NFD", ch)[0])  # a Vietnamese letter is as wide as its base letter
         total += table[code - 32] if 32 <= code < 127 else 500
-    return total * size / 1000
+    return total
 
 
 def lines_needed(text: str, width_pt: float, size: float, *, bold: bool = False, italic: bool = False) -> int:

@@ -114,10 +114,12 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
     (``safety.Refused``, a WorkbookError, for a file refused by the safety checks)."""
     defs = defs or get_definitions()
     path = Path(path)
-    data, zf = read_checked(path, submission_limits(defs))  # a hostile file is refused unparsed
-    zf.close()  # the checks needed the directory only; calamine reads the same bytes
     rep = report_defs(defs)
     sheets = rep["sheets"]
+    read = [sheets["info"], sheets["data"], *([sheets["situation"]] if sheets.get("situation") else [])]
+    # a hostile file is refused unparsed; the reach of cells is checked on the sheets read as grids
+    data, zf = read_checked(path, submission_limits(defs), grid_sheets=read)
+    zf.close()  # the checks needed the directory only; calamine reads the same bytes
     try:
         wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError:
@@ -142,9 +144,10 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
         if len(line) >= 3 and _text(line[0]):
             info[_text(line[0])] = _text(line[2])
     rows: list[DataRow] = []
-    for r, line in enumerate(data_grid[1:], start=2):
-        cells = list(line[:7]) + [""] * (7 - len(line[:7]))
-        texts = [_text(c) for c in cells[:6]]
+    for r, cells in enumerate(data_grid[1:], start=2):
+        if len(cells) < 7:
+            cells = [*cells, *[""] * (7 - len(cells))]
+        texts = [_clean_text(c) if c.__class__ is str else _text(c) for c in cells[:6]]  # texts, mostly: no call
         value = cells[6]
         if not any(texts) and _text(value) == "":
             continue
