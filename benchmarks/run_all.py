@@ -51,6 +51,7 @@ class Row:
     faster: bool  # True: ratio = baseline / ours (target "at least"); False: ours / baseline ("within")
     target: str
     met: bool | None
+    unit: str = "s"  # "MB": a memory figure (seconds and baseline_seconds hold megabytes)
 
     @property
     def ratio(self) -> float:
@@ -99,6 +100,42 @@ def import_fresh(pristine: Path, files: list[Path], folder: Path, tag: str) -> f
 def rollup_files(files: list[Path], out: Path) -> None:
     result = rollup(files, "2023-12", out, unit_name="Đơn vị mẫu", unit_code="999")
     assert not result.rejected and len(result.accepted) == len(files)
+
+
+ROLLUP_IN_CHILD = """
+import json, resource, sys, time
+from xltools import rollup
+started = time.perf_counter()
+result = rollup(sys.argv[2:], "2023-12", sys.argv[1], unit_name="Đơn vị mẫu", unit_code="999")
+assert not result.rejected and len(result.accepted) == len(sys.argv) - 2
+me, pool = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": time.perf_counter() - started, "main_mb": me.ru_maxrss / 1024,
+                  "worker_mb": pool.ru_maxrss / 1024}))
+"""
+
+
+def rollup_memory(files: list[Path], out: Path) -> tuple[float, float]:
+    """(peak megabytes, seconds) of a rollup in a process of its own: the main process's peak
+    plus the biggest reader process's peak once per core (every reader at its peak at once)."""
+    import json
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", ROLLUP_IN_CHILD, str(out), *map(str, files)], env=env,
+                          capture_output=True, text=True, check=True)
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    workers = min(os.cpu_count() or 1, 8) if len(files) >= 64 else 0
+    return got["main_mb"] + workers * got["worker_mb"], got["seconds"]
+
+
+def provinces(files: list[Path], folder: Path, per: int) -> list[Path]:
+    """The files rolled up ``per`` at a time into provinces: the province rollups."""
+    made = []
+    for i in range(0, len(files), per):
+        n = i // per + 1
+        result = rollup(files[i:i + per], "2023-12", folder / f"p{n}", unit_name=f"Tỉnh mẫu {n}", unit_code=f"9{n:03d}")
+        assert not result.rejected
+        made.append(result.path)
+    return made
 
 
 def growth_rows(name: str, unit: str, sizes: list[int], seconds: list[float]) -> list[Row]:
@@ -182,6 +219,26 @@ def main() -> None:
         sizes = [base, 4 * base, 16 * base]
         rows += growth_rows("rollup", "submissions", sizes,
                             [timed(lambda n=n: rollup_files(subs[:n], folder / f"g{n}")) for n in sizes])
+
+        # ---- a rollup of rollups: provinces of 100 communes, then the country of the provinces
+        # (the same number of files either way: a province's file against a commune's)
+        per = min(100, max(2, n_subs // 3))
+        province_files = provinces(subs_n, folder / "prov", per)
+        t_country = timed(lambda: rollup(province_files, "2023-12", folder / "country", unit_name="Cả nước mẫu",
+                                         unit_code="000"), repeat)
+        country = rollup(province_files, "2023-12", folder / "country", unit_name="Cả nước mẫu", unit_code="000")
+        direct = rollup(subs_n, "2023-12", folder / "direct", unit_name="Cả nước mẫu", unit_code="000")
+        assert not country.rejected and country.aggregate.total() == direct.aggregate.total()
+        k = len(province_files)
+        t_same = timed(lambda: rollup_files(subs_n[:k], folder / "same"), repeat)
+        rows.append(Row(f"rollup of {k} province rollups ({per} communes each)", t_country,
+                        f"rollup of {k} communes", t_same, False, "<= 1.5x", t_country <= 1.5 * t_same))
+
+        # ---- memory of the rollup (a process of its own)
+        if big:
+            mb, _seconds = rollup_memory(subs_n, folder / "mem")
+            rows.append(Row(f"rollup {n_subs} submissions: peak memory", mb, "1 GB", 1024, False, "< 1 GB",
+                            mb < 1024, unit="MB"))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print_table(rows, args.markdown)
@@ -192,7 +249,8 @@ def main() -> None:
 
 def print_table(rows: list[Row], markdown: bool) -> None:
     head = ["figure", "time", "baseline", "baseline time", "ratio", "target", "met"]
-    body = [[r.figure, f"{r.seconds:.2f} s", r.baseline, f"{r.baseline_seconds:.2f} s",
+    body = [[r.figure, f"{r.seconds:.0f} MB" if r.unit == "MB" else f"{r.seconds:.2f} s", r.baseline,
+             f"{r.baseline_seconds:.0f} MB" if r.unit == "MB" else f"{r.baseline_seconds:.2f} s",
              f"{r.ratio:.1f}x" + (" faster" if r.faster else ""), r.target,
              "yes" if r.met else "no"] for r in rows]
     if markdown:

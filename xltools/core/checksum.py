@@ -20,7 +20,7 @@ def canonical_text(rows: Iterable[tuple[Any, ...]]) -> str:
 
     The text is normalised once, whole: a tab and a line break combine with nothing, so NFC of
     the whole is the cells' NFC joined (and a national rollup checks hundreds of thousands)."""
-    text = "\n".join(["\t".join(map(_cell, row)) for row in rows]) + "\n"
+    text = "\n".join(["\t".join([v if v.__class__ is str else _cell(v) for v in row]) for row in rows]) + "\n"
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 

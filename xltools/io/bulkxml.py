@@ -70,13 +70,6 @@ class _Strings:
         self.index: dict[str, int] = {}
         self.uses = 0
 
-    def of(self, value: str) -> int:
-        self.uses += 1
-        n = self.index.get(value)
-        if n is None:
-            n = self.index[value] = self.base + len(self.index)
-        return n
-
     def xml(self) -> bytes:
         return "".join(f"<si>{_text(v)}</si>" for v in self.index).encode("utf-8")
 
@@ -132,19 +125,26 @@ def _rows_xml(table: _Table, strings: _Strings) -> tuple[bytes, int, int]:
     number = [f'" s="{table.number_styles[c]}"><v>' for c in range(width)]
     out = []
     r = table.first_row
+    heights = table.heights
+    index = strings.index  # the hot loop: a national Số liệu is 700,000 cells
     for r, values in enumerate(table.rows, start=table.first_row + 1):
-        height = table.heights.get(r - 1)
         row = str(r)
+        height = heights.get(r - 1) if heights else None
         out.append(f'<row r="{row}" ht="{height}" customHeight="1">' if height else f'<row r="{row}">')
         for c, value in enumerate(values):
-            if value is None:  # as XlsxWriter's write_string(""): an empty text
-                out.append(f"{refs[c]}{row}{text[c]}{strings.of('')}</v></c>")
-            elif isinstance(value, str):
-                out.append(f"{refs[c]}{row}{text[c]}{strings.of(value)}</v></c>")
-            elif isinstance(value, Real) and not isinstance(value, bool):  # numpy's integers too
-                out.append(f"{refs[c]}{row}{number[c]}{value}</v></c>")
-            else:
-                out.append(f"{refs[c]}{row}{text[c]}{strings.of(str(value))}</v></c>")
+            if value.__class__ is not str:
+                if value is None:  # as XlsxWriter's write_string(""): an empty text
+                    value = ""
+                elif isinstance(value, Real) and not isinstance(value, bool):  # numpy's integers too
+                    out.append(f"{refs[c]}{row}{number[c]}{value}</v></c>")
+                    continue
+                else:
+                    value = str(value)
+            n = index.get(value)
+            if n is None:
+                n = index[value] = strings.base + len(index)
+            strings.uses += 1
+            out.append(f"{refs[c]}{row}{text[c]}{n}</v></c>")
         out.append("</row>")
     return "".join(out).encode("utf-8"), r, width - 1
 

@@ -93,6 +93,7 @@ def _advance(style: str, text: str) -> int:
     return total
 
 
+@lru_cache(maxsize=1 << 16)
 def lines_needed(text: str, width_pt: float, size: float, *, bold: bool = False, italic: bool = False) -> int:
     """How many lines ``text`` wraps to in a cell ``width_pt`` wide (word wrap, as a spreadsheet does)."""
     usable = max(width_pt - 6.0, size)  # the cell's inner padding, both sides

@@ -12,6 +12,7 @@ checked against the sum of the parts.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,7 @@ class Submission:
     info: dict[str, str]
     rows: list[DataRow]  # canonical Số liệu rows
     situation_rows: list[tuple[str, str]] | None = None  # Tình hình (key, value); None: made before it existed
+    sha256: str = ""  # of the file's bytes, as read
 
     @property
     def situation(self) -> dict[str, str] | None:
@@ -164,7 +166,8 @@ def read_submission(path: str | Path, defs: Definitions | None = None, *, verify
         unit, period, part_code, part_name, key, agg = texts
         rows.append(DataRow(unit, period, part_code, part_name, key, agg, int(value)))
     sub = Submission(path=path, info=info, rows=rows,
-                     situation_rows=None if situation_grid is None else situation_rows(situation_grid))
+                     situation_rows=None if situation_grid is None else situation_rows(situation_grid),
+                     sha256=hashlib.sha256(data).hexdigest())
     if verify:
         verify_submission(sub, defs)
     return sub

@@ -312,7 +312,7 @@ def _figures(sub: Submission, defs: Definitions) -> UnitFigures:
     kind = report_defs(defs).get("info", {}).get("kind_commune", "")
     return UnitFigures(code=sub.unit_code, name=sub.unit_name, period=sub.period, rows=sub.rows,
                        villages=sub.info.get("kind", "") == kind, file=str(sub.path), created_at=sub.created_at,
-                       report_date=sub.report_date, sha256=hashlib.sha256(sub.path.read_bytes()).hexdigest(),
+                       report_date=sub.report_date, sha256=sub.sha256 or hashlib.sha256(sub.path.read_bytes()).hexdigest(),
                        data_sha256=sub.info.get("data_sha256", ""))
 
 
