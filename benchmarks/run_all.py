@@ -2,8 +2,10 @@
 
 Figures: reading forms vs a bare unzip and vs an openpyxl reader; the whole import vs reading;
 ``xltools --help``, ``xltools validate`` and a button's click (``bench_click``: the Python side
-on xlwings' remote engine) as whole processes vs ``python -c pass``; a rollup of
-generated submissions vs an openpyxl reading of the same files; and the growth of import and
+on xlwings' remote engine) as whole processes vs ``python -c pass``; a rollup of generated
+submissions vs an openpyxl reading of the same files; a rollup of province rollups (the
+submissions rolled up 100 at a time) vs a rollup of as many commune files; with ``--national``,
+the rollup's peak memory (its own process and its readers); and the growth of import and
 rollup at 1x, 4x and 16x their input (the ratio between steps; linear growth is <= 4x a step,
 allowed up to 5x for noise).
 
