@@ -287,10 +287,15 @@ class Definitions:
         return tuple(s for s in self.sheets if s.table)
 
     def indicator(self, key: str) -> Indicator:
+        return self._indicators[key]
+
+    @cached_property
+    def _indicators(self) -> dict[str, Indicator]:
+        """Indicators by key (the first of a key), built once: a rollup names one per finding."""
+        out: dict[str, Indicator] = {}
         for ind in self.indicators:
-            if ind.key == key:
-                return ind
-        raise KeyError(key)
+            out.setdefault(ind.key, ind)
+        return out
 
     @property
     def numeric_indicators(self) -> tuple[Indicator, ...]:

@@ -179,7 +179,11 @@ class _Checker:
 
 
 def _has_indicator(defs: Definitions, key: str) -> bool:
-    return any(i.key == key for i in defs.indicators)
+    try:
+        defs.indicator(key)
+    except KeyError:
+        return False
+    return True
 
 
 def check_unit(unit: UnitFigures, history: Sequence[UnitFigures], defs: Definitions) -> list[Finding]:

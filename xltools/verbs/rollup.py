@@ -229,7 +229,8 @@ def rollup(
         paths = [paths]
     out = Path(out)
     target = out if out.suffix.lower() == ".xlsx" else out / submission_name(unit_code, period, defs)
-    files = [f for f in submission_files(paths) if f.resolve() != target.resolve()]
+    own = target.resolve()
+    files = [f for f in submission_files(paths) if f.resolve() != own]
     if not files:
         raise InputError("rollup_no_files", paths=", ".join(map(str, paths)))
     expected_list = read_expected(expected, defs) if isinstance(expected, (str, Path)) else (list(expected) if expected else None)
