@@ -183,7 +183,6 @@ DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
 # one of those and nothing can hide a tag (a comment, CDATA, a processing instruction, a
 # namespace prefix): otherwise the part goes to the exact pass, which reads every tag.
 _CELL_REF = re.compile(rb'<c r="([A-Za-z]+)([0-9]+)"')
-_SPACED_CELL = re.compile(rb"<c[\t\n\r]")  # a cell tag whose name ends in a tab or a line break
 _TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?(row|c)\b([^>]*?)(/?)>")  # the exact pass (rare)
 _REF_ATTR = re.compile(rb"""\sr\s*=\s*["']([A-Za-z]*)([0-9]*)["']""")
 _BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
@@ -351,8 +350,11 @@ def _scan_part(zf, data: bytes, name: str, info: zipfile.ZipInfo, grid: tuple[in
                 max_col = max(max_col, max(map(_col_number, {c for c, _ in cells})))
         else:  # every <c r="…"> lies inside the block whose every grid fits the limits
             refs = piece.count(b'<c r="')
-        odd = odd or marked or refs != piece.count(b"<c ") + piece.count(b"<c>") + piece.count(b"<c/") \
-            or piece.find(b"<?", start) >= 0 or b":c" in piece or _SPACED_CELL.search(piece) is not None
+        # every "<c" that is no <col…>, <cols>, <conditionalFormatting> or <cfRule> may be a cell
+        # (followed by a space, a tab, a line break, ">" or "/"): one the references do not
+        # account for sends the part to the exact pass
+        odd = odd or marked or refs != piece.count(b"<c") - piece.count(b"<co") - piece.count(b"<cf") \
+            or piece.find(b"<?", start) >= 0 or b":c" in piece
         values += piece.count(b"<v>") + piece.count(b"<is>")
         if values > grid[2]:  # more values than a whole grid may hold: no need to read on
             return grid[0] + 1, grid[1] + 1, values
