@@ -7,6 +7,7 @@ can be rolled up again (commune → district → province).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -152,7 +153,19 @@ def _unit(sub: Submission) -> UnitData:
                     created_at=sub.created_at, report_date=sub.report_date, file=str(sub.path))
 
 
-POOL_MIN_FILES = 64  # below this, starting worker processes costs more than it saves
+# Below this many bytes of submissions (about 64 communes' files, or 10 provinces' rollups), starting
+# worker processes costs more than it saves.
+POOL_MIN_BYTES = 2_500_000
+
+
+def _total_bytes(files: Sequence[Path]) -> int:
+    total = 0
+    for f in files:
+        with contextlib.suppress(OSError):  # a file gone: its reader says so, in order
+            total += f.stat().st_size
+        if total >= POOL_MIN_BYTES:
+            break
+    return total
 
 
 def _read_one(path: Path, folder: str) -> Submission | XltoolsError:
@@ -166,10 +179,10 @@ def _read_one(path: Path, folder: str) -> Submission | XltoolsError:
 def read_all(files: Sequence[Path], defs: Definitions, progress: Progress | None = None,
              workers: int | None = None) -> list[Submission | XltoolsError]:
     """Every file read and verified, in order: a refused file gives its XltoolsError. A big batch
-    (a province's or the country's month) is read by a pool of processes, one per core; where no
-    pool can start, in this process."""
+    (a province's or the country's month, by its bytes: a province's rollup weighs ten communes'
+    files) is read by a pool of processes, one per core; where no pool can start, in this process."""
     count = workers if workers is not None else (os.cpu_count() or 1)
-    if count > 1 and (workers is not None or len(files) >= POOL_MIN_FILES):
+    if count > 1 and (workers is not None or _total_bytes(files) >= POOL_MIN_BYTES):
         try:
             out: list[Submission | XltoolsError] = []
             with ProcessPoolExecutor(max_workers=min(count, 8, len(files))) as pool:
