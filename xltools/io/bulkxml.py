@@ -26,18 +26,11 @@ from numbers import Real
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from ..core.frames import column_index, column_letter
+
 _ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _DIMENSION = re.compile(rb'<dimension ref="([A-Z]+)([0-9]+)(?::([A-Z]+)([0-9]+))?"/>')
-
-
-def _letters(col: int) -> str:
-    out = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def _text(value: str) -> str:
@@ -120,7 +113,7 @@ _SST_HEAD = re.compile(rb'<sst [^>]*?count="([0-9]+)" uniqueCount="([0-9]+)"')
 def _rows_xml(table: _Table, strings: _Strings) -> tuple[bytes, int, int]:
     """A table's rows as XML, its last row (1-based) and last column (0-based)."""
     width = max((len(r) for r in table.rows), default=0)
-    refs = [f'<c r="{_letters(c)}' for c in range(width)]
+    refs = [f'<c r="{column_letter(c)}' for c in range(width)]
     text = [f'" s="{table.text_styles[c]}" t="s"><v>' for c in range(width)]
     number = [f'" s="{table.number_styles[c]}"><v>' for c in range(width)]
     out = []
@@ -162,8 +155,8 @@ def _insert_rows(xml: bytes, pieces: Sequence[tuple[bytes, int, int]]) -> bytes:
     m = _DIMENSION.search(xml)
     if m:
         bottom = max(int(m.group(4) or m.group(2)), *(p[1] for p in pieces))
-        right = max(_column(m.group(3) or m.group(1)), *(p[2] for p in pieces))
-        ref = f"{m.group(1).decode()}{m.group(2).decode()}:{_letters(right)}{bottom}"
+        right = max(column_index((m.group(3) or m.group(1)).decode()), *(p[2] for p in pieces))
+        ref = f"{m.group(1).decode()}{m.group(2).decode()}:{column_letter(right)}{bottom}"
         xml = xml[:m.start()] + f'<dimension ref="{ref}"/>'.encode() + xml[m.end():]
     return xml
 
@@ -176,13 +169,6 @@ def _add_strings(xml: bytes, strings: _Strings) -> bytes:
     head = (xml[:m.start(1)] + str(int(m.group(1)) + strings.uses).encode() + xml[m.end(1):m.start(2)]
             + str(int(m.group(2)) + len(strings.index)).encode() + xml[m.end(2):end])
     return head + strings.xml() + xml[end:]
-
-
-def _column(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ch - 64
-    return n - 1
 
 
 _REGISTRY: WeakKeyDictionary[Any, BulkRows] = WeakKeyDictionary()
