@@ -153,8 +153,8 @@ def _unit(sub: Submission) -> UnitData:
                     created_at=sub.created_at, report_date=sub.report_date, file=str(sub.path))
 
 
-# Below this many bytes of submissions (about 64 communes' files, or 10 provinces' rollups), starting
-# worker processes costs more than it saves.
+# Below this many bytes of submissions (about 64 communes' files, or ten rollups of 100 communes),
+# starting worker processes costs more than it saves.
 POOL_MIN_BYTES = 2_500_000
 
 
@@ -179,8 +179,9 @@ def _read_one(path: Path, folder: str) -> Submission | XltoolsError:
 def read_all(files: Sequence[Path], defs: Definitions, progress: Progress | None = None,
              workers: int | None = None) -> list[Submission | XltoolsError]:
     """Every file read and verified, in order: a refused file gives its XltoolsError. A big batch
-    (a province's or the country's month, by its bytes: a province's rollup weighs ten communes'
-    files) is read by a pool of processes, one per core; where no pool can start, in this process."""
+    (a province's or the country's month, by its bytes: a province's rollup of 100 communes
+    weighs about six communes' files) is read by a pool of processes, one per core; where no
+    pool can start, in this process."""
     count = workers if workers is not None else (os.cpu_count() or 1)
     if count > 1 and (workers is not None or _total_bytes(files) >= POOL_MIN_BYTES):
         try:
