@@ -112,3 +112,18 @@ def test_the_report_sheet_found_however_the_workbook_names_it(submission, defs, 
     bad = rezip(swapped, tmp_path / submission.name, replace={"xl/workbook.xml": book, "xl/_rels/workbook.xml.rels": rels})
     with pytest.raises(safety.Refused, match="XFD9"):
         scan(bad, defs, read_sheets(sheets))
+
+
+def test_a_dtd_that_got_past_the_scan_is_still_not_expanded_by_the_forms_parser(tmp_path):
+    """Defence in depth: the forms' own XML parser (workbook.xml, its relationships) expands no
+    entity and refuses a DTD, were the scan ever to miss one."""
+    from conftest import BILLION_LAUGHS
+
+    from xltools.io.formreader import _safe_xml
+
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/workbook.xml", BILLION_LAUGHS)
+    with zipfile.ZipFile(path) as z, pytest.raises(safety.Refused) as refused:
+        _safe_xml(z, "xl/workbook.xml", path.name)
+    assert refused.value.key == "import_xml_unsafe"
