@@ -10,8 +10,10 @@ total inflated size, compression ratio: a zip bomb is refused unread;
 ``vbaProject.bin``: macros are refused unless the limits allow them), then one
 streaming pass over every part, inflated in chunks and never held whole: the real
 inflated size (a zip that lies about its sizes), a DTD or entity declaration
-anywhere in any XML part (XML bombs), and the cells of every sheet. python-calamine
-builds a dense grid from A1 to the last cell holding a value, so one value at
+anywhere in any XML part (XML bombs), and the cells of every sheet a reader turns into
+a grid (every sheet, unless the caller names the ones it reads: ``grid_sheets``, found as
+python-calamine finds them). python-calamine builds a dense grid from A1 to the last cell
+holding a value, so one value at
 XFD1048576 would allocate the whole sheet: the pass reads only the ``r="…"``
 references (never the ``<dimension>`` tag) and a sheet whose data reaches past
 ``max_rows``/``max_columns``, or whose grid would exceed ``max_cells``, is refused
