@@ -39,7 +39,7 @@ import json, sys
 import xlwings as xw
 book = xw.Book(json=json.load(open(sys.argv[2], encoding="utf-8")))
 import xltools.excel as excel
-text = getattr(excel, sys.argv[1])(book)
+getattr(excel, sys.argv[1])(book)  # the answer goes to the book: an alert action
 json.dump(book.json(), open(sys.argv[3], "w", encoding="utf-8"))
 """
 

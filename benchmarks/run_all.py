@@ -125,7 +125,7 @@ def rollup_memory(files: list[Path], out: Path) -> tuple[float, float]:
     done = subprocess.run([sys.executable, "-c", ROLLUP_IN_CHILD, str(out), *map(str, files)], env=env,
                           capture_output=True, text=True, check=True)
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    workers = min(os.cpu_count() or 1, 8) if len(files) >= 64 else 0
+    workers = min(os.cpu_count() or 1, 8, len(files)) if got["worker_mb"] else 0  # no reader ran: no pool
     return got["main_mb"] + workers * got["worker_mb"], got["seconds"]
 
 
