@@ -92,6 +92,20 @@ def test_rollup_of_four_communes(submissions, tmp_path):
     assert cov == pytest.approx(sum(s.totals()["zalo_coverage.num"] for s in subs) / sum(s.totals()["zalo_coverage.den"] for s in subs))
 
 
+def test_a_submission_comes_back_from_a_reader_process_whole(submissions, defs):
+    """What a reader process sends back (pickled by columns) is the submission it read."""
+    import pickle
+
+    from xltools.core.aggregation import DataRow
+    from xltools.io.submission_reader import read_submission
+
+    _, files, _ = submissions
+    sub = read_submission(files[0], defs)
+    back = pickle.loads(pickle.dumps(sub))
+    assert back == sub and len(back.rows) == len(sub.rows) > 0
+    assert all(type(r) is DataRow for r in back.rows) and back.totals() == sub.totals() and back.sha256 == sub.sha256
+
+
 def test_rollup_of_rollups_reaches_the_province(submissions, tmp_path):
     out_dir, files, _ = submissions
     a = rollup(files[:2], "2023-12", tmp_path / "a.xlsx", unit_name="huyện A", unit_code="474")
