@@ -181,12 +181,11 @@ def bulk_rows(wb: Any) -> BulkRows:
     return _REGISTRY[wb]
 
 
-def rewrite_parts(data: bytes, edits: Mapping[str, Any]) -> bytes:
+def rewrite_parts(data: bytes, edits: Mapping[str, Callable[[bytes], bytes]]) -> bytes:
     """The package ``data`` with each part named in ``edits`` replaced by ``edits[part](xml)``;
     the other parts keep their content."""
-    src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             content = src.read(item.filename)
             if item.filename in edits:
